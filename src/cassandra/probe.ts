@@ -1,0 +1,90 @@
+import { Client, policies } from 'cassandra-driver';
+import { connect } from 'node:net';
+
+/** True when something accepts TCP connections on host:port (cheap pre-check before CQL). */
+export function isPortOpen(host: string, port: number, timeoutMs = 1_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const done = (open: boolean): void => {
+      socket.destroy();
+      resolve(open);
+    };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+export interface CqlInfo {
+  releaseVersion: string;
+  dataCenter: string;
+}
+
+/**
+ * Connects with cassandra-driver and runs `SELECT release_version FROM system.local`.
+ * Round-robin balancing avoids having to know the cluster's data center up front;
+ * it is read from system.local instead. Rejects with the driver's error.
+ */
+export async function queryCql(contactPoint: string, timeoutMs: number): Promise<CqlInfo> {
+  const client = new Client({
+    contactPoints: [contactPoint],
+    policies: { loadBalancing: new policies.loadBalancing.RoundRobinPolicy() },
+    socketOptions: { connectTimeout: timeoutMs, readTimeout: timeoutMs },
+    // Only system.local is read: no need to fetch the whole schema.
+    isMetadataSyncEnabled: false,
+    pooling: { warmup: false },
+  });
+  try {
+    await client.connect();
+    const result = await client.execute('SELECT release_version, data_center FROM system.local');
+    const row = result.first();
+    return {
+      releaseVersion: String(row.get('release_version')),
+      dataCenter: String(row.get('data_center')),
+    };
+  } finally {
+    await client.shutdown();
+  }
+}
+
+/** Like queryCql, but resolves undefined instead of rejecting. */
+export async function tryCql(contactPoint: string, timeoutMs: number): Promise<CqlInfo | undefined> {
+  try {
+    return await queryCql(contactPoint, timeoutMs);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Polls until a CQL query succeeds. `abort` is checked between attempts and
+ * may throw (e.g. the JVM exited) to give up early. Rejects after `timeoutMs`
+ * with the last driver error.
+ */
+export async function waitForCql(options: {
+  host: string;
+  port: number;
+  timeoutMs: number;
+  abort?: () => void;
+}): Promise<CqlInfo> {
+  const { host, port, timeoutMs, abort } = options;
+  const deadline = Date.now() + timeoutMs;
+  const contactPoint = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  let lastError: unknown = new Error('native transport port never opened');
+  for (;;) {
+    abort?.();
+    // The native port opens only once the node is fully up, so poll it cheaply first.
+    if (await isPortOpen(host, port)) {
+      try {
+        return await queryCql(contactPoint, 5_000);
+      } catch (err) {
+        lastError = err;
+      }
+    }
+    if (Date.now() >= deadline) {
+      const why = lastError instanceof Error ? lastError.message : String(lastError);
+      throw new Error(`Cassandra at ${contactPoint} did not answer CQL within ${timeoutMs} ms: ${why}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}

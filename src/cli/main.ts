@@ -1,0 +1,208 @@
+import * as grpc from '@grpc/grpc-js';
+import { Command } from 'commander';
+
+import { ConfigError, type ConfigInput } from '../config/index.js';
+import { isCassetteError } from '../errors/index.js';
+import { RegistryValidationError } from '../registry/index.js';
+import { startServer } from '../serving/index.js';
+import { connectSession } from '../store/index.js';
+import { applyRegistryFile, describeApply } from './apply.js';
+import { directBackend, serverBackend, type Backend } from './backend.js';
+import { commandContext, resolveCassandra, type GlobalOptions } from './context.js';
+import { loadDemoRows } from './demo-data.js';
+import { buildGetRequest, renderTable, responseRows, type GetOptions } from './get.js';
+import { readJsonRows, rowsFromJson } from './write.js';
+
+const DEMO_REGISTRY = new URL('../../schema/example.yaml', import.meta.url).pathname;
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** Resolves when the process is asked to stop (Ctrl-C or SIGTERM). */
+function untilSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+}
+
+interface ServeOptions {
+  listen?: string;
+  cache: boolean;
+}
+
+function serveOverrides(options: ServeOptions): ConfigInput {
+  const overrides: ConfigInput = {};
+  if (options.listen) overrides.listen = options.listen;
+  if (!options.cache) overrides.cache = { enabled: false };
+  return overrides;
+}
+
+interface ClientOptions {
+  server: string;
+  direct?: boolean;
+  timeout: string;
+}
+
+async function openBackend(program: Command, options: ClientOptions): Promise<Backend> {
+  const timeoutMs = Number(options.timeout);
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new Error(`--timeout ${options.timeout}: expected milliseconds`);
+  if (options.direct) return directBackend(commandContext(program.opts<GlobalOptions>()), timeoutMs);
+  return serverBackend(options.server, timeoutMs);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('cassette')
+    .description('Cassette: batched online features from Apache Cassandra over gRPC')
+    .option('-c, --config <file>', 'config file (YAML); also $CASSETTE_CONFIG')
+    .option('--keyspace <name>', 'Cassandra keyspace (default "cassette")')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
+    .showHelpAfterError();
+
+  const clientOptions = (command: Command): Command =>
+    command
+      .option('--server <host:port>', 'Cassette server to call', '127.0.0.1:6566')
+      .option('--direct', 'skip the server: run the pipeline in this process against Cassandra')
+      .option('--timeout <ms>', 'deadline for each call', '5000');
+
+  program
+    .command('serve')
+    .description('serve the applied registry over gRPC')
+    .option('--listen <host:port>', 'listen address (default 127.0.0.1:6566)')
+    .option('--no-cache', 'turn the row cache off')
+    .action(async (options: ServeOptions) => {
+      const ctx = commandContext(program.opts<GlobalOptions>(), serveOverrides(options));
+      const { config, endpoint } = await resolveCassandra(ctx);
+      try {
+        const server = await startServer(config, ctx.logger);
+        const signal = await untilSignal();
+        ctx.logger.info({ signal }, 'shutting down');
+        await server.close();
+      } finally {
+        await endpoint.stop();
+      }
+    });
+
+  program
+    .command('apply')
+    .description('validate a registry file and apply it to Cassandra (idempotent)')
+    .argument('<file>', 'registry YAML, e.g. schema/example.yaml')
+    .action(async (file: string) => {
+      const ctx = commandContext(program.opts<GlobalOptions>());
+      const { config, endpoint } = await resolveCassandra(ctx);
+      try {
+        const client = await connectSession(config.cassandra, ctx.logger);
+        try {
+          const result = await applyRegistryFile(file, client, config, ctx.logger);
+          process.stdout.write(describeApply(file, config.cassandra.keyspace, result) + '\n');
+        } finally {
+          await client.shutdown();
+        }
+      } finally {
+        await endpoint.stop();
+      }
+    });
+
+  clientOptions(
+    program
+      .command('get')
+      .description('fetch features for entities and print them')
+      .option('--service <name>', 'feature service to fetch')
+      .option('--features <refs>', 'comma-separated view:feature references')
+      .option('-e, --entity <key=values>', 'join key and comma-separated values; repeat per join key', collect, [])
+      .option('--full-names', 'name columns view__feature')
+      .option('--json', 'print JSON instead of a table'),
+  ).action(async (options: GetOptions & ClientOptions) => {
+    const backend = await openBackend(program, options);
+    try {
+      const request = await buildGetRequest(backend, options);
+      const response = await backend.getOnlineFeatures(request);
+      process.stdout.write(
+        (options.json ? JSON.stringify(responseRows(request, response), null, 2) : renderTable(request, response)) + '\n',
+      );
+    } finally {
+      await backend.close();
+    }
+  });
+
+  clientOptions(
+    program
+      .command('write')
+      .description('write feature rows given as JSON: {join keys…, features…, event_timestamp?}')
+      .requiredOption('--view <name>', 'feature view to write')
+      .argument('<rows>', 'a JSON object or array, a file holding one, or - for standard input'),
+  ).action(async (rows: string, options: { view: string } & ClientOptions) => {
+    const backend = await openBackend(program, options);
+    try {
+      const { feature_views: views } = await backend.listFeatureViews();
+      const view = views.find((v) => v.name === options.view);
+      if (!view) throw new Error(`--view: unknown feature view "${options.view}" (known: ${views.map((v) => v.name).join(', ')})`);
+      const result = await backend.writeFeatures({ feature_view: view.name, rows: rowsFromJson(view, readJsonRows(rows)) });
+      process.stdout.write(`wrote ${result.rows_written} row(s) to ${view.name}` +
+        (Number(result.rows_expired) > 0 ? `; ${result.rows_expired} already expired and skipped` : '') + '\n');
+    } finally {
+      await backend.close();
+    }
+  });
+
+  program
+    .command('demo')
+    .description('find or start Cassandra, apply schema/example.yaml, load demo rows and serve')
+    .option('--listen <host:port>', 'listen address (default 127.0.0.1:6566)')
+    .option('--no-cache', 'turn the row cache off')
+    .action(async (options: ServeOptions) => {
+      const ctx = commandContext(program.opts<GlobalOptions>(), serveOverrides(options));
+      const { config, endpoint } = await resolveCassandra(ctx);
+      try {
+        const client = await connectSession(config.cassandra, ctx.logger);
+        try {
+          const applied = await applyRegistryFile(DEMO_REGISTRY, client, config, ctx.logger);
+          ctx.logger.info({ version: applied.version, changed: applied.changed }, 'demo registry applied');
+          const server = await startServer(config, ctx.logger, { client });
+          const backend = serverBackend(server.address, 30_000);
+          const written = await loadDemoRows(backend).finally(() => backend.close());
+          const serverFlag = server.address === '127.0.0.1:6566' ? '' : ` --server ${server.address}`;
+          process.stdout.write(
+            `\nCassette is serving the demo registry on ${server.address} (${written} demo rows loaded).\n` +
+              'Try, in another terminal:\n\n' +
+              `  npx cassette get${serverFlag} --service ranking_v1 --entity user_id=1001,1002,1100 --entity item_id=item_001,item_002,item_003\n\n` +
+              'Press Ctrl-C to stop.\n',
+          );
+          const signal = await untilSignal();
+          ctx.logger.info({ signal }, 'shutting down');
+          await server.close();
+        } finally {
+          await client.shutdown();
+        }
+      } finally {
+        await endpoint.stop();
+      }
+    });
+
+  return program;
+}
+
+function isServiceError(error: unknown): error is grpc.ServiceError {
+  return error instanceof Error && typeof (error as Partial<grpc.ServiceError>).details === 'string' && 'code' in error;
+}
+
+/** Prints a failure the way an operator wants to read it, and sets the exit code. */
+function report(error: unknown): void {
+  if (error instanceof RegistryValidationError || error instanceof ConfigError || isCassetteError(error)) {
+    process.stderr.write(`cassette: ${error.message}\n`);
+  } else if (isServiceError(error)) {
+    process.stderr.write(`cassette: the server answered ${grpc.status[error.code]}: ${error.details}\n`);
+  } else {
+    process.stderr.write(`cassette: ${error instanceof Error ? error.message : String(error)}\n`);
+  }
+  process.exitCode = 1;
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv as string[]);
+  } catch (error) {
+    report(error);
+  }
+}

@@ -1,0 +1,207 @@
+import { readFileSync } from 'node:fs';
+
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+/**
+ * Configuration, layered: defaults < config file < environment < command-line flags.
+ * Every layer is a partial object of the same shape; the merged result is validated once.
+ */
+
+const consistency = z.enum(['one', 'localOne', 'quorum', 'localQuorum', 'all', 'eachQuorum']);
+const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, { message: 'must be host:port, e.g. 127.0.0.1:6566' });
+
+export const configSchema = z.strictObject({
+  /** gRPC listen address. */
+  listen: hostPort.default('127.0.0.1:6566'),
+  cassandra: z
+    .strictObject({
+      /** `host[:port]` entries; empty means "find or start a local Cassandra". */
+      contactPoints: z.array(z.string().min(1)).default([]),
+      localDataCenter: z.string().min(1).default('datacenter1'),
+      keyspace: z
+        .string()
+        .regex(/^[a-z][a-z0-9_]{0,47}$/, { message: 'must be a lower-case CQL identifier' })
+        .default('cassette'),
+      /** Replication used when `apply` creates the keyspace (NetworkTopologyStrategy, local DC). */
+      replicationFactor: z.number().int().min(1).max(9).default(1),
+      readConsistency: consistency.default('localQuorum'),
+      writeConsistency: consistency.default('localQuorum'),
+      connectTimeoutMs: z.number().int().positive().default(5000),
+      /** Driver-side timeout for one read or write when the caller sets no deadline. */
+      requestTimeoutMs: z.number().int().positive().default(2000),
+      coreConnectionsPerHost: z.number().int().min(1).max(64).default(2),
+      maxRequestsPerConnection: z.number().int().min(1).max(32768).default(2048),
+      /** Where a locally started Cassandra keeps its data. */
+      localDataDir: z.string().default('.cassette/cassandra'),
+      localPort: z.number().int().min(1).max(65535).default(9042),
+    })
+    .prefault({}),
+  serving: z
+    .strictObject({
+      /** Entity rows in one GetOnlineFeatures request. */
+      maxBatchSize: z.number().int().positive().default(1000),
+      /** Concurrent single-partition reads one request may have in flight. */
+      maxConcurrentReads: z.number().int().positive().default(128),
+      /** Deadline applied to a request whose caller sent none. */
+      defaultDeadlineMs: z.number().int().positive().default(2000),
+    })
+    .prefault({}),
+  cache: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      maxBytes: z.number().int().positive().default(256 * 1024 * 1024),
+      ttlMs: z.number().int().positive().default(30_000),
+    })
+    .prefault({}),
+  registry: z
+    .strictObject({
+      /** How often a server checks Cassandra for a newly applied registry. */
+      refreshIntervalMs: z.number().int().positive().default(10_000),
+    })
+    .prefault({}),
+  ingest: z
+    .strictObject({
+      /** Event times further than this in the future are rejected: they would shadow real writes. */
+      maxFutureSkewMs: z.number().int().nonnegative().default(5 * 60_000),
+      /**
+       * A value past its view's ttl is still stored this long (reported OUTSIDE_MAX_AGE),
+       * then Cassandra expires it physically.
+       */
+      expiryGraceSeconds: z.number().int().nonnegative().default(3600),
+      writeConcurrency: z.number().int().positive().default(64),
+      maxRowsPerRequest: z.number().int().positive().default(10_000),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      /** Interval of the periodic stats line (cache hits and misses, requests); 0 turns it off. */
+      statsIntervalMs: z.number().int().nonnegative().default(60_000),
+    })
+    .prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Layer = Record<string, unknown>;
+
+function isPlainObject(value: unknown): value is Layer {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function merge(base: Layer, over: Layer): Layer {
+  const out: Layer = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    if (value === undefined) continue;
+    const current = out[key];
+    out[key] = isPlainObject(current) && isPlainObject(value) ? merge(current, value) : value;
+  }
+  return out;
+}
+
+function setPath(target: Layer, path: readonly string[], value: unknown): void {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    const next = node[key];
+    node = isPlainObject(next) ? next : (node[key] = {});
+  }
+  node[path[path.length - 1] as string] = value;
+}
+
+type EnvKind = 'string' | 'number' | 'boolean' | 'list';
+
+/** Environment variables and the config paths they set. */
+const ENVIRONMENT: ReadonlyArray<readonly [string, readonly string[], EnvKind]> = [
+  ['CASSETTE_LISTEN', ['listen'], 'string'],
+  ['CASSANDRA_CONTACT_POINTS', ['cassandra', 'contactPoints'], 'list'],
+  ['CASSANDRA_LOCAL_DC', ['cassandra', 'localDataCenter'], 'string'],
+  ['CASSETTE_KEYSPACE', ['cassandra', 'keyspace'], 'string'],
+  ['CASSETTE_REPLICATION_FACTOR', ['cassandra', 'replicationFactor'], 'number'],
+  ['CASSETTE_READ_CONSISTENCY', ['cassandra', 'readConsistency'], 'string'],
+  ['CASSETTE_WRITE_CONSISTENCY', ['cassandra', 'writeConsistency'], 'string'],
+  ['CASSETTE_MAX_BATCH_SIZE', ['serving', 'maxBatchSize'], 'number'],
+  ['CASSETTE_MAX_CONCURRENT_READS', ['serving', 'maxConcurrentReads'], 'number'],
+  ['CASSETTE_CACHE_ENABLED', ['cache', 'enabled'], 'boolean'],
+  ['CASSETTE_CACHE_MAX_BYTES', ['cache', 'maxBytes'], 'number'],
+  ['CASSETTE_CACHE_TTL_MS', ['cache', 'ttlMs'], 'number'],
+  ['CASSETTE_REGISTRY_REFRESH_MS', ['registry', 'refreshIntervalMs'], 'number'],
+  ['CASSETTE_LOG_LEVEL', ['log', 'level'], 'string'],
+];
+
+export const ENVIRONMENT_VARIABLES: readonly string[] = ENVIRONMENT.map(([name]) => name);
+
+function environmentLayer(env: NodeJS.ProcessEnv): Layer {
+  const layer: Layer = {};
+  for (const [name, path, kind] of ENVIRONMENT) {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === '') continue;
+    let value: unknown = raw.trim();
+    if (kind === 'number') {
+      value = Number(raw);
+      if (!Number.isFinite(value)) throw new ConfigError(`${name}="${raw}" is not a number`);
+    } else if (kind === 'boolean') {
+      const lower = raw.trim().toLowerCase();
+      if (!['true', 'false', '1', '0', 'yes', 'no'].includes(lower)) {
+        throw new ConfigError(`${name}="${raw}" is not a boolean (true/false)`);
+      }
+      value = ['true', '1', 'yes'].includes(lower);
+    } else if (kind === 'list') {
+      value = raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0);
+    }
+    setPath(layer, path, value);
+  }
+  return layer;
+}
+
+function fileLayer(path: string): Layer {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${path}: ${(error as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text);
+  } catch (error) {
+    throw new ConfigError(`config file ${path} is not valid YAML: ${(error as Error).message}`);
+  }
+  if (parsed == null) return {};
+  if (!isPlainObject(parsed)) throw new ConfigError(`config file ${path} must hold a mapping`);
+  return parsed;
+}
+
+export interface LoadConfigOptions {
+  /** Path of a YAML/JSON config file; defaults to $CASSETTE_CONFIG. */
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Values from command-line flags (highest precedence). */
+  overrides?: ConfigInput;
+}
+
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const file = options.file ?? env.CASSETTE_CONFIG;
+  let merged: Layer = {};
+  if (file) merged = merge(merged, fileLayer(file));
+  merged = merge(merged, environmentLayer(env));
+  if (options.overrides) merged = merge(merged, options.overrides as Layer);
+  const result = configSchema.safeParse(merged);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return result.data;
+}

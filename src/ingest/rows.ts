@@ -1,0 +1,107 @@
+import cassandra from 'cassandra-driver';
+
+import { invalidArgument } from '../errors/index.js';
+import type { FeatureRow__Output } from '../generated/cassette/v1/FeatureRow.js';
+import type { Timestamp__Output } from '../generated/google/protobuf/Timestamp.js';
+import type { FeatureViewDef } from '../registry/index.js';
+import type { FeatureWrite } from '../store/index.js';
+import { decodeEntityKey, decodeValue, entityKeyString, type StoredScalar } from '../values/index.js';
+
+const { Long } = cassandra.types;
+type Long = cassandra.types.Long;
+
+/** Cassandra refuses TTLs over 20 years. */
+const MAX_CASSANDRA_TTL_SECONDS = 630_720_000;
+
+export interface WritePolicy {
+  /** Event times further ahead than this are refused: they would shadow every real write. */
+  maxFutureSkewMs: number;
+  /** How long a value past its view's ttl is kept (and served as OUTSIDE_MAX_AGE). */
+  expiryGraceSeconds: number;
+}
+
+/** A validated row, ready for the store. */
+export interface WriteRow {
+  readonly key: StoredScalar[];
+  readonly keyString: string;
+  /** One entry per view feature: undefined = leave as is, null = clear. */
+  readonly features: FeatureWrite[];
+  readonly eventTimeMicros: Long;
+  /** Seconds until Cassandra expires the written cells; 0 = never. */
+  readonly ttlSeconds: number;
+}
+
+export type ValidatedRow = { kind: 'write'; row: WriteRow } | { kind: 'expired' };
+
+function eventTimeMillis(timestamp: Timestamp__Output | null, defaultMillis: number, where: string): number {
+  if (!timestamp) return defaultMillis;
+  const seconds = Number(timestamp.seconds);
+  const nanos = timestamp.nanos;
+  if (!Number.isSafeInteger(seconds) || seconds < 0 || !Number.isInteger(nanos) || nanos < 0 || nanos > 999_999_999) {
+    throw invalidArgument(`${where}: not a valid timestamp at or after 1970-01-01 (seconds=${timestamp.seconds}, nanos=${nanos})`);
+  }
+  return seconds * 1000 + nanos / 1e6;
+}
+
+/**
+ * Validates one incoming row against its view and converts every value to its stored form.
+ * Throws INVALID_ARGUMENT naming `where` and the offending field.
+ */
+export function validateRow(
+  view: FeatureViewDef,
+  row: FeatureRow__Output,
+  where: string,
+  nowMillis: number,
+  policy: WritePolicy,
+): ValidatedRow {
+  const entityKeys = row.entity_keys ?? {};
+  const key = new Array<StoredScalar>(view.entities.length);
+  for (let i = 0; i < view.entities.length; i++) {
+    const entity = view.entities[i]!;
+    const value = entityKeys[entity.joinKey];
+    if (value === undefined) throw invalidArgument(`${where}.entity_keys: missing join key "${entity.joinKey}"`);
+    key[i] = decodeEntityKey(entity.type, value, `${where}.entity_keys["${entity.joinKey}"]`);
+  }
+  for (const name of Object.keys(entityKeys)) {
+    if (!view.entities.some((e) => e.joinKey === name)) {
+      throw invalidArgument(`${where}.entity_keys: "${name}" is not a join key of feature view "${view.name}"`);
+    }
+  }
+
+  const features = new Array<FeatureWrite>(view.features.length).fill(undefined);
+  let given = 0;
+  for (const [name, value] of Object.entries(row.features ?? {})) {
+    const index = view.featureIndex.get(name);
+    if (index === undefined) throw invalidArgument(`${where}.features: feature view "${view.name}" has no feature "${name}"`);
+    features[index] = decodeValue(view.features[index]!.type, value, `${where}.features["${name}"]`);
+    given++;
+  }
+  if (given === 0) throw invalidArgument(`${where}.features: give at least one feature`);
+
+  const eventMillis = eventTimeMillis(row.event_timestamp, nowMillis, `${where}.event_timestamp`);
+  if (eventMillis - nowMillis > policy.maxFutureSkewMs) {
+    throw invalidArgument(
+      `${where}.event_timestamp: ${new Date(eventMillis).toISOString()} is more than ${policy.maxFutureSkewMs} ms in the future`,
+    );
+  }
+
+  let ttlSeconds = 0;
+  if (view.ttlSeconds > 0) {
+    const ageSeconds = Math.max(0, (nowMillis - eventMillis) / 1000);
+    const remaining = view.ttlSeconds + policy.expiryGraceSeconds - ageSeconds;
+    // Already past ttl and grace: it could never be served, and storing it would only add tombstones.
+    if (remaining <= 0) return { kind: 'expired' };
+    ttlSeconds = Math.min(MAX_CASSANDRA_TTL_SECONDS, Math.ceil(remaining));
+  }
+
+  return {
+    kind: 'write',
+    row: {
+      key,
+      keyString: entityKeyString(key),
+      features,
+      eventTimeMicros: Long.fromNumber(Math.floor(eventMillis * 1000)),
+      ttlSeconds,
+    },
+  };
+}

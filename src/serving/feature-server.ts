@@ -1,0 +1,157 @@
+import { RowCache, estimateValueBytes, type RowCacheStats } from '../cache/index.js';
+import { runBounded } from '../concurrency/index.js';
+import type { Config } from '../config/index.js';
+import { CassetteError, invalidArgument } from '../errors/index.js';
+import type { GetOnlineFeaturesRequest__Output } from '../generated/cassette/v1/GetOnlineFeaturesRequest.js';
+import type { GetOnlineFeaturesResponse } from '../generated/cassette/v1/GetOnlineFeaturesResponse.js';
+import type { ListFeatureServicesResponse } from '../generated/cassette/v1/ListFeatureServicesResponse.js';
+import type { ListFeatureViewsResponse } from '../generated/cassette/v1/ListFeatureViewsResponse.js';
+import type { WriteFeaturesRequest__Output } from '../generated/cassette/v1/WriteFeaturesRequest.js';
+import type { WriteFeaturesResponse } from '../generated/cassette/v1/WriteFeaturesResponse.js';
+import { validateRow, writeRows, type WriteRow } from '../ingest/index.js';
+import type { Logger } from '../observability/logger.js';
+import { OnlineStore, storeError, type CassandraClient, type StoredRow } from '../store/index.js';
+import { planLookup, type LookupPlan } from './plan.js';
+import { RegistrySync } from './registry-sync.js';
+import { assembleResponse } from './response.js';
+
+/** What a transport knows about one call. */
+export interface CallContext {
+  /** Absolute deadline, in Date.now() milliseconds. */
+  readonly deadline: number;
+  /** True once the caller has gone away. */
+  readonly isCancelled: () => boolean;
+}
+
+function sizeOfRow(row: StoredRow): number {
+  let bytes = 64 + row.writeTimesMicros.byteLength;
+  for (const value of row.values) bytes += estimateValueBytes(value);
+  return bytes;
+}
+
+/**
+ * The transport-independent core of the service: validates requests against the registry,
+ * reads through the cache and the store, and assembles responses. The gRPC layer and the CLI's
+ * direct mode both call it.
+ */
+export class FeatureServer {
+  readonly cache: RowCache<StoredRow>;
+  readonly registry: RegistrySync;
+  private readonly store: OnlineStore;
+
+  private constructor(
+    private readonly config: Config,
+    client: CassandraClient,
+    private readonly logger: Logger,
+  ) {
+    this.store = new OnlineStore(client, config.cassandra.keyspace, config.cassandra);
+    this.cache = new RowCache<StoredRow>(config.cache, sizeOfRow);
+    this.registry = new RegistrySync(client, config.cassandra.keyspace, this.store, this.cache, logger);
+  }
+
+  /** Loads the registry and prepares every statement: the server is ready to answer when this resolves. */
+  static async create(config: Config, client: CassandraClient, logger: Logger): Promise<FeatureServer> {
+    const server = new FeatureServer(config, client, logger);
+    await server.registry.load();
+    server.registry.startPolling(config.registry.refreshIntervalMs);
+    return server;
+  }
+
+  close(): void {
+    this.registry.stop();
+  }
+
+  cacheStats(): RowCacheStats {
+    return this.cache.stats();
+  }
+
+  async getOnlineFeatures(request: GetOnlineFeaturesRequest__Output, call: CallContext): Promise<GetOnlineFeaturesResponse> {
+    const plan = planLookup(this.registry.current.registry, request, this.config.serving);
+    const rows = await this.readRows(plan, call);
+    return assembleResponse(plan, rows, Date.now() * 1000);
+  }
+
+  private async readRows(plan: LookupPlan, call: CallContext): Promise<(StoredRow | null)[][]> {
+    const rowsByView = plan.views.map((lookup) => new Array<StoredRow | null>(lookup.keys.length));
+    // Flatten (view, key) pairs so one concurrency bound covers the whole request.
+    const slots: number[] = [];
+    const indexes: number[] = [];
+    plan.views.forEach((lookup, slot) => {
+      for (let i = 0; i < lookup.keys.length; i++) {
+        slots.push(slot);
+        indexes.push(i);
+      }
+    });
+    try {
+      await runBounded(slots.length, this.config.serving.maxConcurrentReads, async (task) => {
+        const slot = slots[task]!;
+        const index = indexes[task]!;
+        const lookup = plan.views[slot]!;
+        const remaining = call.deadline - Date.now();
+        if (remaining <= 0) throw new CassetteError('DEADLINE_EXCEEDED', 'the deadline passed before all rows were read');
+        if (call.isCancelled()) throw new CassetteError('CANCELLED', 'the caller cancelled the request');
+        const key = RowCache.key(lookup.view.name, lookup.keyStrings[index]!);
+        rowsByView[slot]![index] = await this.cache.get(key, () =>
+          this.store.read(lookup.view, lookup.keys[index]!, remaining),
+        );
+      });
+    } catch (error) {
+      throw storeError(error, Date.now() >= call.deadline);
+    }
+    return rowsByView;
+  }
+
+  async writeFeatures(request: WriteFeaturesRequest__Output, call: CallContext): Promise<WriteFeaturesResponse> {
+    const registry = this.registry.current.registry;
+    const view = registry.featureViews.get(request.feature_view);
+    if (!view) throw invalidArgument(`feature_view: unknown feature view "${request.feature_view}"`);
+    const limit = this.config.ingest.maxRowsPerRequest;
+    if (request.rows.length > limit) {
+      throw invalidArgument(`rows: ${request.rows.length} rows exceed the limit of ${limit} per request; split the batch`);
+    }
+    // Validate everything before writing anything: a bad request changes nothing.
+    const now = Date.now();
+    const rows: WriteRow[] = [];
+    let expired = 0;
+    request.rows.forEach((row, i) => {
+      const validated = validateRow(view, row, `rows[${i}]`, now, this.config.ingest);
+      if (validated.kind === 'write') rows.push(validated.row);
+      else expired++;
+    });
+    const timeoutMs = call.deadline - Date.now();
+    if (timeoutMs <= 0) throw new CassetteError('DEADLINE_EXCEEDED', 'the deadline passed before the rows were written');
+    try {
+      await writeRows({ store: this.store, cache: this.cache }, view, rows, {
+        concurrency: this.config.ingest.writeConcurrency,
+        timeoutMs,
+      });
+    } catch (error) {
+      throw storeError(error, Date.now() >= call.deadline);
+    }
+    this.logger.debug({ view: view.name, rows: rows.length, expired }, 'wrote feature rows');
+    return { rows_written: rows.length, rows_expired: expired };
+  }
+
+  listFeatureViews(): ListFeatureViewsResponse {
+    const { version, registry } = this.registry.current;
+    return {
+      project: registry.project,
+      registry_version: version,
+      feature_views: [...registry.featureViews.values()].map((view) => ({
+        name: view.name,
+        entities: view.entities.map((e) => ({ name: e.name, join_key: e.joinKey, type: e.type })),
+        features: view.features.map((f) => ({ name: f.name, type: f.type })),
+        ttl_seconds: view.ttlSeconds,
+      })),
+    };
+  }
+
+  listFeatureServices(): ListFeatureServicesResponse {
+    return {
+      feature_services: [...this.registry.current.registry.featureServices.values()].map((s) => ({
+        name: s.name,
+        features: s.features.map((r) => `${r.view}:${r.feature}`),
+      })),
+    };
+  }
+}

@@ -1,0 +1,147 @@
+import * as grpc from '@grpc/grpc-js';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation } from 'grpc-health-check';
+
+import type { Config } from '../config/index.js';
+import { isCassetteError, type ErrorStatus } from '../errors/index.js';
+import type { FeatureIngestionHandlers } from '../generated/cassette/v1/FeatureIngestion.js';
+import type { FeatureServingHandlers } from '../generated/cassette/v1/FeatureServing.js';
+import type { RegistryHandlers } from '../generated/cassette/v1/Registry.js';
+import type { ProtoGrpcType as ServingProto } from '../generated/serving.js';
+import type { ProtoGrpcType as IngestionProto } from '../generated/ingestion.js';
+import type { ProtoGrpcType as RegistryProto } from '../generated/registry.js';
+import type { Logger } from '../observability/logger.js';
+import type { CallContext, FeatureServer } from './feature-server.js';
+import { loadCassetteProtos } from './proto.js';
+
+const GRPC_STATUS: Record<ErrorStatus, grpc.status> = {
+  INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
+  NOT_FOUND: grpc.status.NOT_FOUND,
+  FAILED_PRECONDITION: grpc.status.FAILED_PRECONDITION,
+  UNAVAILABLE: grpc.status.UNAVAILABLE,
+  DEADLINE_EXCEEDED: grpc.status.DEADLINE_EXCEEDED,
+  CANCELLED: grpc.status.CANCELLED,
+  INTERNAL: grpc.status.INTERNAL,
+};
+
+export const SERVICE_NAMES = ['cassette.v1.FeatureServing', 'cassette.v1.FeatureIngestion', 'cassette.v1.Registry'];
+
+type Counters = { requests: number; errors: Partial<Record<keyof typeof grpc.status, number>> };
+
+/**
+ * Binds the FeatureServer core to gRPC: typed handlers, status mapping, health and reflection.
+ * Lifecycle: listen() binds and reports SERVING; close() reports NOT_SERVING, drains, stops.
+ */
+export class GrpcTransport {
+  private readonly server: grpc.Server;
+  private readonly health: HealthImplementation;
+  readonly counters: Counters = { requests: 0, errors: {} };
+  private boundPort = 0;
+
+  constructor(
+    private readonly core: FeatureServer,
+    private readonly config: Config,
+    private readonly logger: Logger,
+  ) {
+    const definition = loadCassetteProtos();
+    const loaded = grpc.loadPackageDefinition(definition) as unknown as ServingProto & IngestionProto & RegistryProto;
+    this.server = new grpc.Server({
+      'grpc.max_receive_message_length': 64 * 1024 * 1024,
+      'grpc.keepalive_permit_without_calls': 1,
+    });
+    const serving: FeatureServingHandlers = {
+      GetOnlineFeatures: this.unary('GetOnlineFeatures', (request, ctx) => core.getOnlineFeatures(request, ctx)),
+    };
+    const ingestion: FeatureIngestionHandlers = {
+      WriteFeatures: this.unary('WriteFeatures', (request, ctx) => core.writeFeatures(request, ctx)),
+    };
+    const registry: RegistryHandlers = {
+      ListFeatureViews: this.unary('ListFeatureViews', async () => core.listFeatureViews()),
+      ListFeatureServices: this.unary('ListFeatureServices', async () => core.listFeatureServices()),
+    };
+    this.server.addService(loaded.cassette.v1.FeatureServing.service, serving);
+    this.server.addService(loaded.cassette.v1.FeatureIngestion.service, ingestion);
+    this.server.addService(loaded.cassette.v1.Registry.service, registry);
+    this.health = new HealthImplementation({ '': 'NOT_SERVING', ...Object.fromEntries(SERVICE_NAMES.map((s) => [s, 'NOT_SERVING'])) });
+    this.health.addToServer(this.server);
+    new ReflectionService(definition).addToServer(this.server);
+  }
+
+  /** The bound address, e.g. 127.0.0.1:6566 (with the real port when 0 was asked for). */
+  get address(): string {
+    const host = this.config.listen.slice(0, this.config.listen.lastIndexOf(':'));
+    return `${host}:${this.boundPort}`;
+  }
+
+  async listen(): Promise<string> {
+    this.boundPort = await new Promise<number>((resolve, reject) => {
+      this.server.bindAsync(this.config.listen, grpc.ServerCredentials.createInsecure(), (error, port) =>
+        error ? reject(new Error(`cannot listen on ${this.config.listen}: ${error.message}`)) : resolve(port),
+      );
+    });
+    this.setServing(true);
+    return this.address;
+  }
+
+  setServing(serving: boolean): void {
+    const status = serving ? 'SERVING' : 'NOT_SERVING';
+    this.health.setStatus('', status);
+    for (const name of SERVICE_NAMES) this.health.setStatus(name, status);
+  }
+
+  /** Stops taking calls, lets running ones finish for up to `graceMs`, then cuts them off. */
+  async close(graceMs = 5000): Promise<void> {
+    this.setServing(false);
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      force.unref();
+      this.server.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+  }
+
+  private unary<Req, Res>(
+    method: string,
+    handle: (request: Req, ctx: CallContext) => Promise<Res>,
+  ): grpc.handleUnaryCall<Req, Res> {
+    const defaultDeadlineMs = this.config.serving.defaultDeadlineMs;
+    return (call, callback) => {
+      this.counters.requests++;
+      const deadline = call.getDeadline();
+      const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
+      const ctx: CallContext = {
+        deadline: Number.isFinite(deadlineMs) ? deadlineMs : Date.now() + defaultDeadlineMs,
+        isCancelled: () => call.cancelled,
+      };
+      let pending: Promise<Res>;
+      try {
+        pending = handle(call.request, ctx);
+      } catch (error) {
+        pending = Promise.reject(error);
+      }
+      pending.then(
+        (response) => callback(null, response),
+        (error: unknown) => callback(this.toServiceError(method, error)),
+      );
+    };
+  }
+
+  private toServiceError(method: string, error: unknown): Partial<grpc.StatusObject> {
+    const code = isCassetteError(error) ? GRPC_STATUS[error.status] : grpc.status.INTERNAL;
+    const name = grpc.status[code] as keyof typeof grpc.status;
+    this.counters.errors[name] = (this.counters.errors[name] ?? 0) + 1;
+    if (code === grpc.status.INTERNAL || code === grpc.status.UNAVAILABLE) {
+      this.logger.error({ err: error, method, code: name }, 'request failed');
+    } else {
+      this.logger.debug({ method, code: name, message: (error as Error).message }, 'request rejected');
+    }
+    // Internal details stay in the log; the caller gets a stable message.
+    const details = isCassetteError(error) ? error.message : 'internal error';
+    return { code, details };
+  }
+}

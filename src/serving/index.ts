@@ -1,0 +1,88 @@
+import type { Config } from '../config/index.js';
+import type { Logger } from '../observability/logger.js';
+import { connectSession, type CassandraClient } from '../store/index.js';
+import { FeatureServer } from './feature-server.js';
+import { GrpcTransport } from './grpc-server.js';
+
+export { FeatureServer, type CallContext } from './feature-server.js';
+export { GrpcTransport, SERVICE_NAMES } from './grpc-server.js';
+export { loadCassetteProtos, LOADER_OPTIONS, PROTO_DIR, PROTO_FILES } from './proto.js';
+export { planLookup, type LookupPlan } from './plan.js';
+export { assembleResponse, STATUS } from './response.js';
+
+export interface RunningServer {
+  /** Address the gRPC server listens on. */
+  readonly address: string;
+  readonly core: FeatureServer;
+  readonly transport: GrpcTransport;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a Cassette server: connects the one Cassandra session of this process (unless one is
+ * given), loads the registry and prepares every statement, then binds and reports SERVING.
+ * Nothing is answered before all of that is done.
+ */
+export async function startServer(
+  config: Config,
+  logger: Logger,
+  options: { client?: CassandraClient } = {},
+): Promise<RunningServer> {
+  if (!options.client && config.cassandra.contactPoints.length === 0) {
+    throw new Error('no Cassandra contact points configured (set CASSANDRA_CONTACT_POINTS)');
+  }
+  const ownsClient = options.client === undefined;
+  const client = options.client ?? (await connectSession(config.cassandra, logger));
+  let core: FeatureServer | undefined;
+  try {
+    core = await FeatureServer.create(config, client, logger);
+    const transport = new GrpcTransport(core, config, logger);
+    const address = await transport.listen();
+    const stats = startStatsLog(core, transport, config.log.statsIntervalMs, logger);
+    logger.info({ address, cache: config.cache.enabled, keyspace: config.cassandra.keyspace }, 'Cassette is serving');
+    let closing: Promise<void> | undefined;
+    const serverCore = core;
+    return {
+      address,
+      core: serverCore,
+      transport,
+      close: () =>
+        (closing ??= (async () => {
+          if (stats) clearInterval(stats);
+          await transport.close();
+          serverCore.close();
+          if (ownsClient) await client.shutdown();
+          logger.info('Cassette stopped');
+        })()),
+    };
+  } catch (error) {
+    core?.close();
+    if (ownsClient) await client.shutdown().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** A periodic log line with request and cache counters (the delta since the previous line). */
+function startStatsLog(core: FeatureServer, transport: GrpcTransport, intervalMs: number, logger: Logger): NodeJS.Timeout | undefined {
+  if (intervalMs <= 0) return undefined;
+  let last = { requests: 0, hits: 0, misses: 0, coalesced: 0 };
+  const timer = setInterval(() => {
+    const cache = core.cacheStats();
+    const now = { requests: transport.counters.requests, hits: cache.hits, misses: cache.misses, coalesced: cache.coalesced };
+    logger.info(
+      {
+        requests: now.requests - last.requests,
+        cacheHits: now.hits - last.hits,
+        cacheMisses: now.misses - last.misses,
+        cacheCoalesced: now.coalesced - last.coalesced,
+        cacheEntries: cache.entries,
+        cacheBytes: cache.bytes,
+        errors: transport.counters.errors,
+      },
+      'stats',
+    );
+    last = now;
+  }, intervalMs);
+  timer.unref();
+  return timer;
+}

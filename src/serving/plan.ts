@@ -1,0 +1,159 @@
+import { invalidArgument } from '../errors/index.js';
+import type { GetOnlineFeaturesRequest__Output } from '../generated/cassette/v1/GetOnlineFeaturesRequest.js';
+import type { RepeatedValue__Output } from '../generated/cassette/v1/RepeatedValue.js';
+import { parseFeatureRef, type FeatureRef, type FeatureViewDef, type Registry, type ValueType } from '../registry/index.js';
+import { decodeEntityKey, entityKeyString, type StoredScalar } from '../values/index.js';
+
+/** One requested feature: where its values come from and what it is called in the response. */
+export interface PlannedFeature {
+  readonly name: string;
+  readonly type: ValueType;
+  /** Index into LookupPlan.views. */
+  readonly viewSlot: number;
+  /** Position of the feature in its view's stored row. */
+  readonly featureIndex: number;
+}
+
+/** The distinct entity rows one view must read for a batch. */
+export interface ViewLookup {
+  readonly view: FeatureViewDef;
+  /** Decoded key parts per distinct entity, in the view's entity order. */
+  readonly keys: StoredScalar[][];
+  readonly keyStrings: string[];
+  /** Batch row -> index into keys: duplicate entities are read once. */
+  readonly rowToKey: Int32Array;
+}
+
+export interface LookupPlan {
+  readonly batchSize: number;
+  readonly features: readonly PlannedFeature[];
+  readonly views: readonly ViewLookup[];
+}
+
+export interface PlanLimits {
+  maxBatchSize: number;
+}
+
+function requestedRefs(registry: Registry, request: GetOnlineFeaturesRequest__Output): { refs: FeatureRef[]; field: string } {
+  if (request.kind === 'feature_service') {
+    const name = request.feature_service ?? '';
+    const service = registry.featureServices.get(name);
+    if (!service) throw invalidArgument(`feature_service: unknown feature service "${name}"`);
+    return { refs: [...service.features], field: 'feature_service' };
+  }
+  if (request.kind === 'features') {
+    const texts = request.features?.val ?? [];
+    if (texts.length === 0) throw invalidArgument('features: list at least one "view:feature" reference');
+    const seen = new Set<string>();
+    const refs = texts.map((text, i) => {
+      const ref = parseFeatureRef(text);
+      if (!ref) throw invalidArgument(`features[${i}]: "${text}" is not a "view:feature" reference`);
+      const view = registry.featureViews.get(ref.view);
+      if (!view) throw invalidArgument(`features[${i}]: unknown feature view "${ref.view}"`);
+      if (!view.featureIndex.has(ref.feature)) {
+        throw invalidArgument(`features[${i}]: feature view "${ref.view}" has no feature "${ref.feature}"`);
+      }
+      if (seen.has(text)) throw invalidArgument(`features[${i}]: "${text}" is requested twice`);
+      seen.add(text);
+      return ref;
+    });
+    return { refs, field: 'features' };
+  }
+  throw invalidArgument('set either feature_service or features');
+}
+
+/**
+ * Validates a GetOnlineFeatures request against the registry and works out the reads it needs.
+ * Every problem is an INVALID_ARGUMENT naming the offending field.
+ */
+export function planLookup(registry: Registry, request: GetOnlineFeaturesRequest__Output, limits: PlanLimits): LookupPlan {
+  const { refs, field } = requestedRefs(registry, request);
+
+  const columns = Object.entries(request.entities ?? {}) as [string, RepeatedValue__Output][];
+  if (columns.length === 0) throw invalidArgument('entities: give at least one join key column');
+  let batchSize = -1;
+  let firstKey = '';
+  for (const [joinKey, column] of columns) {
+    if (!registry.entitiesByJoinKey.has(joinKey)) throw invalidArgument(`entities: unknown join key "${joinKey}"`);
+    const length = column.val?.length ?? 0;
+    if (batchSize === -1) {
+      batchSize = length;
+      firstKey = joinKey;
+    } else if (length !== batchSize) {
+      throw invalidArgument(
+        `entities: column "${joinKey}" has ${length} values but column "${firstKey}" has ${batchSize}; every column needs the batch's length`,
+      );
+    }
+  }
+  if (batchSize > limits.maxBatchSize) {
+    throw invalidArgument(`entities: a batch of ${batchSize} rows exceeds the limit of ${limits.maxBatchSize}`);
+  }
+
+  const columnByKey = new Map(columns);
+  const decodedColumns = new Map<string, StoredScalar[]>();
+  const decodeColumn = (joinKey: string, viewName: string): StoredScalar[] => {
+    let decoded = decodedColumns.get(joinKey);
+    if (decoded) return decoded;
+    const column = columnByKey.get(joinKey);
+    if (!column) throw invalidArgument(`entities: feature view "${viewName}" needs join key "${joinKey}"`);
+    const entity = registry.entitiesByJoinKey.get(joinKey);
+    if (!entity) throw invalidArgument(`entities: unknown join key "${joinKey}"`);
+    const values = column.val ?? [];
+    decoded = new Array<StoredScalar>(values.length);
+    for (let i = 0; i < values.length; i++) {
+      decoded[i] = decodeEntityKey(entity.type, values[i]!, `entities["${joinKey}"][${i}]`);
+    }
+    decodedColumns.set(joinKey, decoded);
+    return decoded;
+  };
+
+  const views: ViewLookup[] = [];
+  const viewSlots = new Map<string, number>();
+  const features: PlannedFeature[] = [];
+  const outputNames = new Map<string, string>();
+  for (const ref of refs) {
+    const view = registry.featureViews.get(ref.view)!;
+    let slot = viewSlots.get(view.name);
+    if (slot === undefined) {
+      slot = views.length;
+      viewSlots.set(view.name, slot);
+      views.push(planView(view, batchSize, decodeColumn));
+    }
+    const name = request.full_feature_names ? `${ref.view}__${ref.feature}` : ref.feature;
+    const clash = outputNames.get(name);
+    if (clash !== undefined) {
+      throw invalidArgument(
+        `${field}: "${clash}" and "${ref.view}:${ref.feature}" are both named "${name}" in the response; set full_feature_names`,
+      );
+    }
+    outputNames.set(name, `${ref.view}:${ref.feature}`);
+    const featureIndex = view.featureIndex.get(ref.feature)!;
+    features.push({ name, type: view.features[featureIndex]!.type, viewSlot: slot, featureIndex });
+  }
+  return { batchSize, features, views };
+}
+
+function planView(
+  view: FeatureViewDef,
+  batchSize: number,
+  decodeColumn: (joinKey: string, viewName: string) => StoredScalar[],
+): ViewLookup {
+  const entityColumns = view.entities.map((e) => decodeColumn(e.joinKey, view.name));
+  const keys: StoredScalar[][] = [];
+  const keyStrings: string[] = [];
+  const rowToKey = new Int32Array(batchSize);
+  const seen = new Map<string, number>();
+  for (let row = 0; row < batchSize; row++) {
+    const parts = entityColumns.map((column) => column[row]!);
+    const text = entityKeyString(parts);
+    let index = seen.get(text);
+    if (index === undefined) {
+      index = keys.length;
+      seen.set(text, index);
+      keys.push(parts);
+      keyStrings.push(text);
+    }
+    rowToKey[row] = index;
+  }
+  return { view, keys, keyStrings, rowToKey };
+}

@@ -1,0 +1,25 @@
+import { fileURLToPath } from 'node:url';
+
+import * as protoLoader from '@grpc/proto-loader';
+
+/** proto/ at the repository root: two levels up from both src/serving and dist/serving. */
+export const PROTO_DIR = fileURLToPath(new URL('../../proto', import.meta.url));
+
+export const PROTO_FILES = ['cassette/v1/serving.proto', 'cassette/v1/ingestion.proto', 'cassette/v1/registry.proto'];
+
+/**
+ * Loader options shared by the server and clients: field names as in the .proto, int64 as
+ * decimal strings (exact, unlike JS numbers), enums by name, and the set oneof case in `val`/`kind`.
+ */
+export const LOADER_OPTIONS: protoLoader.Options = {
+  keepCase: true,
+  longs: String,
+  enums: String,
+  defaults: true,
+  oneofs: true,
+  includeDirs: [PROTO_DIR],
+};
+
+export function loadCassetteProtos(): protoLoader.PackageDefinition {
+  return protoLoader.loadSync(PROTO_FILES, LOADER_OPTIONS);
+}

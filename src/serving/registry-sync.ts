@@ -1,0 +1,91 @@
+import type { RowCache } from '../cache/index.js';
+import { CassetteError } from '../errors/index.js';
+import type { Logger } from '../observability/logger.js';
+import type { Registry } from '../registry/index.js';
+import { loadRegistry, registryVersion, type CassandraClient, type OnlineStore, type StoredRow } from '../store/index.js';
+
+export interface RegistrySnapshot {
+  readonly version: number;
+  readonly registry: Registry;
+}
+
+/**
+ * Keeps this process serving the registry most recently applied to Cassandra. A new version is
+ * prepared in full before it replaces the old one, so requests never see half a registry.
+ */
+export class RegistrySync {
+  private snapshot: RegistrySnapshot | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> | undefined;
+
+  constructor(
+    private readonly client: CassandraClient,
+    private readonly keyspace: string,
+    private readonly store: OnlineStore,
+    private readonly cache: RowCache<StoredRow>,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Loads and prepares the applied registry; fails when none has been applied. */
+  async load(): Promise<RegistrySnapshot> {
+    const stored = await loadRegistry(this.client, this.keyspace).catch((error: unknown) => {
+      throw new CassetteError(
+        'FAILED_PRECONDITION',
+        `cannot read the feature registry from keyspace "${this.keyspace}": ${(error as Error).message}. ` +
+          'Run `cassette apply <registry.yaml>` first.',
+        { cause: error },
+      );
+    });
+    if (!stored) {
+      throw new CassetteError(
+        'FAILED_PRECONDITION',
+        `no feature registry has been applied to keyspace "${this.keyspace}"; run \`cassette apply <registry.yaml>\` first`,
+      );
+    }
+    await this.store.prepare(stored.registry);
+    const previous = this.snapshot;
+    this.snapshot = { version: stored.version, registry: stored.registry };
+    // Cached rows have the previous registry's shape.
+    if (previous) this.cache.clear();
+    this.logger.info(
+      { version: stored.version, project: stored.registry.project, views: stored.registry.featureViews.size },
+      previous ? 'serving a newly applied feature registry' : 'loaded the feature registry',
+    );
+    return this.snapshot;
+  }
+
+  get current(): RegistrySnapshot {
+    if (!this.snapshot) throw new Error('the registry has not been loaded');
+    return this.snapshot;
+  }
+
+  /** Checks for a newer registry now; concurrent calls share one check. */
+  refresh(): Promise<void> {
+    this.refreshing ??= this.checkForChange().finally(() => {
+      this.refreshing = undefined;
+    });
+    return this.refreshing;
+  }
+
+  private async checkForChange(): Promise<void> {
+    const version = await registryVersion(this.client, this.keyspace);
+    if (version !== undefined && version !== this.snapshot?.version) await this.load();
+  }
+
+  /** Polls for a newer registry every `intervalMs`, until stop(). */
+  startPolling(intervalMs: number): void {
+    this.stop();
+    this.timer = setInterval(() => {
+      this.refresh().catch((error: unknown) => {
+        // Keep serving the registry we have; the next poll tries again.
+        this.logger.warn({ err: error }, 'could not check for a new feature registry');
+      });
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}

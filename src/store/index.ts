@@ -1,0 +1,14 @@
+export { connectSession, consistencyOf, type CassandraClient } from './session.js';
+export { OnlineStore, microsFromMillis, type StoredRow, type FeatureWrite } from './online-store.js';
+export {
+  applyRegistry,
+  loadRegistry,
+  registryVersion,
+  ensureKeyspace,
+  REGISTRY_TABLE,
+  type ApplyResult,
+  type KeyspaceSettings,
+  type StoredRegistry,
+} from './schema.js';
+export { cqlType } from './cql.js';
+export { storeError } from './errors.js';

@@ -1,0 +1,19 @@
+import type { StoredScalar } from './decode.js';
+
+/**
+ * A string that identifies one entity row of a view: used to de-duplicate a batch and as the
+ * cache key. Parts are type-tagged by position (the view fixes the types), and separated by a
+ * character that cannot be confused because strings are JSON-escaped.
+ */
+export function entityKeyString(parts: readonly StoredScalar[]): string {
+  if (parts.length === 1) return keyPart(parts[0] as StoredScalar);
+  let out = keyPart(parts[0] as StoredScalar);
+  for (let i = 1; i < parts.length; i++) out += '\u0001' + keyPart(parts[i] as StoredScalar);
+  return out;
+}
+
+function keyPart(part: StoredScalar): string {
+  if (typeof part === 'string') return JSON.stringify(part);
+  if (Buffer.isBuffer(part)) return 'x' + part.toString('hex');
+  return String(part);
+}

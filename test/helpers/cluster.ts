@@ -1,0 +1,57 @@
+import { randomBytes } from 'node:crypto';
+
+import pino from 'pino';
+import { inject } from 'vitest';
+
+import { loadConfig, type Config, type ConfigInput } from '../../src/config/index.js';
+import type { Logger } from '../../src/observability/logger.js';
+import { parseRegistry } from '../../src/registry/index.js';
+import { applyRegistry, connectSession, type ApplyResult, type CassandraClient } from '../../src/store/index.js';
+
+export const silentLogger: Logger = pino({ level: process.env.CASSETTE_TEST_LOG_LEVEL ?? 'silent' });
+
+/** A keyspace name no other test file uses, so files can run in parallel against one node. */
+export function uniqueKeyspace(prefix: string): string {
+  return `t_${prefix}_${randomBytes(4).toString('hex')}`;
+}
+
+/** Config pointing at the test Cassandra, with a fresh keyspace and a free port. */
+export function testConfig(keyspace: string, overrides: ConfigInput = {}): Config {
+  const cassandra = inject('cassandra');
+  return loadConfig({
+    env: {},
+    overrides: {
+      listen: '127.0.0.1:0',
+      ...overrides,
+      cassandra: {
+        contactPoints: cassandra.contactPoints,
+        localDataCenter: cassandra.localDataCenter,
+        keyspace,
+        ...overrides.cassandra,
+      },
+      log: { statsIntervalMs: 0, ...overrides.log },
+    },
+  });
+}
+
+export async function connectTestSession(config: Config): Promise<CassandraClient> {
+  return connectSession(config.cassandra, silentLogger);
+}
+
+export async function applyYaml(client: CassandraClient, config: Config, yaml: string): Promise<ApplyResult> {
+  return applyRegistry(
+    client,
+    {
+      keyspace: config.cassandra.keyspace,
+      localDataCenter: config.cassandra.localDataCenter,
+      replicationFactor: 1,
+    },
+    parseRegistry(yaml, 'test registry'),
+    yaml,
+    silentLogger,
+  );
+}
+
+export async function dropKeyspace(client: CassandraClient, keyspace: string): Promise<void> {
+  await client.execute(`DROP KEYSPACE IF EXISTS "${keyspace}"`);
+}
