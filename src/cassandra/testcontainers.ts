@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type * as Testcontainers from 'testcontainers';
 
 export interface ContainerCassandra {
   contactPoints: string[];
@@ -14,7 +15,7 @@ export interface ContainerCassandra {
  * Node dies without calling stop().
  */
 export async function startCassandraContainer(logger: Logger): Promise<ContainerCassandra | undefined> {
-  let testcontainers: typeof import('testcontainers');
+  let testcontainers: typeof Testcontainers;
   try {
     testcontainers = await import('testcontainers');
     await testcontainers.getContainerRuntimeClient();

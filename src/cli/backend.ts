@@ -72,7 +72,9 @@ export async function directBackend(ctx: CommandContext, timeoutMs: number): Pro
         core.getOnlineFeatures(r, callContext()),
       ),
     writeFeatures: (request) =>
-      roundTrip(method('cassette.v1.FeatureIngestion', 'WriteFeatures'), request, (r) => core.writeFeatures(r, callContext())),
+      roundTrip(method('cassette.v1.FeatureIngestion', 'WriteFeatures'), request, (r) =>
+        core.writeFeatures(r, callContext()),
+      ),
     close: async () => {
       core.close();
       await client.shutdown();

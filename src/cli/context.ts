@@ -45,7 +45,11 @@ export async function resolveCassandra(ctx: CommandContext): Promise<{ config: C
     endpoint,
     config: {
       ...config,
-      cassandra: { ...config.cassandra, contactPoints: endpoint.contactPoints, localDataCenter: endpoint.localDataCenter },
+      cassandra: {
+        ...config.cassandra,
+        contactPoints: endpoint.contactPoints,
+        localDataCenter: endpoint.localDataCenter,
+      },
     },
   };
 }

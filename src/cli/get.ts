@@ -34,7 +34,8 @@ export async function buildGetRequest(backend: Backend, options: GetOptions): Pr
   for (const flag of options.entity) {
     const [joinKey, texts] = parseEntityFlag(flag);
     const type = keyTypes.get(joinKey);
-    if (!type) throw new Error(`--entity ${flag}: unknown join key "${joinKey}" (known: ${[...keyTypes.keys()].join(', ')})`);
+    if (!type)
+      throw new Error(`--entity ${flag}: unknown join key "${joinKey}" (known: ${[...keyTypes.keys()].join(', ')})`);
     entities[joinKey] = { val: texts.map((text, i) => valueFromJson(type, text, `--entity ${joinKey}[${i}]`)) };
   }
   return {
@@ -56,7 +57,10 @@ function formatCell(value: unknown): string {
 }
 
 /** One object per entity row: join keys, then each feature's value, status and event time. */
-export function responseRows(request: GetOnlineFeaturesRequest, response: GetOnlineFeaturesResponse__Output): Record<string, unknown>[] {
+export function responseRows(
+  request: GetOnlineFeaturesRequest,
+  response: GetOnlineFeaturesResponse__Output,
+): Record<string, unknown>[] {
   const names = response.metadata?.feature_names?.val ?? [];
   const batch = response.results[0]?.values.length ?? 0;
   const rows: Record<string, unknown>[] = [];

@@ -47,7 +47,8 @@ interface ClientOptions {
 
 async function openBackend(program: Command, options: ClientOptions): Promise<Backend> {
   const timeoutMs = Number(options.timeout);
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new Error(`--timeout ${options.timeout}: expected milliseconds`);
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
+    throw new Error(`--timeout ${options.timeout}: expected milliseconds`);
   if (options.direct) return directBackend(commandContext(program.opts<GlobalOptions>()), timeoutMs);
   return serverBackend(options.server, timeoutMs);
 }
@@ -119,7 +120,8 @@ export function buildProgram(): Command {
       const request = await buildGetRequest(backend, options);
       const response = await backend.getOnlineFeatures(request);
       process.stdout.write(
-        (options.json ? JSON.stringify(responseRows(request, response), null, 2) : renderTable(request, response)) + '\n',
+        (options.json ? JSON.stringify(responseRows(request, response), null, 2) : renderTable(request, response)) +
+          '\n',
       );
     } finally {
       await backend.close();
@@ -137,10 +139,19 @@ export function buildProgram(): Command {
     try {
       const { feature_views: views } = await backend.listFeatureViews();
       const view = views.find((v) => v.name === options.view);
-      if (!view) throw new Error(`--view: unknown feature view "${options.view}" (known: ${views.map((v) => v.name).join(', ')})`);
-      const result = await backend.writeFeatures({ feature_view: view.name, rows: rowsFromJson(view, readJsonRows(rows)) });
-      process.stdout.write(`wrote ${result.rows_written} row(s) to ${view.name}` +
-        (Number(result.rows_expired) > 0 ? `; ${result.rows_expired} already expired and skipped` : '') + '\n');
+      if (!view)
+        throw new Error(
+          `--view: unknown feature view "${options.view}" (known: ${views.map((v) => v.name).join(', ')})`,
+        );
+      const result = await backend.writeFeatures({
+        feature_view: view.name,
+        rows: rowsFromJson(view, readJsonRows(rows)),
+      });
+      process.stdout.write(
+        `wrote ${result.rows_written} row(s) to ${view.name}` +
+          (Number(result.rows_expired) > 0 ? `; ${result.rows_expired} already expired and skipped` : '') +
+          '\n',
+      );
     } finally {
       await backend.close();
     }

@@ -11,7 +11,12 @@ export const EVENT_TIME_KEY = 'event_timestamp';
 
 /** Reads the rows given to `cassette write`: inline JSON, a file, or `-` for standard input. */
 export function readJsonRows(input: string): unknown[] {
-  const text = input === '-' ? readFileSync(0, 'utf8') : input.trimStart().startsWith('{') || input.trimStart().startsWith('[') ? input : readFileSync(input, 'utf8');
+  const text =
+    input === '-'
+      ? readFileSync(0, 'utf8')
+      : input.trimStart().startsWith('{') || input.trimStart().startsWith('[')
+        ? input
+        : readFileSync(input, 'utf8');
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -37,7 +42,8 @@ export function rowsFromJson(view: FeatureViewSpec__Output, rows: readonly unkno
   const featureTypes = new Map(view.features.map((f) => [f.name, f.type as ValueType]));
   return rows.map((raw, i) => {
     const where = `row ${i}`;
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${where}: expected a JSON object`);
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+      throw new Error(`${where}: expected a JSON object`);
     const entity_keys: Record<string, Value> = {};
     const features: Record<string, Value> = {};
     let event_timestamp: FeatureRow['event_timestamp'] = null;

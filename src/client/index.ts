@@ -19,7 +19,9 @@ export interface CassetteClients {
 }
 
 export function connectClients(address: string, options: grpc.ChannelOptions = {}): CassetteClients {
-  const loaded = grpc.loadPackageDefinition(loadCassetteProtos()) as unknown as ServingProto & IngestionProto & RegistryProto;
+  const loaded = grpc.loadPackageDefinition(loadCassetteProtos()) as unknown as ServingProto &
+    IngestionProto &
+    RegistryProto;
   const credentials = grpc.credentials.createInsecure();
   const serving = new loaded.cassette.v1.FeatureServing(address, credentials, options);
   // Re-use the first client's channel so all three multiplex over one HTTP/2 connection.

@@ -50,7 +50,11 @@ export const configSchema = z.strictObject({
   cache: z
     .strictObject({
       enabled: z.boolean().default(true),
-      maxBytes: z.number().int().positive().default(256 * 1024 * 1024),
+      maxBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(256 * 1024 * 1024),
       ttlMs: z.number().int().positive().default(30_000),
     })
     .prefault({}),
@@ -63,7 +67,11 @@ export const configSchema = z.strictObject({
   ingest: z
     .strictObject({
       /** Event times further than this in the future are rejected: they would shadow real writes. */
-      maxFutureSkewMs: z.number().int().nonnegative().default(5 * 60_000),
+      maxFutureSkewMs: z
+        .number()
+        .int()
+        .nonnegative()
+        .default(5 * 60_000),
       /**
        * A value past its view's ttl is still stored this long (reported OUTSIDE_MAX_AGE),
        * then Cassandra expires it physically.

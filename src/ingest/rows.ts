@@ -38,7 +38,9 @@ function eventTimeMillis(timestamp: Timestamp__Output | null, defaultMillis: num
   const seconds = Number(timestamp.seconds);
   const nanos = timestamp.nanos;
   if (!Number.isSafeInteger(seconds) || seconds < 0 || !Number.isInteger(nanos) || nanos < 0 || nanos > 999_999_999) {
-    throw invalidArgument(`${where}: not a valid timestamp at or after 1970-01-01 (seconds=${timestamp.seconds}, nanos=${nanos})`);
+    throw invalidArgument(
+      `${where}: not a valid timestamp at or after 1970-01-01 (seconds=${timestamp.seconds}, nanos=${nanos})`,
+    );
   }
   return seconds * 1000 + nanos / 1e6;
 }
@@ -72,7 +74,8 @@ export function validateRow(
   let given = 0;
   for (const [name, value] of Object.entries(row.features ?? {})) {
     const index = view.featureIndex.get(name);
-    if (index === undefined) throw invalidArgument(`${where}.features: feature view "${view.name}" has no feature "${name}"`);
+    if (index === undefined)
+      throw invalidArgument(`${where}.features: feature view "${view.name}" has no feature "${name}"`);
     features[index] = decodeValue(view.features[index]!.type, value, `${where}.features["${name}"]`);
     given++;
   }

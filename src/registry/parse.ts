@@ -187,19 +187,24 @@ function resolve(file: RegistryFile, report: (path: Path, message: string) => vo
     v.entities.forEach((name, j) => {
       const entity = entities.get(name);
       if (!entity) report(['feature_views', i, 'entities', j], `unknown entity "${name}"`);
-      else if (viewEntities.includes(entity)) report(['feature_views', i, 'entities', j], `entity "${name}" is listed twice`);
+      else if (viewEntities.includes(entity))
+        report(['feature_views', i, 'entities', j], `entity "${name}" is listed twice`);
       else viewEntities.push(entity);
     });
     let ttlSeconds = 0;
     if (v.ttl !== undefined) {
       const parsed = parseDurationSeconds(v.ttl);
       if (parsed === undefined) {
-        report(['feature_views', i, 'ttl'], `"${v.ttl}" is not a duration; use a whole number and a unit, e.g. 90s, 30m, 12h, 7d`);
+        report(
+          ['feature_views', i, 'ttl'],
+          `"${v.ttl}" is not a duration; use a whole number and a unit, e.g. 90s, 30m, 12h, 7d`,
+        );
       } else ttlSeconds = parsed;
     }
     const featureIndex = new Map<string, number>();
     v.features.forEach((f, j) => {
-      if (featureIndex.has(f.name)) report(['feature_views', i, 'features', j, 'name'], `duplicate feature "${f.name}"`);
+      if (featureIndex.has(f.name))
+        report(['feature_views', i, 'features', j, 'name'], `duplicate feature "${f.name}"`);
       if (viewEntities.some((e) => e.joinKey === f.name)) {
         report(['feature_views', i, 'features', j, 'name'], `"${f.name}" is a join key of this view`);
       }

@@ -1,14 +1,5 @@
 /** The value types a feature (or entity join key) can have. */
-export const SCALAR_TYPES = [
-  'int32',
-  'int64',
-  'float',
-  'double',
-  'string',
-  'bytes',
-  'bool',
-  'unix_timestamp',
-] as const;
+export const SCALAR_TYPES = ['int32', 'int64', 'float', 'double', 'string', 'bytes', 'bool', 'unix_timestamp'] as const;
 
 export type ScalarType = (typeof SCALAR_TYPES)[number];
 export type ListType = `${ScalarType}_list`;

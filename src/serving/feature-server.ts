@@ -65,7 +65,10 @@ export class FeatureServer {
     return this.cache.stats();
   }
 
-  async getOnlineFeatures(request: GetOnlineFeaturesRequest__Output, call: CallContext): Promise<GetOnlineFeaturesResponse> {
+  async getOnlineFeatures(
+    request: GetOnlineFeaturesRequest__Output,
+    call: CallContext,
+  ): Promise<GetOnlineFeaturesResponse> {
     const plan = planLookup(this.registry.current.registry, request, this.config.serving);
     const rows = await this.readRows(plan, call);
     return assembleResponse(plan, rows, Date.now() * 1000);
@@ -88,7 +91,8 @@ export class FeatureServer {
         const index = indexes[task]!;
         const lookup = plan.views[slot]!;
         const remaining = call.deadline - Date.now();
-        if (remaining <= 0) throw new CassetteError('DEADLINE_EXCEEDED', 'the deadline passed before all rows were read');
+        if (remaining <= 0)
+          throw new CassetteError('DEADLINE_EXCEEDED', 'the deadline passed before all rows were read');
         if (call.isCancelled()) throw new CassetteError('CANCELLED', 'the caller cancelled the request');
         const key = RowCache.key(lookup.view.name, lookup.keyStrings[index]!);
         rowsByView[slot]![index] = await this.cache.get(key, () =>
@@ -107,7 +111,9 @@ export class FeatureServer {
     if (!view) throw invalidArgument(`feature_view: unknown feature view "${request.feature_view}"`);
     const limit = this.config.ingest.maxRowsPerRequest;
     if (request.rows.length > limit) {
-      throw invalidArgument(`rows: ${request.rows.length} rows exceed the limit of ${limit} per request; split the batch`);
+      throw invalidArgument(
+        `rows: ${request.rows.length} rows exceed the limit of ${limit} per request; split the batch`,
+      );
     }
     // Validate everything before writing anything: a bad request changes nothing.
     const now = Date.now();
@@ -119,7 +125,8 @@ export class FeatureServer {
       else expired++;
     });
     const timeoutMs = call.deadline - Date.now();
-    if (timeoutMs <= 0) throw new CassetteError('DEADLINE_EXCEEDED', 'the deadline passed before the rows were written');
+    if (timeoutMs <= 0)
+      throw new CassetteError('DEADLINE_EXCEEDED', 'the deadline passed before the rows were written');
     try {
       await writeRows({ store: this.store, cache: this.cache }, view, rows, {
         concurrency: this.config.ingest.writeConcurrency,

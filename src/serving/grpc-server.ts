@@ -62,7 +62,10 @@ export class GrpcTransport {
     this.server.addService(loaded.cassette.v1.FeatureServing.service, serving);
     this.server.addService(loaded.cassette.v1.FeatureIngestion.service, ingestion);
     this.server.addService(loaded.cassette.v1.Registry.service, registry);
-    this.health = new HealthImplementation({ '': 'NOT_SERVING', ...Object.fromEntries(SERVICE_NAMES.map((s) => [s, 'NOT_SERVING'])) });
+    this.health = new HealthImplementation({
+      '': 'NOT_SERVING',
+      ...Object.fromEntries(SERVICE_NAMES.map((s) => [s, 'NOT_SERVING'])),
+    });
     this.health.addToServer(this.server);
     new ReflectionService(definition).addToServer(this.server);
   }

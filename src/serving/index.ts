@@ -63,12 +63,22 @@ export async function startServer(
 }
 
 /** A periodic log line with request and cache counters (the delta since the previous line). */
-function startStatsLog(core: FeatureServer, transport: GrpcTransport, intervalMs: number, logger: Logger): NodeJS.Timeout | undefined {
+function startStatsLog(
+  core: FeatureServer,
+  transport: GrpcTransport,
+  intervalMs: number,
+  logger: Logger,
+): NodeJS.Timeout | undefined {
   if (intervalMs <= 0) return undefined;
   let last = { requests: 0, hits: 0, misses: 0, coalesced: 0 };
   const timer = setInterval(() => {
     const cache = core.cacheStats();
-    const now = { requests: transport.counters.requests, hits: cache.hits, misses: cache.misses, coalesced: cache.coalesced };
+    const now = {
+      requests: transport.counters.requests,
+      hits: cache.hits,
+      misses: cache.misses,
+      coalesced: cache.coalesced,
+    };
     logger.info(
       {
         requests: now.requests - last.requests,

@@ -1,7 +1,13 @@
 import { invalidArgument } from '../errors/index.js';
 import type { GetOnlineFeaturesRequest__Output } from '../generated/cassette/v1/GetOnlineFeaturesRequest.js';
 import type { RepeatedValue__Output } from '../generated/cassette/v1/RepeatedValue.js';
-import { parseFeatureRef, type FeatureRef, type FeatureViewDef, type Registry, type ValueType } from '../registry/index.js';
+import {
+  parseFeatureRef,
+  type FeatureRef,
+  type FeatureViewDef,
+  type Registry,
+  type ValueType,
+} from '../registry/index.js';
 import { decodeEntityKey, entityKeyString, type StoredScalar } from '../values/index.js';
 
 /** One requested feature: where its values come from and what it is called in the response. */
@@ -34,7 +40,10 @@ export interface PlanLimits {
   maxBatchSize: number;
 }
 
-function requestedRefs(registry: Registry, request: GetOnlineFeaturesRequest__Output): { refs: FeatureRef[]; field: string } {
+function requestedRefs(
+  registry: Registry,
+  request: GetOnlineFeaturesRequest__Output,
+): { refs: FeatureRef[]; field: string } {
   if (request.kind === 'feature_service') {
     const name = request.feature_service ?? '';
     const service = registry.featureServices.get(name);
@@ -66,7 +75,11 @@ function requestedRefs(registry: Registry, request: GetOnlineFeaturesRequest__Ou
  * Validates a GetOnlineFeatures request against the registry and works out the reads it needs.
  * Every problem is an INVALID_ARGUMENT naming the offending field.
  */
-export function planLookup(registry: Registry, request: GetOnlineFeaturesRequest__Output, limits: PlanLimits): LookupPlan {
+export function planLookup(
+  registry: Registry,
+  request: GetOnlineFeaturesRequest__Output,
+  limits: PlanLimits,
+): LookupPlan {
   const { refs, field } = requestedRefs(registry, request);
 
   const columns = Object.entries(request.entities ?? {}) as [string, RepeatedValue__Output][];

@@ -2,7 +2,13 @@ import type { RowCache } from '../cache/index.js';
 import { CassetteError } from '../errors/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { Registry } from '../registry/index.js';
-import { loadRegistry, registryVersion, type CassandraClient, type OnlineStore, type StoredRow } from '../store/index.js';
+import {
+  loadRegistry,
+  registryVersion,
+  type CassandraClient,
+  type OnlineStore,
+  type StoredRow,
+} from '../store/index.js';
 
 export interface RegistrySnapshot {
   readonly version: number;

@@ -6,7 +6,8 @@ import { elementType, isListType, type ValueType } from '../registry/index.js';
  * only guards against CQL keywords; user strings never reach statement text.
  */
 export function q(identifier: string): string {
-  if (!/^[a-z][a-z0-9_]*$/.test(identifier)) throw new Error(`refusing unsafe CQL identifier ${JSON.stringify(identifier)}`);
+  if (!/^[a-z][a-z0-9_]*$/.test(identifier))
+    throw new Error(`refusing unsafe CQL identifier ${JSON.stringify(identifier)}`);
   return `"${identifier}"`;
 }
 

@@ -27,10 +27,14 @@ export function storeError(error: unknown, deadlinePassed: boolean): CassetteErr
       : new CassetteError('UNAVAILABLE', `Cassandra did not answer in time: ${error.message}`, { cause: error });
   }
   if (error instanceof errors.NoHostAvailableError) {
-    return new CassetteError('UNAVAILABLE', 'Cassandra is unavailable: no host could serve the request', { cause: error });
+    return new CassetteError('UNAVAILABLE', 'Cassandra is unavailable: no host could serve the request', {
+      cause: error,
+    });
   }
   if (error instanceof errors.ResponseError && UNAVAILABLE_CODES.has(error.code)) {
-    return new CassetteError('UNAVAILABLE', `Cassandra could not serve the request: ${error.message}`, { cause: error });
+    return new CassetteError('UNAVAILABLE', `Cassandra could not serve the request: ${error.message}`, {
+      cause: error,
+    });
   }
   if (error instanceof Error && /shut ?down/i.test(error.message)) {
     return new CassetteError('UNAVAILABLE', 'the Cassandra session is shutting down', { cause: error });

@@ -10,6 +10,13 @@ import { consistencyOf, type CassandraClient } from './session.js';
 const { Long } = cassandra.types;
 type Long = cassandra.types.Long;
 
+/**
+ * The serialized form of an empty list (a zero element count). The driver would send an empty
+ * array as null, which erases the difference between "no items" and "no value"; a Buffer is
+ * passed through as already-encoded bytes.
+ */
+const EMPTY_LIST = Buffer.alloc(4);
+
 /** One entity row of a view as stored: a value and its write time per feature, in view order. */
 export interface StoredRow {
   readonly values: readonly (StoredValue | null)[];
@@ -124,7 +131,9 @@ export class OnlineStore {
     for (let i = 0; i < view.features.length; i++) {
       const value = features[i];
       // `unset` leaves a column untouched (and writes no tombstone), unlike null.
-      params.push(value === undefined ? cassandra.types.unset : value);
+      if (value === undefined) params.push(cassandra.types.unset);
+      else if (Array.isArray(value) && value.length === 0) params.push(EMPTY_LIST);
+      else params.push(value);
     }
     params.push(eventTimeMicros, ttlSeconds);
     await this.client.execute(insert, params, {

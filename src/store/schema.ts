@@ -35,7 +35,10 @@ interface ColumnInfo {
   position: number;
 }
 
-async function existingColumns(client: CassandraClient, keyspace: string): Promise<Map<string, Map<string, ColumnInfo>>> {
+async function existingColumns(
+  client: CassandraClient,
+  keyspace: string,
+): Promise<Map<string, Map<string, ColumnInfo>>> {
   const result = await client.execute(
     'SELECT table_name, column_name, kind, type, position FROM system_schema.columns WHERE keyspace_name = ?',
     [keyspace],
@@ -99,7 +102,7 @@ function planMigration(
     if (expectedKey !== actualKey || [...columns.values()].some((c) => c.kind === 'clustering')) {
       conflicts.push(
         `feature view "${view.name}": its entities key the table as (${expectedKey}) but the existing table is keyed by (${actualKey}); ` +
-          'changing a view\'s entities needs a new view name',
+          "changing a view's entities needs a new view name",
       );
       continue;
     }
@@ -112,7 +115,7 @@ function planMigration(
       } else if (column.kind !== 'regular' || column.type !== type) {
         conflicts.push(
           `feature "${view.name}:${feature.name}" is declared ${feature.type} (${type}) but the stored column is ${column.type}; ` +
-            'a feature\'s type cannot change in place: add a feature with a new name instead',
+            "a feature's type cannot change in place: add a feature with a new name instead",
         );
       }
     }
@@ -131,7 +134,10 @@ function planMigration(
 
 export async function ensureKeyspace(client: CassandraClient, settings: KeyspaceSettings): Promise<void> {
   if (!/^[A-Za-z0-9_.-]+$/.test(settings.localDataCenter)) {
-    throw new CassetteError('INVALID_ARGUMENT', `data center name ${JSON.stringify(settings.localDataCenter)} is not valid`);
+    throw new CassetteError(
+      'INVALID_ARGUMENT',
+      `data center name ${JSON.stringify(settings.localDataCenter)} is not valid`,
+    );
   }
   await client.execute(
     `CREATE KEYSPACE IF NOT EXISTS ${q(settings.keyspace)} WITH replication = ` +
@@ -215,7 +221,10 @@ export async function applyRegistry(
         { prepare: true },
       );
   if (!result.wasApplied()) {
-    throw new CassetteError('FAILED_PRECONDITION', 'another apply changed the registry at the same time; run apply again');
+    throw new CassetteError(
+      'FAILED_PRECONDITION',
+      'another apply changed the registry at the same time; run apply again',
+    );
   }
   return { version, changed: true, ...plan };
 }

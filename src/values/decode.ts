@@ -104,7 +104,8 @@ function decodeList(type: ScalarType, value: Value__Output, where: string): Stor
       if (kind === 'int32_list_val') return value.int32_list_val?.val ?? [];
       break;
     case 'int64':
-      if (kind === 'int64_list_val') return (value.int64_list_val?.val ?? []).map((s, i) => parseInt64(s, `${where}[${i}]`));
+      if (kind === 'int64_list_val')
+        return (value.int64_list_val?.val ?? []).map((s, i) => parseInt64(s, `${where}[${i}]`));
       break;
     case 'float':
       if (kind === 'float_list_val') return value.float_list_val?.val ?? [];
@@ -144,6 +145,7 @@ export function decodeValue(type: ValueType, value: Value__Output, where: string
 
 /** Decodes an entity join key; keys can never be null. */
 export function decodeEntityKey(type: EntityKeyType, value: Value__Output, where: string): StoredScalar {
-  if (value.val === undefined || value.val === 'null_val') throw invalidArgument(`${where}: an entity key cannot be null`);
+  if (value.val === undefined || value.val === 'null_val')
+    throw invalidArgument(`${where}: an entity key cannot be null`);
   return decodeScalar(type, value, where);
 }

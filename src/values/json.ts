@@ -61,7 +61,8 @@ function scalarFromJson(type: ScalarType, value: unknown, where: string): unknow
 export function valueFromJson(type: ValueType, value: unknown, where: string): Value {
   if (value === null) return { null_val: 'NULL' };
   if (isListType(type)) {
-    if (!Array.isArray(value)) throw invalidArgument(`${where}: expected ${type} (an array), got ${JSON.stringify(value)}`);
+    if (!Array.isArray(value))
+      throw invalidArgument(`${where}: expected ${type} (an array), got ${JSON.stringify(value)}`);
     const element = elementType(type);
     const val = value.map((v, i) => scalarFromJson(element, v, `${where}[${i}]`));
     return { [`${type}_val`]: { val } } as Value;

@@ -1,6 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import type { GetOnlineFeaturesRequest__Output } from '../../src/generated/cassette/v1/GetOnlineFeaturesRequest.js';
 import type { Value } from '../../src/generated/cassette/v1/Value.js';
 import type { Value__Output } from '../../src/generated/cassette/v1/Value.js';
 import { grpcError, startTestServer, ts, type TestServer } from '../helpers/server.js';
@@ -164,7 +165,10 @@ describe('serving against a real Cassandra', () => {
     });
     t.server.core.cache.clear();
     const before = t.server.core.cacheStats();
-    const response = await t.get({ features: { val: ['all_types:f_string'] }, entities: users('11', '10', '11', '11', '10') });
+    const response = await t.get({
+      features: { val: ['all_types:f_string'] },
+      entities: users('11', '10', '11', '11', '10'),
+    });
     expect(response.results[0]!.values.map((v) => v.string_val)).toEqual(['u11', 'u10', 'u11', 'u11', 'u10']);
     const after = t.server.core.cacheStats();
     expect(after.misses - before.misses).toBe(2);
@@ -174,13 +178,19 @@ describe('serving against a real Cassandra', () => {
     await t.write({
       feature_view: 'pair',
       rows: [
-        { entity_keys: { user_id: int64('1'), item_id: str('a') }, features: { score: { double_val: 0.5 }, label: str('1a') } },
+        {
+          entity_keys: { user_id: int64('1'), item_id: str('a') },
+          features: { score: { double_val: 0.5 }, label: str('1a') },
+        },
         { entity_keys: { user_id: int64('1'), item_id: str('b') }, features: { score: { double_val: 0.75 } } },
       ],
     });
     const byFeatures = await t.get({
       features: { val: ['pair:label', 'pair:score'] },
-      entities: { user_id: { val: [int64('1'), int64('1'), int64('2')] }, item_id: { val: [str('a'), str('b'), str('a')] } },
+      entities: {
+        user_id: { val: [int64('1'), int64('1'), int64('2')] },
+        item_id: { val: [str('a'), str('b'), str('a')] },
+      },
     });
     expect(byFeatures.results[0]!.statuses).toEqual(['PRESENT', 'NULL_VALUE', 'NOT_FOUND']);
     expect(byFeatures.results[1]!.values.map((v) => v.double_val)).toEqual([0.5, 0.75, undefined]);
@@ -198,8 +208,14 @@ describe('serving against a real Cassandra', () => {
 
   it('serves bytes join keys', async () => {
     const device = { bytes_val: Buffer.from([0xde, 0xad, 0x00]) };
-    await t.write({ feature_view: 'by_device', rows: [{ entity_keys: { device_id: device }, features: { score: { double_val: 2 } } }] });
-    const response = await t.get({ features: { val: ['by_device:score'] }, entities: { device_id: { val: [device] } } });
+    await t.write({
+      feature_view: 'by_device',
+      rows: [{ entity_keys: { device_id: device }, features: { score: { double_val: 2 } } }],
+    });
+    const response = await t.get({
+      features: { val: ['by_device:score'] },
+      entities: { device_id: { val: [device] } },
+    });
     expect(response.results[0]!.values[0]!.double_val).toBe(2);
   });
 
@@ -222,7 +238,10 @@ describe('serving against a real Cassandra', () => {
     const newer = Date.now() - 1_000;
     const older = newer - 30_000;
     const write = (value: string, at: number) =>
-      t.write({ feature_view: 'all_types', rows: [{ entity_keys: { user_id: int64('30') }, features: { f_string: str(value) }, event_timestamp: ts(at) }] });
+      t.write({
+        feature_view: 'all_types',
+        rows: [{ entity_keys: { user_id: int64('30') }, features: { f_string: str(value) }, event_timestamp: ts(at) }],
+      });
     await write('new', newer);
     await write('old', older);
     const response = await t.get({ features: { val: ['all_types:f_string'] }, entities: users('30') });
@@ -231,7 +250,10 @@ describe('serving against a real Cassandra', () => {
   });
 
   it('serves repeated reads from the cache and sees a write through this server at once', async () => {
-    await t.write({ feature_view: 'all_types', rows: [{ entity_keys: { user_id: int64('40') }, features: { f_string: str('v1') } }] });
+    await t.write({
+      feature_view: 'all_types',
+      rows: [{ entity_keys: { user_id: int64('40') }, features: { f_string: str('v1') } }],
+    });
     const request = { features: { val: ['all_types:f_string'] }, entities: users('40') };
     expect((await t.get(request)).results[0]!.values[0]!.string_val).toBe('v1');
     const before = t.server.core.cacheStats();
@@ -240,8 +262,37 @@ describe('serving against a real Cassandra', () => {
     expect(afterHit.hits - before.hits).toBe(1);
     expect(afterHit.misses - before.misses).toBe(0);
 
-    await t.write({ feature_view: 'all_types', rows: [{ entity_keys: { user_id: int64('40') }, features: { f_string: str('v2') } }] });
+    await t.write({
+      feature_view: 'all_types',
+      rows: [{ entity_keys: { user_id: int64('40') }, features: { f_string: str('v2') } }],
+    });
     expect((await t.get(request)).results[0]!.values[0]!.string_val).toBe('v2');
+  });
+
+  it('keeps an empty list distinct from no value', async () => {
+    await t.write({
+      feature_view: 'all_types',
+      rows: [{ entity_keys: { user_id: int64('3') }, features: { f_int32_list: { int32_list_val: { val: [] } } } }],
+    });
+    const response = await t.get({
+      features: { val: ['all_types:f_int32_list', 'all_types:f_string_list'] },
+      entities: users('3'),
+    });
+    expect(response.results[0]!.statuses).toEqual(['PRESENT']);
+    expect(response.results[0]!.values[0]!.int32_list_val?.val).toEqual([]);
+    expect(response.results[1]!.statuses).toEqual(['NULL_VALUE']);
+  });
+
+  it('enforces the deadline on the server side as well', async () => {
+    const request: GetOnlineFeaturesRequest__Output = {
+      kind: 'features',
+      features: { val: ['all_types:f_string'] },
+      entities: { user_id: { val: [{ val: 'int64_val', int64_val: '123456' }] } },
+      full_feature_names: false,
+    };
+    await expect(
+      t.server.core.getOnlineFeatures(request, { deadline: Date.now() - 1, isCancelled: () => false }),
+    ).rejects.toMatchObject({ status: 'DEADLINE_EXCEEDED' });
   });
 
   it('caches known-missing rows too', async () => {
@@ -251,23 +302,98 @@ describe('serving against a real Cassandra', () => {
     expect((await t.get(request)).results[0]!.statuses).toEqual(['NOT_FOUND']);
     expect(t.server.core.cacheStats().hits - before.hits).toBe(1);
     // ...and a write makes the row appear at once.
-    await t.write({ feature_view: 'all_types', rows: [{ entity_keys: { user_id: int64('999999') }, features: { f_bool: { bool_val: false } } }] });
-    expect((await t.get({ ...request, features: { val: ['all_types:f_bool'] } })).results[0]!.statuses).toEqual(['PRESENT']);
+    await t.write({
+      feature_view: 'all_types',
+      rows: [{ entity_keys: { user_id: int64('999999') }, features: { f_bool: { bool_val: false } } }],
+    });
+    expect((await t.get({ ...request, features: { val: ['all_types:f_bool'] } })).results[0]!.statuses).toEqual([
+      'PRESENT',
+    ]);
   });
 
   describe('bad input gets INVALID_ARGUMENT naming the problem', () => {
     const cases: [string, () => Promise<unknown>, RegExp][] = [
-      ['unknown view', () => t.get({ features: { val: ['nope:f'] }, entities: users('1') }), /features\[0\]: unknown feature view "nope"/],
-      ['unknown feature', () => t.get({ features: { val: ['all_types:nope'] }, entities: users('1') }), /has no feature "nope"/],
-      ['unknown service', () => t.get({ feature_service: 'nope', entities: users('1') }), /unknown feature service "nope"/],
-      ['wrong entity type', () => t.get({ features: { val: ['all_types:f_bool'] }, entities: { user_id: { val: [str('x')] } } }), /entities\["user_id"\]\[0\]: expected int64, got string_val/],
-      ['missing join key', () => t.get({ features: { val: ['pair:score'] }, entities: users('1') }), /needs join key "item_id"/],
-      ['ragged columns', () => t.get({ features: { val: ['pair:score'] }, entities: { user_id: { val: [int64('1')] }, item_id: { val: [str('a'), str('b')] } } }), /has 2 values but column "user_id" has 1/],
-      ['batch over the limit', () => t.get({ features: { val: ['all_types:f_bool'] }, entities: { user_id: { val: Array.from({ length: 1001 }, (_, i) => int64(String(i))) } } }), /exceeds the limit of 1000/],
-      ['unknown write view', () => t.write({ feature_view: 'nope', rows: [] }), /feature_view: unknown feature view "nope"/],
-      ['wrong write type', () => t.write({ feature_view: 'all_types', rows: [{ entity_keys: { user_id: int64('1') }, features: { f_int32: str('x') } }] }), /rows\[0\]\.features\["f_int32"\]: expected int32, got string_val/],
-      ['missing write key', () => t.write({ feature_view: 'pair', rows: [{ entity_keys: { user_id: int64('1') }, features: { score: { double_val: 1 } } }] }), /rows\[0\]\.entity_keys: missing join key "item_id"/],
-      ['future event', () => t.write({ feature_view: 'all_types', rows: [{ entity_keys: { user_id: int64('1') }, features: { f_bool: { bool_val: true } }, event_timestamp: ts(Date.now() + 3_600_000) }] }), /in the future/],
+      [
+        'unknown view',
+        () => t.get({ features: { val: ['nope:f'] }, entities: users('1') }),
+        /features\[0\]: unknown feature view "nope"/,
+      ],
+      [
+        'unknown feature',
+        () => t.get({ features: { val: ['all_types:nope'] }, entities: users('1') }),
+        /has no feature "nope"/,
+      ],
+      [
+        'unknown service',
+        () => t.get({ feature_service: 'nope', entities: users('1') }),
+        /unknown feature service "nope"/,
+      ],
+      [
+        'wrong entity type',
+        () => t.get({ features: { val: ['all_types:f_bool'] }, entities: { user_id: { val: [str('x')] } } }),
+        /entities\["user_id"\]\[0\]: expected int64, got string_val/,
+      ],
+      [
+        'missing join key',
+        () => t.get({ features: { val: ['pair:score'] }, entities: users('1') }),
+        /needs join key "item_id"/,
+      ],
+      [
+        'ragged columns',
+        () =>
+          t.get({
+            features: { val: ['pair:score'] },
+            entities: { user_id: { val: [int64('1')] }, item_id: { val: [str('a'), str('b')] } },
+          }),
+        /has 2 values but column "user_id" has 1/,
+      ],
+      [
+        'batch over the limit',
+        () =>
+          t.get({
+            features: { val: ['all_types:f_bool'] },
+            entities: { user_id: { val: Array.from({ length: 1001 }, (_, i) => int64(String(i))) } },
+          }),
+        /exceeds the limit of 1000/,
+      ],
+      [
+        'unknown write view',
+        () => t.write({ feature_view: 'nope', rows: [] }),
+        /feature_view: unknown feature view "nope"/,
+      ],
+      [
+        'wrong write type',
+        () =>
+          t.write({
+            feature_view: 'all_types',
+            rows: [{ entity_keys: { user_id: int64('1') }, features: { f_int32: str('x') } }],
+          }),
+        /rows\[0\]\.features\["f_int32"\]: expected int32, got string_val/,
+      ],
+      [
+        'missing write key',
+        () =>
+          t.write({
+            feature_view: 'pair',
+            rows: [{ entity_keys: { user_id: int64('1') }, features: { score: { double_val: 1 } } }],
+          }),
+        /rows\[0\]\.entity_keys: missing join key "item_id"/,
+      ],
+      [
+        'future event',
+        () =>
+          t.write({
+            feature_view: 'all_types',
+            rows: [
+              {
+                entity_keys: { user_id: int64('1') },
+                features: { f_bool: { bool_val: true } },
+                event_timestamp: ts(Date.now() + 3_600_000),
+              },
+            ],
+          }),
+        /in the future/,
+      ],
     ];
     it.each(cases)('%s', async (_name, run, message) => {
       const error = await grpcError(run());
@@ -291,8 +417,11 @@ describe('serving against a real Cassandra', () => {
     });
   });
 
-  it('returns DEADLINE_EXCEEDED when the caller\'s deadline passes, and keeps serving', async () => {
-    const big = { features: { val: ['all_types:f_string'] }, entities: { user_id: { val: Array.from({ length: 1000 }, (_, i) => int64(String(100_000 + i))) } } };
+  it("returns DEADLINE_EXCEEDED when the caller's deadline passes, and keeps serving", async () => {
+    const big = {
+      features: { val: ['all_types:f_string'] },
+      entities: { user_id: { val: Array.from({ length: 1000 }, (_, i) => int64(String(100_000 + i))) } },
+    };
     const error = await grpcError(t.get(big, 1));
     expect(error.code).toBe(status.DEADLINE_EXCEEDED);
     const response = await t.get({ features: { val: ['all_types:f_string'] }, entities: users('40') });
