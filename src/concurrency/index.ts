@@ -17,7 +17,7 @@ export async function runBounded(count: number, limit: number, task: (index: num
       }
     }
   };
-  const workers = new Array<Promise<void>>(Math.min(limit, count));
+  const workers = new Array<Promise<void>>(Math.max(1, Math.min(limit, count)));
   for (let i = 0; i < workers.length; i++) workers[i] = worker();
   await Promise.all(workers);
   if (failure !== undefined) throw failure.error;

@@ -1,4 +1,4 @@
-import { LineCounter, parseDocument, isNode } from 'yaml';
+import { LineCounter, isMap, isNode, isScalar, parseDocument } from 'yaml';
 import { z } from 'zod';
 
 import { parseDurationSeconds } from './duration.js';
@@ -7,6 +7,7 @@ import {
   VALUE_TYPES,
   type EntityDef,
   type EntityKeyType,
+  type FeatureDef,
   type FeatureRef,
   type FeatureServiceDef,
   type FeatureViewDef,
@@ -47,56 +48,45 @@ const identifier = z.string().regex(IDENTIFIER, {
   message: 'must be a lower-case identifier: a letter, then letters, digits or _ (at most 48 characters)',
 });
 
-const fileSchema = z
-  .object({
-    project: identifier,
-    entities: z
-      .array(
-        z.strictObject({
-          name: identifier,
-          join_key: identifier,
-          type: z.enum(ENTITY_KEY_TYPES, {
-            message: `must be one of ${ENTITY_KEY_TYPES.join(', ')}`,
-          }),
-          description: z.string().optional(),
-        }),
-      )
-      .min(1, { message: 'declare at least one entity' }),
-    feature_views: z
-      .array(
-        z.strictObject({
-          name: identifier,
-          entities: z.array(z.string()).min(1, { message: 'a feature view needs at least one entity' }),
-          ttl: z.string().optional(),
-          description: z.string().optional(),
-          features: z
-            .array(
-              z.strictObject({
-                name: identifier,
-                type: z.enum(VALUE_TYPES as [ValueType, ...ValueType[]], {
-                  message: `must be one of ${VALUE_TYPES.join(', ')}`,
-                }),
-                description: z.string().optional(),
-              }),
-            )
-            .min(1, { message: 'a feature view needs at least one feature' }),
-        }),
-      )
-      .default([]),
-    feature_services: z
-      .array(
-        z.strictObject({
-          name: identifier,
-          features: z.array(z.string()).min(1, { message: 'a feature service needs at least one feature' }),
-          description: z.string().optional(),
-        }),
-      )
-      .default([]),
-  })
-  .strict();
+// Each part of the file is checked on its own, so one bad entry never hides the problems of
+// the others, and cross-references are checked among the entries that are well formed.
 
-type RegistryFile = z.infer<typeof fileSchema>;
+const topLevelSchema = z.strictObject({
+  project: identifier,
+  entities: z.array(z.unknown()).min(1, { message: 'declare at least one entity' }),
+  feature_views: z.array(z.unknown()).default([]),
+  feature_services: z.array(z.unknown()).default([]),
+});
+
+const entitySchema = z.strictObject({
+  name: identifier,
+  join_key: identifier,
+  type: z.enum(ENTITY_KEY_TYPES, { message: `must be one of ${ENTITY_KEY_TYPES.join(', ')}` }),
+  description: z.string().optional(),
+});
+
+const featureSchema = z.strictObject({
+  name: identifier,
+  type: z.enum(VALUE_TYPES as [ValueType, ...ValueType[]], { message: `must be one of ${VALUE_TYPES.join(', ')}` }),
+  description: z.string().optional(),
+});
+
+const viewSchema = z.strictObject({
+  name: identifier,
+  entities: z.array(z.string()).min(1, { message: 'a feature view needs at least one entity' }),
+  ttl: z.string().optional(),
+  description: z.string().optional(),
+  features: z.array(z.unknown()).min(1, { message: 'a feature view needs at least one feature' }),
+});
+
+const serviceSchema = z.strictObject({
+  name: identifier,
+  features: z.array(z.string()).min(1, { message: 'a feature service needs at least one feature' }),
+  description: z.string().optional(),
+});
+
 type Path = (string | number)[];
+type Report = (path: Path, message: string) => void;
 
 function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
@@ -105,6 +95,21 @@ function formatPath(path: readonly PropertyKey[]): string {
     else out += out ? `.${String(part)}` : String(part);
   }
   return out;
+}
+
+/** Validates `value` against `schema`, reporting each issue at its full path. */
+function check<T>(schema: z.ZodType<T>, value: unknown, path: Path, report: Report): T | undefined {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  for (const issue of result.error.issues) {
+    const at = [...path, ...(issue.path as Path)];
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) report([...at, key], `unknown field "${key}"`);
+    } else {
+      report(at, issue.message);
+    }
+  }
+  return undefined;
 }
 
 /** Parses `view:feature`; returns undefined when the text is not of that shape. */
@@ -126,7 +131,7 @@ export function parseRegistry(text: string, source = 'registry'): Registry {
       source,
       doc.errors.map((e) => ({
         path: '',
-        line: e.linePos?.[0]?.line,
+        line: lineCounter.linePos(e.pos[0]).line,
         message: `not valid YAML: ${e.message.split('\n')[0] ?? e.code}`,
       })),
     );
@@ -137,36 +142,65 @@ export function parseRegistry(text: string, source = 'registry'): Registry {
     for (let depth = path.length; depth >= 0; depth--) {
       const node: unknown = doc.getIn(path.slice(0, depth) as Path, true);
       if (isNode(node) && node.range) return lineCounter.linePos(node.range[0]).line;
+      // A key that should not be there: point at the key itself.
+      if (depth === path.length && depth > 0) {
+        const parent: unknown = doc.getIn(path.slice(0, depth - 1) as Path, true);
+        if (isMap(parent)) {
+          const pair = parent.items.find((item) => isScalar(item.key) && item.key.value === path[depth - 1]);
+          if (pair && isNode(pair.key) && pair.key.range) return lineCounter.linePos(pair.key.range[0]).line;
+        }
+      }
     }
     return undefined;
   };
 
-  const parsed = fileSchema.safeParse(doc.toJS());
-  if (!parsed.success) {
-    throw new RegistryValidationError(
-      source,
-      parsed.error.issues.map((issue) => ({
-        path: formatPath(issue.path),
-        line: lineOf(issue.path),
-        message: issue.message,
-      })),
-    );
-  }
-
   const problems: RegistryProblem[] = [];
-  const report = (path: Path, message: string): void => {
+  const report: Report = (path, message) => {
     problems.push({ path: formatPath(path), line: lineOf(path), message });
   };
-  const registry = resolve(parsed.data, report);
-  if (problems.length > 0) throw new RegistryValidationError(source, problems);
+  const registry = resolve(doc.toJS(), report);
+  if (problems.length > 0 || !registry) throw new RegistryValidationError(source, problems);
   return registry;
 }
 
-/** Resolves cross-references between the parts of a schema-valid file. */
-function resolve(file: RegistryFile, report: (path: Path, message: string) => void): Registry {
+/** Checks every part of the document and resolves the cross-references between them. */
+function resolve(document: unknown, report: Report): Registry | undefined {
+  if (typeof document !== 'object' || document === null || Array.isArray(document)) {
+    report([], 'the registry must be a mapping with project, entities, feature_views and feature_services');
+    return undefined;
+  }
+  // Problems at the top level are reported, and the well-formed sections are still checked.
+  check(topLevelSchema, document, [], report);
+  const top = document as Record<string, unknown>;
+  const section = (key: string): unknown[] => (Array.isArray(top[key]) ? (top[key] as unknown[]) : []);
+  const file = {
+    project: typeof top.project === 'string' ? top.project : '',
+    entities: section('entities'),
+    feature_views: section('feature_views'),
+    feature_services: section('feature_services'),
+  };
+
   const entities = new Map<string, EntityDef>();
   const entitiesByJoinKey = new Map<string, EntityDef>();
-  file.entities.forEach((e, i) => {
+  // Names of malformed entries: references to them are not reported a second time.
+  const malformed = {
+    entities: new Set<string>(),
+    views: new Set<string>(),
+    /** View name -> names of its malformed features. */
+    features: new Map<string, Set<string>>(),
+  };
+  const nameOf = (value: unknown): string | undefined =>
+    typeof value === 'object' && value !== null && typeof (value as { name?: unknown }).name === 'string'
+      ? (value as { name: string }).name
+      : undefined;
+
+  file.entities.forEach((raw, i) => {
+    const e = check(entitySchema, raw, ['entities', i], report);
+    if (!e) {
+      const name = nameOf(raw);
+      if (name) malformed.entities.add(name);
+      return;
+    }
     if (entities.has(e.name)) report(['entities', i, 'name'], `duplicate entity "${e.name}"`);
     const sameKey = entitiesByJoinKey.get(e.join_key);
     if (sameKey) {
@@ -178,7 +212,18 @@ function resolve(file: RegistryFile, report: (path: Path, message: string) => vo
   });
 
   const featureViews = new Map<string, FeatureViewDef>();
-  file.feature_views.forEach((v, i) => {
+  file.feature_views.forEach((raw, i) => {
+    const v = check(viewSchema, raw, ['feature_views', i], report);
+    if (!v) {
+      const name = nameOf(raw);
+      if (name) malformed.views.add(name);
+      // Still check the features of a malformed view, so their problems are reported too.
+      const rawFeatures = (raw as { features?: unknown } | null)?.features;
+      if (Array.isArray(rawFeatures)) {
+        rawFeatures.forEach((f, j) => check(featureSchema, f, ['feature_views', i, 'features', j], report));
+      }
+      return;
+    }
     if (featureViews.has(v.name)) report(['feature_views', i, 'name'], `duplicate feature view "${v.name}"`);
     if (v.name.startsWith(RESERVED_PREFIX)) {
       report(['feature_views', i, 'name'], `names starting with "${RESERVED_PREFIX}" are reserved`);
@@ -186,10 +231,11 @@ function resolve(file: RegistryFile, report: (path: Path, message: string) => vo
     const viewEntities: EntityDef[] = [];
     v.entities.forEach((name, j) => {
       const entity = entities.get(name);
-      if (!entity) report(['feature_views', i, 'entities', j], `unknown entity "${name}"`);
-      else if (viewEntities.includes(entity))
+      if (!entity) {
+        if (!malformed.entities.has(name)) report(['feature_views', i, 'entities', j], `unknown entity "${name}"`);
+      } else if (viewEntities.includes(entity)) {
         report(['feature_views', i, 'entities', j], `entity "${name}" is listed twice`);
-      else viewEntities.push(entity);
+      } else viewEntities.push(entity);
     });
     let ttlSeconds = 0;
     if (v.ttl !== undefined) {
@@ -201,26 +247,34 @@ function resolve(file: RegistryFile, report: (path: Path, message: string) => vo
         );
       } else ttlSeconds = parsed;
     }
+    const features: FeatureDef[] = [];
     const featureIndex = new Map<string, number>();
-    v.features.forEach((f, j) => {
-      if (featureIndex.has(f.name))
+    const malformedFeatures = new Set<string>();
+    v.features.forEach((rawFeature, j) => {
+      const f = check(featureSchema, rawFeature, ['feature_views', i, 'features', j], report);
+      if (!f) {
+        const name = nameOf(rawFeature);
+        if (name) malformedFeatures.add(name);
+        return;
+      }
+      if (featureIndex.has(f.name)) {
         report(['feature_views', i, 'features', j, 'name'], `duplicate feature "${f.name}"`);
+        return;
+      }
       if (viewEntities.some((e) => e.joinKey === f.name)) {
         report(['feature_views', i, 'features', j, 'name'], `"${f.name}" is a join key of this view`);
       }
-      featureIndex.set(f.name, j);
+      featureIndex.set(f.name, features.length);
+      features.push({ name: f.name, type: f.type });
     });
-    featureViews.set(v.name, {
-      name: v.name,
-      entities: viewEntities,
-      features: v.features.map((f) => ({ name: f.name, type: f.type })),
-      ttlSeconds,
-      featureIndex,
-    });
+    if (malformedFeatures.size > 0) malformed.features.set(v.name, malformedFeatures);
+    featureViews.set(v.name, { name: v.name, entities: viewEntities, features, ttlSeconds, featureIndex });
   });
 
   const featureServices = new Map<string, FeatureServiceDef>();
-  file.feature_services.forEach((s, i) => {
+  file.feature_services.forEach((raw, i) => {
+    const s = check(serviceSchema, raw, ['feature_services', i], report);
+    if (!s) return;
     if (featureServices.has(s.name)) report(['feature_services', i, 'name'], `duplicate feature service "${s.name}"`);
     const refs: FeatureRef[] = [];
     const seen = new Set<string>();
@@ -228,9 +282,11 @@ function resolve(file: RegistryFile, report: (path: Path, message: string) => vo
       const path: Path = ['feature_services', i, 'features', j];
       const ref = parseFeatureRef(text);
       if (!ref) return report(path, `"${text}" is not a "view:feature" reference`);
+      if (malformed.views.has(ref.view)) return;
       const view = featureViews.get(ref.view);
       if (!view) return report(path, `unknown feature view "${ref.view}"`);
       if (!view.featureIndex.has(ref.feature)) {
+        if (malformed.features.get(ref.view)?.has(ref.feature)) return;
         return report(path, `feature view "${ref.view}" has no feature "${ref.feature}"`);
       }
       if (seen.has(text)) return report(path, `"${text}" is listed twice`);

@@ -20,7 +20,6 @@ const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
 /** JavaScript Dates (what the driver maps CQL timestamps to) span ±8.64e15 ms. */
 const MAX_UNIX_SECONDS = 8_640_000_000_000;
-const FLOAT32_MAX = 3.4028234663852886e38;
 
 type ValueCase = NonNullable<Value__Output['val']>;
 
@@ -28,21 +27,21 @@ function describeCase(value: Value__Output): string {
   return value.val ?? 'no value';
 }
 
+const DECIMAL_INTEGER = /^-?\d+$/;
+
 function parseInt64(text: string, where: string): Long {
   // proto-loader hands int64 over as a decimal string; reject anything that would wrap.
-  let big: bigint;
-  try {
-    big = BigInt(text);
-  } catch {
-    throw invalidArgument(`${where}: "${text}" is not an integer`);
-  }
+  if (!DECIMAL_INTEGER.test(text)) throw invalidArgument(`${where}: "${text}" is not an integer`);
+  const big = BigInt(text);
   if (big < INT64_MIN || big > INT64_MAX) throw invalidArgument(`${where}: ${text} is outside int64`);
   return Long.fromString(text);
 }
 
-function toInt32(n: number, where: string): number {
-  if (!Number.isInteger(n) || n < INT32_MIN || n > INT32_MAX) throw invalidArgument(`${where}: ${n} is outside int32`);
-  return n;
+function int64TextToInt32(text: string, where: string): number {
+  parseInt64(text, where);
+  const big = BigInt(text);
+  if (big < BigInt(INT32_MIN) || big > BigInt(INT32_MAX)) throw invalidArgument(`${where}: ${text} is outside int32`);
+  return Number(big);
 }
 
 function unixSecondsToDate(seconds: Long | number, where: string): Date {
@@ -54,8 +53,10 @@ function unixSecondsToDate(seconds: Long | number, where: string): Date {
 }
 
 function toFloat32(n: number, where: string): number {
-  if (Number.isFinite(n) && Math.abs(n) > FLOAT32_MAX) throw invalidArgument(`${where}: ${n} does not fit a float`);
-  return Math.fround(n);
+  const narrowed = Math.fround(n);
+  // Doubles just above the largest float still round to it; only a true overflow is refused.
+  if (Number.isFinite(n) && !Number.isFinite(narrowed)) throw invalidArgument(`${where}: ${n} does not fit a float`);
+  return narrowed;
 }
 
 /** One scalar from its proto case, with the widening conversions we accept. */
@@ -64,7 +65,7 @@ function decodeScalar(type: ScalarType, value: Value__Output, where: string): St
   switch (type) {
     case 'int32':
       if (kind === 'int32_val') return value.int32_val as number;
-      if (kind === 'int64_val') return toInt32(Number(parseInt64(value.int64_val as string, where).toString()), where);
+      if (kind === 'int64_val') return int64TextToInt32(value.int64_val as string, where);
       break;
     case 'int64':
       if (kind === 'int64_val') return parseInt64(value.int64_val as string, where);

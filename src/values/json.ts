@@ -8,6 +8,8 @@ import { elementType, isListType, type ScalarType, type ValueType } from '../reg
  * base64, and unix timestamps are seconds or an ISO-8601 string.
  */
 
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2,3})?$/;
+
 function integerText(value: unknown, where: string, type: string): string {
   if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
   if (typeof value === 'string' && /^-?\d+$/.test(value.trim())) return value.trim();
@@ -46,7 +48,10 @@ function scalarFromJson(type: ScalarType, value: unknown, where: string): unknow
       if (typeof value === 'string') return value;
       break;
     case 'bytes':
-      if (typeof value === 'string') return Buffer.from(value, 'base64');
+      // Buffer.from would skip characters that are not base64; refuse them instead.
+      if (typeof value === 'string' && BASE64.test(value)) return Buffer.from(value, 'base64');
+      if (typeof value === 'string')
+        throw invalidArgument(`${where}: expected bytes as base64, got ${JSON.stringify(value)}`);
       break;
     case 'bool':
       if (typeof value === 'boolean') return value;
