@@ -68,17 +68,25 @@ export class RowCache<Row extends object> {
   }
 
   /**
+   * The cached row for `key` without reading the store: the row, `null` for a row known not to
+   * exist, or `undefined` when nothing (fresh) is cached. Counts a hit when it answers.
+   */
+  peek(key: string): Row | null | undefined {
+    const cached = this.lru?.get(key);
+    if (cached === undefined) return undefined;
+    this.hits++;
+    return cached === MISSING ? null : cached;
+  }
+
+  /**
    * Returns the row for `key`: from memory when cached, otherwise from `load` (shared with any
    * concurrent lookup of the same key). `null` means the store has no such row.
    */
   get(key: string, load: () => Promise<Row | null>): Promise<Row | null> {
     const lru = this.lru;
     if (lru === undefined) return load();
-    const cached = lru.get(key);
-    if (cached !== undefined) {
-      this.hits++;
-      return Promise.resolve(cached === MISSING ? null : cached);
-    }
+    const cached = this.peek(key);
+    if (cached !== undefined) return Promise.resolve(cached);
     const pending = this.inFlight.get(key);
     if (pending !== undefined) {
       this.coalesced++;

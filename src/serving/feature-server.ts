@@ -76,26 +76,38 @@ export class FeatureServer {
 
   private async readRows(plan: LookupPlan, call: CallContext): Promise<(StoredRow | null)[][]> {
     const rowsByView = plan.views.map((lookup) => new Array<StoredRow | null>(lookup.keys.length));
-    // Flatten (view, key) pairs so one concurrency bound covers the whole request.
-    const slots: number[] = [];
-    const indexes: number[] = [];
-    plan.views.forEach((lookup, slot) => {
+    // Answer what the cache holds synchronously; only misses become (view, key) read tasks,
+    // flattened so one concurrency bound covers the whole request.
+    const missSlots: number[] = [];
+    const missIndexes: number[] = [];
+    const missKeys: string[] = [];
+    for (let slot = 0; slot < plan.views.length; slot++) {
+      const lookup = plan.views[slot]!;
+      const rows = rowsByView[slot]!;
       for (let i = 0; i < lookup.keys.length; i++) {
-        slots.push(slot);
-        indexes.push(i);
+        const key = RowCache.key(lookup.view.name, lookup.keyStrings[i]!);
+        const cached = this.cache.peek(key);
+        if (cached !== undefined) {
+          rows[i] = cached;
+        } else {
+          missSlots.push(slot);
+          missIndexes.push(i);
+          missKeys.push(key);
+        }
       }
-    });
+    }
+    if (missKeys.length === 0) return rowsByView;
     try {
-      await runBounded(slots.length, this.config.serving.maxConcurrentReads, async (task) => {
-        const slot = slots[task]!;
-        const index = indexes[task]!;
+      await runBounded(missKeys.length, this.config.serving.maxConcurrentReads, async (task) => {
+        const slot = missSlots[task]!;
+        const index = missIndexes[task]!;
         const lookup = plan.views[slot]!;
         const remaining = call.deadline - Date.now();
-        if (remaining <= 0)
+        if (remaining <= 0) {
           throw new CassetteError('DEADLINE_EXCEEDED', 'the deadline passed before all rows were read');
+        }
         if (call.isCancelled()) throw new CassetteError('CANCELLED', 'the caller cancelled the request');
-        const key = RowCache.key(lookup.view.name, lookup.keyStrings[index]!);
-        rowsByView[slot]![index] = await this.cache.get(key, () =>
+        rowsByView[slot]![index] = await this.cache.get(missKeys[task]!, () =>
           this.store.read(lookup.view, lookup.keys[index]!, remaining),
         );
       });

@@ -291,3 +291,17 @@ describe('estimateValueBytes', () => {
     expect(estimateValueBytes(new Array(32).fill(0.5))).toBeGreaterThan(estimateValueBytes(new Array(4).fill(0.5)));
   });
 });
+
+describe('RowCache.peek', () => {
+  it('answers from memory only: a row, null for a known-missing row, undefined otherwise', async () => {
+    const c = cache();
+    expect(c.peek('k')).toBeUndefined();
+    await c.get('k', loader(row('a')).load);
+    await c.get('gone', loader(null).load);
+    const before = c.stats().hits;
+    expect(c.peek('k')).toEqual(row('a'));
+    expect(c.peek('gone')).toBeNull();
+    expect(c.stats().hits - before).toBe(2);
+    expect(cache({ enabled: false }).peek('k')).toBeUndefined();
+  });
+});
