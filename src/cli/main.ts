@@ -171,18 +171,21 @@ export function buildProgram(): Command {
           const applied = await applyRegistryFile(DEMO_REGISTRY, client, config, ctx.logger);
           ctx.logger.info({ version: applied.version, changed: applied.changed }, 'demo registry applied');
           const server = await startServer(config, ctx.logger, { client });
-          const backend = serverBackend(server.address, 30_000);
-          const written = await loadDemoRows(backend).finally(() => backend.close());
-          const serverFlag = server.address === '127.0.0.1:6566' ? '' : ` --server ${server.address}`;
-          process.stdout.write(
-            `\nCassette is serving the demo registry on ${server.address} (${written} demo rows loaded).\n` +
-              'Try, in another terminal:\n\n' +
-              `  npx cassette get${serverFlag} --service ranking_v1 --entity user_id=1001,1002,1100 --entity item_id=item_001,item_002,item_003\n\n` +
-              'Press Ctrl-C to stop.\n',
-          );
-          const signal = await untilSignal();
-          ctx.logger.info({ signal }, 'shutting down');
-          await server.close();
+          try {
+            const backend = serverBackend(server.address, 30_000);
+            const written = await loadDemoRows(backend).finally(() => backend.close());
+            const serverFlag = server.address === '127.0.0.1:6566' ? '' : ` --server ${server.address}`;
+            process.stdout.write(
+              `\nCassette is serving the demo registry on ${server.address} (${written} demo rows loaded).\n` +
+                'Try, in another terminal:\n\n' +
+                `  npx cassette get${serverFlag} --service ranking_v1 --entity user_id=1001,1002,1100 --entity item_id=item_001,item_002,item_003\n\n` +
+                'Press Ctrl-C to stop.\n',
+            );
+            const signal = await untilSignal();
+            ctx.logger.info({ signal }, 'shutting down');
+          } finally {
+            await server.close();
+          }
         } finally {
           await client.shutdown();
         }

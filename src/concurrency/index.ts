@@ -22,3 +22,22 @@ export async function runBounded(count: number, limit: number, task: (index: num
   await Promise.all(workers);
   if (failure !== undefined) throw failure.error;
 }
+
+/**
+ * Settles like `work`, or rejects with `onDeadline()` once `deadline` (Date.now() ms) passes,
+ * whichever comes first. The work is not cancelled; a late failure of it is observed here so
+ * it can never surface as an unhandled rejection.
+ */
+export function withDeadline<T>(work: Promise<T>, deadline: number, onDeadline: () => Error): Promise<T> {
+  const remaining = deadline - Date.now();
+  if (remaining <= 0) {
+    work.catch(() => undefined);
+    return Promise.reject(onDeadline());
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onDeadline()), remaining);
+  });
+  work.catch(() => undefined);
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
+}

@@ -8,7 +8,9 @@ import { z } from 'zod';
  * Every layer is a partial object of the same shape; the merged result is validated once.
  */
 
-const consistency = z.enum(['one', 'localOne', 'quorum', 'localQuorum', 'all', 'eachQuorum']);
+const readConsistency = z.enum(['one', 'localOne', 'quorum', 'localQuorum', 'all']);
+// EACH_QUORUM is valid for writes only; Cassandra refuses it for reads.
+const writeConsistency = z.enum(['one', 'localOne', 'quorum', 'localQuorum', 'all', 'eachQuorum']);
 const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, { message: 'must be host:port, e.g. 127.0.0.1:6566' });
 
 export const configSchema = z.strictObject({
@@ -25,11 +27,17 @@ export const configSchema = z.strictObject({
         .default('cassette'),
       /** Replication used when `apply` creates the keyspace (NetworkTopologyStrategy, local DC). */
       replicationFactor: z.number().int().min(1).max(9).default(1),
-      readConsistency: consistency.default('localQuorum'),
-      writeConsistency: consistency.default('localQuorum'),
+      readConsistency: readConsistency.default('localQuorum'),
+      writeConsistency: writeConsistency.default('localQuorum'),
       connectTimeoutMs: z.number().int().positive().default(5000),
-      /** Driver-side timeout for one read or write when the caller sets no deadline. */
+      /** Upper bound on the driver's wait for one read or write (a caller's deadline can only shorten it). */
       requestTimeoutMs: z.number().int().positive().default(2000),
+      /**
+       * Lower bound on the driver's wait, however close the caller's deadline: the deadline is
+       * still enforced, but a driver timeout counts against its connection (enough of them close
+       * it), so a burst of tight deadlines must not churn connections.
+       */
+      minDriverTimeoutMs: z.number().int().positive().default(250),
       coreConnectionsPerHost: z.number().int().min(1).max(64).default(2),
       maxRequestsPerConnection: z.number().int().min(1).max(32768).default(2048),
       /** Where a locally started Cassandra keeps its data. */

@@ -28,3 +28,11 @@ export function invalidArgument(message: string): CassetteError {
 export function isCassetteError(error: unknown): error is CassetteError {
   return error instanceof CassetteError;
 }
+
+/**
+ * Quotes a caller-supplied string for an error message, cut short: error details travel in a
+ * gRPC trailer, and an unbounded echo of hostile input could make the status undeliverable.
+ */
+export function quoteInput(text: string, max = 64): string {
+  return JSON.stringify(text.length > max ? `${text.slice(0, max)}…` : text);
+}

@@ -1,2 +1,2 @@
 export { validateRow, type WritePolicy, type WriteRow, type ValidatedRow } from './rows.js';
-export { writeRows, type WriteTarget } from './writer.js';
+export { writeRows, type WriteOptions } from './writer.js';

@@ -1,11 +1,12 @@
 import cassandra from 'cassandra-driver';
 
-import { invalidArgument } from '../errors/index.js';
+import { invalidArgument, quoteInput } from '../errors/index.js';
 import type { FeatureRow__Output } from '../generated/cassette/v1/FeatureRow.js';
 import type { Timestamp__Output } from '../generated/google/protobuf/Timestamp.js';
 import type { FeatureViewDef } from '../registry/index.js';
 import type { FeatureWrite } from '../store/index.js';
-import { decodeEntityKey, decodeValue, entityKeyString, type StoredScalar } from '../values/index.js';
+import { monotonicMicros } from './clock.js';
+import { decodeEntityKey, decodeValue, entityKeyString, isUnstorableKey, type StoredScalar } from '../values/index.js';
 
 const { Long } = cassandra.types;
 type Long = cassandra.types.Long;
@@ -33,8 +34,8 @@ export interface WriteRow {
 
 export type ValidatedRow = { kind: 'write'; row: WriteRow } | { kind: 'expired' };
 
-function eventTimeMillis(timestamp: Timestamp__Output | null, defaultMillis: number, where: string): number {
-  if (!timestamp) return defaultMillis;
+function eventTimeMicros(timestamp: Timestamp__Output | null, where: string): number {
+  if (!timestamp) return monotonicMicros();
   const seconds = Number(timestamp.seconds);
   const nanos = timestamp.nanos;
   if (!Number.isSafeInteger(seconds) || seconds < 0 || !Number.isInteger(nanos) || nanos < 0 || nanos > 999_999_999) {
@@ -42,7 +43,7 @@ function eventTimeMillis(timestamp: Timestamp__Output | null, defaultMillis: num
       `${where}: not a valid timestamp at or after 1970-01-01 (seconds=${timestamp.seconds}, nanos=${nanos})`,
     );
   }
-  return seconds * 1000 + nanos / 1e6;
+  return seconds * 1e6 + Math.floor(nanos / 1000);
 }
 
 /**
@@ -60,13 +61,18 @@ export function validateRow(
   const key = new Array<StoredScalar>(view.entities.length);
   for (let i = 0; i < view.entities.length; i++) {
     const entity = view.entities[i]!;
-    const value = entityKeys[entity.joinKey];
+    const value = Object.hasOwn(entityKeys, entity.joinKey) ? entityKeys[entity.joinKey] : undefined;
     if (value === undefined) throw invalidArgument(`${where}.entity_keys: missing join key "${entity.joinKey}"`);
     key[i] = decodeEntityKey(entity.type, value, `${where}.entity_keys["${entity.joinKey}"]`);
   }
+  if (isUnstorableKey(key)) {
+    throw invalidArgument(`${where}.entity_keys["${view.entities[0]!.joinKey}"]: an entity key cannot be empty`);
+  }
   for (const name of Object.keys(entityKeys)) {
     if (!view.entities.some((e) => e.joinKey === name)) {
-      throw invalidArgument(`${where}.entity_keys: "${name}" is not a join key of feature view "${view.name}"`);
+      throw invalidArgument(
+        `${where}.entity_keys: ${quoteInput(name)} is not a join key of feature view "${view.name}"`,
+      );
     }
   }
 
@@ -75,13 +81,14 @@ export function validateRow(
   for (const [name, value] of Object.entries(row.features ?? {})) {
     const index = view.featureIndex.get(name);
     if (index === undefined)
-      throw invalidArgument(`${where}.features: feature view "${view.name}" has no feature "${name}"`);
+      throw invalidArgument(`${where}.features: feature view "${view.name}" has no feature ${quoteInput(name)}`);
     features[index] = decodeValue(view.features[index]!.type, value, `${where}.features["${name}"]`);
     given++;
   }
   if (given === 0) throw invalidArgument(`${where}.features: give at least one feature`);
 
-  const eventMillis = eventTimeMillis(row.event_timestamp, nowMillis, `${where}.event_timestamp`);
+  const eventMicros = eventTimeMicros(row.event_timestamp, `${where}.event_timestamp`);
+  const eventMillis = eventMicros / 1000;
   if (eventMillis - nowMillis > policy.maxFutureSkewMs) {
     throw invalidArgument(
       `${where}.event_timestamp: ${new Date(eventMillis).toISOString()} is more than ${policy.maxFutureSkewMs} ms in the future`,
@@ -103,7 +110,7 @@ export function validateRow(
       key,
       keyString: entityKeyString(key),
       features,
-      eventTimeMicros: Long.fromNumber(Math.floor(eventMillis * 1000)),
+      eventTimeMicros: Long.fromNumber(eventMicros),
       ttlSeconds,
     },
   };

@@ -1,7 +1,7 @@
 import { RowCache, estimateValueBytes, type RowCacheStats } from '../cache/index.js';
-import { runBounded } from '../concurrency/index.js';
+import { runBounded, withDeadline } from '../concurrency/index.js';
 import type { Config } from '../config/index.js';
-import { CassetteError, invalidArgument } from '../errors/index.js';
+import { CassetteError, invalidArgument, quoteInput } from '../errors/index.js';
 import type { GetOnlineFeaturesRequest__Output } from '../generated/cassette/v1/GetOnlineFeaturesRequest.js';
 import type { GetOnlineFeaturesResponse } from '../generated/cassette/v1/GetOnlineFeaturesResponse.js';
 import type { ListFeatureServicesResponse } from '../generated/cassette/v1/ListFeatureServicesResponse.js';
@@ -10,7 +10,8 @@ import type { WriteFeaturesRequest__Output } from '../generated/cassette/v1/Writ
 import type { WriteFeaturesResponse } from '../generated/cassette/v1/WriteFeaturesResponse.js';
 import { validateRow, writeRows, type WriteRow } from '../ingest/index.js';
 import type { Logger } from '../observability/logger.js';
-import { OnlineStore, storeError, type CassandraClient, type StoredRow } from '../store/index.js';
+import { OnlineStore, isClientTimeout, storeError, type CassandraClient, type StoredRow } from '../store/index.js';
+import { isUnstorableKey } from '../values/index.js';
 import { planLookup, type LookupPlan } from './plan.js';
 import { RegistrySync } from './registry-sync.js';
 import { assembleResponse } from './response.js';
@@ -69,12 +70,28 @@ export class FeatureServer {
     request: GetOnlineFeaturesRequest__Output,
     call: CallContext,
   ): Promise<GetOnlineFeaturesResponse> {
-    const plan = planLookup(this.registry.current.registry, request, this.config.serving);
-    const rows = await this.readRows(plan, call);
+    const { version, registry } = this.registry.current;
+    const plan = planLookup(registry, request, this.config.serving);
+    const rows = await this.readRows(version, plan, call);
     return assembleResponse(plan, rows, Date.now() * 1000);
   }
 
-  private async readRows(plan: LookupPlan, call: CallContext): Promise<(StoredRow | null)[][]> {
+  /**
+   * Cache entries are scoped by registry version as well as (view, entity): a row read with one
+   * version's statement has that version's feature positions, and must never be served to a
+   * request planned against another version.
+   */
+  private cacheKey(version: number, view: string, entityKey: string): string {
+    return RowCache.key(`${version}:${view}`, entityKey);
+  }
+
+  /** The deadline as the driver gets it: what is left, kept within the configured bounds. */
+  private driverTimeout(remainingMs: number): number {
+    const { minDriverTimeoutMs, requestTimeoutMs } = this.config.cassandra;
+    return Math.max(minDriverTimeoutMs, Math.min(remainingMs, requestTimeoutMs));
+  }
+
+  private async readRows(version: number, plan: LookupPlan, call: CallContext): Promise<(StoredRow | null)[][]> {
     const rowsByView = plan.views.map((lookup) => new Array<StoredRow | null>(lookup.keys.length));
     // Answer what the cache holds synchronously; only misses become (view, key) read tasks,
     // flattened so one concurrency bound covers the whole request.
@@ -85,7 +102,11 @@ export class FeatureServer {
       const lookup = plan.views[slot]!;
       const rows = rowsByView[slot]!;
       for (let i = 0; i < lookup.keys.length; i++) {
-        const key = RowCache.key(lookup.view.name, lookup.keyStrings[i]!);
+        if (isUnstorableKey(lookup.keys[i]!)) {
+          rows[i] = null;
+          continue;
+        }
+        const key = this.cacheKey(version, lookup.view.name, lookup.keyStrings[i]!);
         const cached = this.cache.peek(key);
         if (cached !== undefined) {
           rows[i] = cached;
@@ -98,19 +119,38 @@ export class FeatureServer {
     }
     if (missKeys.length === 0) return rowsByView;
     try {
-      await runBounded(missKeys.length, this.config.serving.maxConcurrentReads, async (task) => {
-        const slot = missSlots[task]!;
-        const index = missIndexes[task]!;
-        const lookup = plan.views[slot]!;
-        const remaining = call.deadline - Date.now();
-        if (remaining <= 0) {
-          throw new CassetteError('DEADLINE_EXCEEDED', 'the deadline passed before all rows were read');
+      const reads = runBounded(missKeys.length, this.config.serving.maxConcurrentReads, async (task) => {
+        const lookup = plan.views[missSlots[task]!]!;
+        const key = lookup.keys[missIndexes[task]!]!;
+        // The driver gets what is left of the caller's deadline, within the configured bounds.
+        const load = () => {
+          const remaining = call.deadline - Date.now();
+          if (remaining <= 0) {
+            return Promise.reject(
+              new CassetteError('DEADLINE_EXCEEDED', 'the deadline passed before all rows were read'),
+            );
+          }
+          if (call.isCancelled()) {
+            return Promise.reject(new CassetteError('CANCELLED', 'the caller cancelled the request'));
+          }
+          return this.store.read(lookup.view, key, this.driverTimeout(remaining));
+        };
+        let row: StoredRow | null;
+        try {
+          row = await this.cache.get(missKeys[task]!, load);
+        } catch (error) {
+          // A read this request joined may have been cut short by another caller's (shorter)
+          // deadline; with time left on ours, read again rather than fail for someone else.
+          if (!isClientTimeout(error) || Date.now() >= call.deadline) throw error;
+          row = await this.cache.get(missKeys[task]!, load);
         }
-        if (call.isCancelled()) throw new CassetteError('CANCELLED', 'the caller cancelled the request');
-        rowsByView[slot]![index] = await this.cache.get(missKeys[task]!, () =>
-          this.store.read(lookup.view, lookup.keys[index]!, remaining),
-        );
+        rowsByView[missSlots[task]!]![missIndexes[task]!] = row;
       });
+      await withDeadline(
+        reads,
+        call.deadline,
+        () => new CassetteError('DEADLINE_EXCEEDED', 'the deadline passed before all rows were read'),
+      );
     } catch (error) {
       throw storeError(error, Date.now() >= call.deadline);
     }
@@ -118,9 +158,9 @@ export class FeatureServer {
   }
 
   async writeFeatures(request: WriteFeaturesRequest__Output, call: CallContext): Promise<WriteFeaturesResponse> {
-    const registry = this.registry.current.registry;
+    const { version, registry } = this.registry.current;
     const view = registry.featureViews.get(request.feature_view);
-    if (!view) throw invalidArgument(`feature_view: unknown feature view "${request.feature_view}"`);
+    if (!view) throw invalidArgument(`feature_view: unknown feature view ${quoteInput(request.feature_view)}`);
     const limit = this.config.ingest.maxRowsPerRequest;
     if (request.rows.length > limit) {
       throw invalidArgument(
@@ -136,14 +176,26 @@ export class FeatureServer {
       if (validated.kind === 'write') rows.push(validated.row);
       else expired++;
     });
-    const timeoutMs = call.deadline - Date.now();
-    if (timeoutMs <= 0)
-      throw new CassetteError('DEADLINE_EXCEEDED', 'the deadline passed before the rows were written');
+    // Invalidate under the version this write was validated with and the one serving now, in
+    // case a new registry was picked up while the rows were being written.
+    const invalidate = (row: WriteRow) => {
+      const current = this.registry.current.version;
+      this.cache.invalidate(this.cacheKey(version, view.name, row.keyString));
+      if (current !== version) this.cache.invalidate(this.cacheKey(current, view.name, row.keyString));
+    };
     try {
-      await writeRows({ store: this.store, cache: this.cache }, view, rows, {
+      const writes = writeRows(this.store, view, rows, {
         concurrency: this.config.ingest.writeConcurrency,
-        timeoutMs,
+        rowTimeoutMs: (remaining) => this.driverTimeout(remaining),
+        deadline: call.deadline,
+        isCancelled: call.isCancelled,
+        onAttempted: invalidate,
       });
+      await withDeadline(
+        writes,
+        call.deadline,
+        () => new CassetteError('DEADLINE_EXCEEDED', 'the deadline passed before all rows were written'),
+      );
     } catch (error) {
       throw storeError(error, Date.now() >= call.deadline);
     }

@@ -138,8 +138,11 @@ export class GrpcTransport {
     const code = isCassetteError(error) ? GRPC_STATUS[error.status] : grpc.status.INTERNAL;
     const name = grpc.status[code] as keyof typeof grpc.status;
     this.counters.errors[name] = (this.counters.errors[name] ?? 0) + 1;
-    if (code === grpc.status.INTERNAL || code === grpc.status.UNAVAILABLE) {
+    if (code === grpc.status.INTERNAL) {
       this.logger.error({ err: error, method, code: name }, 'request failed');
+    } else if (code === grpc.status.UNAVAILABLE) {
+      // An outage fails every request: the periodic stats line carries the count.
+      this.logger.warn({ method, code: name, message: (error as Error).message }, 'request failed');
     } else {
       this.logger.debug({ method, code: name, message: (error as Error).message }, 'request rejected');
     }

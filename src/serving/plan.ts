@@ -1,4 +1,4 @@
-import { invalidArgument } from '../errors/index.js';
+import { invalidArgument, quoteInput } from '../errors/index.js';
 import type { GetOnlineFeaturesRequest__Output } from '../generated/cassette/v1/GetOnlineFeaturesRequest.js';
 import type { RepeatedValue__Output } from '../generated/cassette/v1/RepeatedValue.js';
 import {
@@ -47,7 +47,7 @@ function requestedRefs(
   if (request.kind === 'feature_service') {
     const name = request.feature_service ?? '';
     const service = registry.featureServices.get(name);
-    if (!service) throw invalidArgument(`feature_service: unknown feature service "${name}"`);
+    if (!service) throw invalidArgument(`feature_service: unknown feature service ${quoteInput(name)}`);
     return { refs: [...service.features], field: 'feature_service' };
   }
   if (request.kind === 'features') {
@@ -56,11 +56,11 @@ function requestedRefs(
     const seen = new Set<string>();
     const refs = texts.map((text, i) => {
       const ref = parseFeatureRef(text);
-      if (!ref) throw invalidArgument(`features[${i}]: "${text}" is not a "view:feature" reference`);
+      if (!ref) throw invalidArgument(`features[${i}]: ${quoteInput(text)} is not a "view:feature" reference`);
       const view = registry.featureViews.get(ref.view);
-      if (!view) throw invalidArgument(`features[${i}]: unknown feature view "${ref.view}"`);
+      if (!view) throw invalidArgument(`features[${i}]: unknown feature view ${quoteInput(ref.view)}`);
       if (!view.featureIndex.has(ref.feature)) {
-        throw invalidArgument(`features[${i}]: feature view "${ref.view}" has no feature "${ref.feature}"`);
+        throw invalidArgument(`features[${i}]: feature view "${ref.view}" has no feature ${quoteInput(ref.feature)}`);
       }
       if (seen.has(text)) throw invalidArgument(`features[${i}]: "${text}" is requested twice`);
       seen.add(text);
@@ -87,7 +87,8 @@ export function planLookup(
   let batchSize = -1;
   let firstKey = '';
   for (const [joinKey, column] of columns) {
-    if (!registry.entitiesByJoinKey.has(joinKey)) throw invalidArgument(`entities: unknown join key "${joinKey}"`);
+    if (!registry.entitiesByJoinKey.has(joinKey))
+      throw invalidArgument(`entities: unknown join key ${quoteInput(joinKey)}`);
     const length = column.val?.length ?? 0;
     if (batchSize === -1) {
       batchSize = length;

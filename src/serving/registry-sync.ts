@@ -35,10 +35,12 @@ export class RegistrySync {
   /** Loads and prepares the applied registry; fails when none has been applied. */
   async load(): Promise<RegistrySnapshot> {
     const stored = await loadRegistry(this.client, this.keyspace).catch((error: unknown) => {
+      const missingTable =
+        error instanceof Error && /unconfigured table|keyspace .* does not exist/i.test(error.message);
       throw new CassetteError(
-        'FAILED_PRECONDITION',
-        `cannot read the feature registry from keyspace "${this.keyspace}": ${(error as Error).message}. ` +
-          'Run `cassette apply <registry.yaml>` first.',
+        missingTable ? 'FAILED_PRECONDITION' : 'UNAVAILABLE',
+        `cannot read the feature registry from keyspace "${this.keyspace}": ${(error as Error).message}` +
+          (missingTable ? '; run `cassette apply <registry.yaml>` first' : ''),
         { cause: error },
       );
     });

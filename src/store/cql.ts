@@ -31,8 +31,3 @@ export function cqlType(type: ValueType): string {
   if (isListType(type)) return `frozen<list<${SCALAR_CQL[elementType(type)]}>>`;
   return SCALAR_CQL[type] as string;
 }
-
-/** How Cassandra reports a column type in system_schema.columns. */
-export function schemaTypeName(type: ValueType): string {
-  return cqlType(type);
-}

@@ -16,15 +16,31 @@ const UNAVAILABLE_CODES = new Set<number>([
 ]);
 
 /**
+ * True for a client-side timeout: the driver gave up waiting, either directly or (after its
+ * retry policy tried every host) as a NoHostAvailableError made only of timeouts.
+ */
+export function isClientTimeout(error: unknown): boolean {
+  if (error instanceof errors.OperationTimedOutError) return true;
+  if (error instanceof errors.NoHostAvailableError) {
+    const inner = Object.values(error.innerErrors as Record<string, unknown>);
+    return inner.length > 0 && inner.every((e) => e instanceof errors.OperationTimedOutError);
+  }
+  return false;
+}
+
+/**
  * Maps a driver error to a CassetteError with a status the transport understands.
  * `deadlinePassed` tells a timeout caused by the caller's deadline from a slow cluster.
  */
 export function storeError(error: unknown, deadlinePassed: boolean): CassetteError {
   if (isCassetteError(error)) return error;
-  if (error instanceof errors.OperationTimedOutError) {
+  if (isClientTimeout(error)) {
     return deadlinePassed
-      ? new CassetteError('DEADLINE_EXCEEDED', 'the deadline passed while reading from Cassandra', { cause: error })
-      : new CassetteError('UNAVAILABLE', `Cassandra did not answer in time: ${error.message}`, { cause: error });
+      ? new CassetteError('DEADLINE_EXCEEDED', 'the deadline passed while waiting for Cassandra', { cause: error })
+      : new CassetteError('UNAVAILABLE', 'Cassandra did not answer in time', { cause: error });
+  }
+  if (deadlinePassed) {
+    return new CassetteError('DEADLINE_EXCEEDED', 'the deadline passed while waiting for Cassandra', { cause: error });
   }
   if (error instanceof errors.NoHostAvailableError) {
     return new CassetteError('UNAVAILABLE', 'Cassandra is unavailable: no host could serve the request', {
@@ -35,9 +51,6 @@ export function storeError(error: unknown, deadlinePassed: boolean): CassetteErr
     return new CassetteError('UNAVAILABLE', `Cassandra could not serve the request: ${error.message}`, {
       cause: error,
     });
-  }
-  if (error instanceof Error && /shut ?down/i.test(error.message)) {
-    return new CassetteError('UNAVAILABLE', 'the Cassandra session is shutting down', { cause: error });
   }
   return new CassetteError('INTERNAL', 'internal error while talking to Cassandra', { cause: error });
 }

@@ -1,5 +1,5 @@
 export { connectSession, consistencyOf, type CassandraClient } from './session.js';
-export { OnlineStore, microsFromMillis, type StoredRow, type FeatureWrite } from './online-store.js';
+export { OnlineStore, type StoredRow, type FeatureWrite } from './online-store.js';
 export {
   applyRegistry,
   loadRegistry,
@@ -11,4 +11,4 @@ export {
   type StoredRegistry,
 } from './schema.js';
 export { cqlType } from './cql.js';
-export { storeError } from './errors.js';
+export { storeError, isClientTimeout } from './errors.js';

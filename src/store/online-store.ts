@@ -7,7 +7,6 @@ import { q } from './cql.js';
 import { prepareStatement } from './prepare.js';
 import { consistencyOf, type CassandraClient } from './session.js';
 
-const { Long } = cassandra.types;
 type Long = cassandra.types.Long;
 
 /**
@@ -144,8 +143,4 @@ export class OnlineStore {
       isIdempotent: true,
     });
   }
-}
-
-export function microsFromMillis(millis: number): Long {
-  return Long.fromNumber(millis).multiply(1000);
 }

@@ -7,6 +7,8 @@ import type { CassandraClient } from './session.js';
 /** The table holding the applied registry, so every replica serves the same definitions. */
 export const REGISTRY_TABLE = 'cassette_registry';
 const REGISTRY_ROW = 'current';
+/** Schema changes wait for every node to agree; on a busy cluster that takes seconds. */
+const DDL_OPTIONS = { readTimeout: 60_000 };
 
 export interface KeyspaceSettings {
   keyspace: string;
@@ -142,10 +144,14 @@ export async function ensureKeyspace(client: CassandraClient, settings: Keyspace
   await client.execute(
     `CREATE KEYSPACE IF NOT EXISTS ${q(settings.keyspace)} WITH replication = ` +
       `{'class': 'NetworkTopologyStrategy', '${settings.localDataCenter}': ${Math.trunc(settings.replicationFactor)}}`,
+    [],
+    DDL_OPTIONS,
   );
   await client.execute(
     `CREATE TABLE IF NOT EXISTS ${q(settings.keyspace)}.${q(REGISTRY_TABLE)} ` +
       '(id text PRIMARY KEY, version bigint, spec text, source text, applied_at timestamp)',
+    [],
+    DDL_OPTIONS,
   );
 }
 
@@ -193,7 +199,7 @@ export async function applyRegistry(
   const plan = planMigration(settings.keyspace, registry, tables);
   for (const statement of plan.statements) {
     logger.info({ cql: statement }, 'applying schema change');
-    await client.execute(statement);
+    await client.execute(statement, [], DDL_OPTIONS);
   }
   for (const warning of plan.warnings) logger.warn(warning);
 
@@ -202,6 +208,16 @@ export async function applyRegistry(
     logger.warn({ err: error }, 'the stored registry could not be read; replacing it');
     return undefined;
   });
+  for (const view of registry.featureViews.values()) {
+    const before = current?.registry.featureViews.get(view.name);
+    if (before && before.ttlSeconds !== view.ttlSeconds) {
+      const warning =
+        `the ttl of feature view "${view.name}" changes from ${before.ttlSeconds || 'none'} to ${view.ttlSeconds || 'none'} ` +
+        '(seconds); values already stored keep the expiry they were written with';
+      plan.warnings.push(warning);
+      logger.warn(warning);
+    }
+  }
   const spec = JSON.stringify(describeRegistry(registry));
   if (current && JSON.stringify(describeRegistry(current.registry)) === spec) {
     return { version: current.version, changed: false, ...plan };

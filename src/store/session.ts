@@ -5,9 +5,26 @@ import type { Logger } from '../observability/logger.js';
 
 export type CassandraClient = cassandra.Client;
 
+/**
+ * The driver's default policy, except that a client-side timeout is not retried on the next
+ * host: the timeout is what is left of the caller's deadline, so a retry would outlive it.
+ */
+class NoRetryOnClientTimeout extends cassandra.policies.retry.RetryPolicy {
+  override onRequestError(
+    info: cassandra.policies.retry.OperationInfo,
+    consistency: number,
+    err: Error,
+  ): cassandra.policies.retry.DecisionInfo {
+    if (err instanceof cassandra.errors.OperationTimedOutError) return this.rethrowResult();
+    return super.onRequestError(info, consistency, err);
+  }
+}
+
 export const consistencies = cassandra.types.consistencies;
 
-export function consistencyOf(name: Config['cassandra']['readConsistency']): number {
+export function consistencyOf(
+  name: Config['cassandra']['readConsistency'] | Config['cassandra']['writeConsistency'],
+): number {
   return consistencies[name];
 }
 
@@ -23,19 +40,25 @@ export async function connectSession(
   logger: Logger,
 ): Promise<CassandraClient> {
   const { distance } = cassandra.types;
+  const pooling: NonNullable<cassandra.ClientOptions['pooling']> & { defunctReadTimeoutThreshold: number } = {
+    coreConnectionsPerHost: { [distance.local]: settings.coreConnectionsPerHost, [distance.remote]: 1 },
+    maxRequestsPerConnection: settings.maxRequestsPerConnection,
+    // Timeouts here mostly mean a caller's deadline was short, not that the connection died (a
+    // closed socket is noticed at once, an idle one by heartbeats), so tolerate many before the
+    // driver closes a connection. (A documented driver option missing from its type declarations.)
+    defunctReadTimeoutThreshold: 1024,
+  };
   const client = new cassandra.Client({
     contactPoints: settings.contactPoints,
     localDataCenter: settings.localDataCenter,
-    pooling: {
-      coreConnectionsPerHost: { [distance.local]: settings.coreConnectionsPerHost, [distance.remote]: 1 },
-      maxRequestsPerConnection: settings.maxRequestsPerConnection,
-    },
+    pooling,
     socketOptions: {
       connectTimeout: settings.connectTimeoutMs,
       readTimeout: settings.requestTimeoutMs,
       tcpNoDelay: true,
     },
     queryOptions: { prepare: true, consistency: consistencyOf(settings.readConsistency) },
+    policies: { retry: new NoRetryOnClientTimeout() },
   });
   const started = performance.now();
   try {

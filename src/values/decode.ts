@@ -144,9 +144,18 @@ export function decodeValue(type: ValueType, value: Value__Output, where: string
   return isListType(type) ? decodeList(elementType(type), value, where) : decodeScalar(type, value, where);
 }
 
-/** Decodes an entity join key; keys can never be null. */
+/** Cassandra stores each partition key component with a 16-bit length. */
+export const MAX_KEY_PART_BYTES = 65_535;
+
+/** Decodes an entity join key; keys can never be null, nor longer than Cassandra allows. */
 export function decodeEntityKey(type: EntityKeyType, value: Value__Output, where: string): StoredScalar {
-  if (value.val === undefined || value.val === 'null_val')
+  if (value.val === undefined || value.val === 'null_val') {
     throw invalidArgument(`${where}: an entity key cannot be null`);
-  return decodeScalar(type, value, where);
+  }
+  const key = decodeScalar(type, value, where);
+  const bytes = typeof key === 'string' ? Buffer.byteLength(key) : Buffer.isBuffer(key) ? key.length : 0;
+  if (bytes > MAX_KEY_PART_BYTES) {
+    throw invalidArgument(`${where}: an entity key may be at most ${MAX_KEY_PART_BYTES} bytes, got ${bytes}`);
+  }
+  return key;
 }

@@ -1,4 +1,4 @@
-export { decodeValue, decodeEntityKey, type StoredValue, type StoredScalar } from './decode.js';
+export { decodeValue, decodeEntityKey, MAX_KEY_PART_BYTES, type StoredValue, type StoredScalar } from './decode.js';
 export { encodeValue } from './encode.js';
-export { entityKeyString } from './key.js';
+export { entityKeyString, isUnstorableKey } from './key.js';
 export { valueFromJson, valueToJson } from './json.js';

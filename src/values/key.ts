@@ -17,3 +17,14 @@ function keyPart(part: StoredScalar): string {
   if (Buffer.isBuffer(part)) return 'x' + part.toString('hex');
   return String(part);
 }
+
+/**
+ * Cassandra refuses an empty partition key, so a single-column key that is an empty string or
+ * empty bytes can never be stored: reads answer NOT_FOUND without asking, writes are refused.
+ * (An empty part of a composite key is fine.)
+ */
+export function isUnstorableKey(parts: readonly StoredScalar[]): boolean {
+  if (parts.length !== 1) return false;
+  const part = parts[0];
+  return part === '' || (Buffer.isBuffer(part) && part.length === 0);
+}

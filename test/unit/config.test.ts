@@ -46,6 +46,7 @@ describe('loadConfig: defaults', () => {
         writeConsistency: 'localQuorum',
         connectTimeoutMs: 5000,
         requestTimeoutMs: 2000,
+        minDriverTimeoutMs: 250,
         coreConnectionsPerHost: 2,
         maxRequestsPerConnection: 2048,
         localDataDir: '.cassette/cassandra',

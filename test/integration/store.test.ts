@@ -1,0 +1,173 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import type { GetOnlineFeaturesRequest__Output } from '../../src/generated/cassette/v1/GetOnlineFeaturesRequest.js';
+import { prepareStatement } from '../../src/store/prepare.js';
+import { applyYaml } from '../helpers/cluster.js';
+import { grpcError, startTestServer, ts, type TestServer } from '../helpers/server.js';
+
+const REGISTRY = `
+project: store
+entities:
+  - { name: user, join_key: user_id, type: int64 }
+  - { name: session, join_key: session_id, type: string }
+feature_views:
+  - name: profile
+    entities: [user]
+    features:
+      - { name: a, type: int32 }
+      - { name: b, type: string }
+  - name: short_lived
+    entities: [user]
+    ttl: 2s
+    features:
+      - { name: n, type: int32 }
+  - name: by_session
+    entities: [session]
+    features:
+      - { name: n, type: int32 }
+`;
+
+const user = (id: string) => ({ user_id: { int64_val: id } });
+const users = (...ids: string[]) => ({ user_id: { val: ids.map((id) => ({ int64_val: id })) } });
+
+describe('store behaviour against a real Cassandra', () => {
+  let t: TestServer;
+
+  beforeAll(async () => {
+    t = await startTestServer('store', REGISTRY, {
+      // No grace: values past the ttl are expired by Cassandra at once.
+      ingest: { expiryGraceSeconds: 0 },
+      // One read at a time makes a large batch slow enough to overlap a registry change.
+      serving: { maxConcurrentReads: 1 },
+    });
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('prepares statements through the driver before they are first executed', async () => {
+    const query = `SELECT a FROM "${t.config.cassandra.keyspace}".profile WHERE user_id = ?`;
+    await prepareStatement(t.session, query);
+    const metadata = t.session.metadata as unknown as {
+      getPreparedInfo(ks: string | null, q: string): { queryId?: Buffer };
+    };
+    expect(Buffer.isBuffer(metadata.getPreparedInfo(null, query).queryId)).toBe(true);
+  });
+
+  it('orders writes sent without an event time as they arrived, even within one millisecond', async () => {
+    for (let i = 0; i < 40; i++) {
+      await t.write({
+        feature_view: 'profile',
+        rows: [{ entity_keys: user('1'), features: { a: { int32_val: 100 - i } } }],
+      });
+      await t.write({ feature_view: 'profile', rows: [{ entity_keys: user('1'), features: { a: { int32_val: i } } }] });
+      const response = await t.get({ features: { val: ['profile:a'] }, entities: users('1') });
+      expect(response.results[0]!.values[0]!.int32_val).toBe(i);
+    }
+    // Rows of one request for the same entity: the last one wins.
+    await t.write({
+      feature_view: 'profile',
+      rows: [
+        { entity_keys: user('2'), features: { a: { int32_val: 9 } } },
+        { entity_keys: user('2'), features: { a: { int32_val: 1 } } },
+      ],
+    });
+    const response = await t.get({ features: { val: ['profile:a'] }, entities: users('2') });
+    expect(response.results[0]!.values[0]!.int32_val).toBe(1);
+  });
+
+  it('expires values past the ttl physically', async () => {
+    await t.write({
+      feature_view: 'short_lived',
+      rows: [{ entity_keys: user('5'), features: { n: { int32_val: 1 } } }],
+    });
+    const fresh = await t.get({ features: { val: ['short_lived:n'] }, entities: users('5') });
+    expect(fresh.results[0]!.statuses).toEqual(['PRESENT']);
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const rows = await t.session.execute(
+      `SELECT n FROM "${t.config.cassandra.keyspace}".short_lived WHERE user_id = 5`,
+    );
+    expect(rows.rowLength).toBe(0);
+    t.server.core.cache.clear();
+    const gone = await t.get({ features: { val: ['short_lived:n'] }, entities: users('5') });
+    expect(gone.results[0]!.statuses).toEqual(['NOT_FOUND']);
+  });
+
+  it('does not store a row whose event is already past ttl and grace', async () => {
+    const written = await t.write({
+      feature_view: 'short_lived',
+      rows: [{ entity_keys: user('6'), features: { n: { int32_val: 1 } }, event_timestamp: ts(Date.now() - 60_000) }],
+    });
+    expect(written).toMatchObject({ rows_written: '0', rows_expired: '1' });
+  });
+
+  it('answers NOT_FOUND for an empty key and refuses to write one', async () => {
+    const response = await t.get({
+      features: { val: ['by_session:n'] },
+      entities: { session_id: { val: [{ string_val: '' }, { string_val: 'x' }] } },
+    });
+    expect(response.results[0]!.statuses).toEqual(['NOT_FOUND', 'NOT_FOUND']);
+    const error = await grpcError(
+      t.write({
+        feature_view: 'by_session',
+        rows: [{ entity_keys: { session_id: { string_val: '' } }, features: { n: { int32_val: 1 } } }],
+      }),
+    );
+    expect(error.details).toMatch(/rows\[0\]\.entity_keys\["session_id"\]: an entity key cannot be empty/);
+  });
+
+  it('refuses keys longer than Cassandra allows with INVALID_ARGUMENT', async () => {
+    const error = await grpcError(
+      t.get({
+        features: { val: ['by_session:n'] },
+        entities: { session_id: { val: [{ string_val: 'x'.repeat(70_000) }] } },
+      }),
+    );
+    expect(error.details).toMatch(/entities\["session_id"\]\[0\]: an entity key may be at most 65535 bytes/);
+  });
+
+  it('maps a passed deadline to DEADLINE_EXCEEDED, not UNAVAILABLE', async () => {
+    const request: GetOnlineFeaturesRequest__Output = {
+      kind: 'features',
+      features: { val: ['profile:a'] },
+      entities: {
+        user_id: {
+          val: Array.from({ length: 300 }, (_, i) => ({ val: 'int64_val' as const, int64_val: String(10_000 + i) })),
+        },
+      },
+      full_feature_names: false,
+    };
+    for (let i = 0; i < 20; i++) {
+      t.server.core.cache.clear();
+      const outcome = await t.server.core
+        .getOnlineFeatures(request, { deadline: Date.now() + 2, isCancelled: () => false })
+        .then(
+          () => 'ok',
+          (error: { status?: string }) => error.status,
+        );
+      expect(['ok', 'DEADLINE_EXCEEDED']).toContain(outcome);
+    }
+  });
+
+  it('never serves a row read under an older registry with the new feature positions', async () => {
+    const ids = Array.from({ length: 300 }, (_, i) => String(1000 + i));
+    await t.write({
+      feature_view: 'profile',
+      rows: ids.map((id) => ({
+        entity_keys: user(id),
+        features: { a: { int32_val: Number(id) }, b: { string_val: `s${id}` } },
+      })),
+    });
+    t.server.core.cache.clear();
+    // v2 drops `a`, so `b` moves to position 0. It is applied, but this server still serves v1.
+    await applyYaml(t.session, t.config, REGISTRY.replace('      - { name: a, type: int32 }\n', ''));
+    // A v1 request ([a, b]) starts its reads (more than run at once), and v2 is picked up while
+    // it is still reading: whatever it caches must not be served to v2 requests.
+    const v1Read = t.get({ features: { val: ['profile:a', 'profile:b'] }, entities: users(...ids) });
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    await t.server.core.registry.refresh();
+    await v1Read;
+    const response = await t.get({ features: { val: ['profile:b'] }, entities: users(...ids) });
+    expect(response.results[0]!.values.map((v) => v.string_val)).toEqual(ids.map((id) => `s${id}`));
+  });
+});
