@@ -28,6 +28,7 @@ export async function setup(project: TestProject): Promise<void> {
   const logger = pino({ level: process.env.CASSETTE_TEST_LOG_LEVEL ?? 'warn' });
   endpoint = await findOrStartCassandra({ logger, port: TEST_PORT, dataDir, heap: '1g' });
   project.provide('cassandra', { contactPoints: endpoint.contactPoints, localDataCenter: endpoint.localDataCenter });
+  console.error(`[tests] Cassandra (${endpoint.source}) at ${endpoint.contactPoints.join(', ')}`);
 }
 
 export async function teardown(): Promise<void> {
