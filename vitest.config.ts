@@ -2,9 +2,6 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // One Cassandra for the whole run, started (or found) before any test file.
-    globalSetup: ['test/helpers/global-setup.ts'],
     // Integration files share one Cassandra on a 2-core machine: a couple of workers is plenty.
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
@@ -13,5 +10,18 @@ export default defineConfig({
     // CI also writes a JSON report, from which .ci/run prints its "N passed, N failed" line.
     reporters: process.env.CI ? ['default', 'json'] : ['default'],
     outputFile: { json: 'test-results/vitest.json' },
+    projects: [
+      // Pure logic: no Cassandra.
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      {
+        extends: true,
+        test: {
+          name: 'cassandra',
+          include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+          // One Cassandra for these files, found or started before the first of them.
+          globalSetup: ['test/helpers/global-setup.ts'],
+        },
+      },
+    ],
   },
 });

@@ -112,6 +112,11 @@ export class RowCache<Row extends object> {
     return promise;
   }
 
+  /** True while a read for `key` is in flight: a get() now would join it. */
+  isLoading(key: string): boolean {
+    return this.inFlight.has(key);
+  }
+
   /** Forgets `key`, e.g. after a write to that entity row. */
   invalidate(key: string): void {
     this.lru?.delete(key);

@@ -23,6 +23,8 @@ export async function runBounded(count: number, limit: number, task: (index: num
   if (failure !== undefined) throw failure.error;
 }
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * Settles like `work`, or rejects with `onDeadline()` once `deadline` (Date.now() ms) passes,
  * whichever comes first. The work is not cancelled; a late failure of it is observed here so
@@ -36,7 +38,8 @@ export function withDeadline<T>(work: Promise<T>, deadline: number, onDeadline: 
   }
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(onDeadline()), remaining);
+    // setTimeout fires at once for delays past 2^31 - 1 ms; such a deadline is "never" anyway.
+    timer = setTimeout(() => reject(onDeadline()), Math.min(remaining, MAX_TIMER_MS));
   });
   work.catch(() => undefined);
   return Promise.race([work, expired]).finally(() => clearTimeout(timer));

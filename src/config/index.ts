@@ -44,6 +44,10 @@ export const configSchema = z.strictObject({
       localDataDir: z.string().default('.cassette/cassandra'),
       localPort: z.number().int().min(1).max(65535).default(9042),
     })
+    .refine((c) => c.minDriverTimeoutMs <= c.requestTimeoutMs, {
+      message: 'minDriverTimeoutMs must not exceed requestTimeoutMs',
+      path: ['minDriverTimeoutMs'],
+    })
     .prefault({}),
   serving: z
     .strictObject({

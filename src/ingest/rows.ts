@@ -6,10 +6,21 @@ import type { Timestamp__Output } from '../generated/google/protobuf/Timestamp.j
 import type { FeatureViewDef } from '../registry/index.js';
 import type { FeatureWrite } from '../store/index.js';
 import { monotonicMicros } from './clock.js';
-import { decodeEntityKey, decodeValue, entityKeyString, isUnstorableKey, type StoredScalar } from '../values/index.js';
+import {
+  decodeEntityKey,
+  decodeValue,
+  entityKeyString,
+  isUnstorableKey,
+  MAX_PARTITION_KEY_BYTES,
+  partitionKeyBytes,
+  type StoredScalar,
+} from '../values/index.js';
 
 const { Long } = cassandra.types;
 type Long = cassandra.types.Long;
+
+/** The latest event time a JavaScript Date (and so a log line or the CLI) can show. */
+const MAX_EVENT_SECONDS = 8_640_000_000_000;
 
 /** Cassandra refuses TTLs over 20 years. */
 const MAX_CASSANDRA_TTL_SECONDS = 630_720_000;
@@ -38,9 +49,16 @@ function eventTimeMicros(timestamp: Timestamp__Output | null, where: string): nu
   if (!timestamp) return monotonicMicros();
   const seconds = Number(timestamp.seconds);
   const nanos = timestamp.nanos;
-  if (!Number.isSafeInteger(seconds) || seconds < 0 || !Number.isInteger(nanos) || nanos < 0 || nanos > 999_999_999) {
+  if (
+    !Number.isSafeInteger(seconds) ||
+    seconds < 0 ||
+    seconds > MAX_EVENT_SECONDS ||
+    !Number.isInteger(nanos) ||
+    nanos < 0 ||
+    nanos > 999_999_999
+  ) {
     throw invalidArgument(
-      `${where}: not a valid timestamp at or after 1970-01-01 (seconds=${timestamp.seconds}, nanos=${nanos})`,
+      `${where}: not a valid timestamp between 1970-01-01 and the year 275760 (seconds=${timestamp.seconds}, nanos=${nanos})`,
     );
   }
   return seconds * 1e6 + Math.floor(nanos / 1000);
@@ -64,6 +82,12 @@ export function validateRow(
     const value = Object.hasOwn(entityKeys, entity.joinKey) ? entityKeys[entity.joinKey] : undefined;
     if (value === undefined) throw invalidArgument(`${where}.entity_keys: missing join key "${entity.joinKey}"`);
     key[i] = decodeEntityKey(entity.type, value, `${where}.entity_keys["${entity.joinKey}"]`);
+  }
+  const keyBytes = partitionKeyBytes(key);
+  if (keyBytes > MAX_PARTITION_KEY_BYTES) {
+    throw invalidArgument(
+      `${where}.entity_keys: the key is ${keyBytes} bytes; Cassandra allows ${MAX_PARTITION_KEY_BYTES}`,
+    );
   }
   if (isUnstorableKey(key)) {
     throw invalidArgument(`${where}.entity_keys["${view.entities[0]!.joinKey}"]: an entity key cannot be empty`);

@@ -1,7 +1,7 @@
 import { runBounded } from '../concurrency/index.js';
 import { CassetteError } from '../errors/index.js';
 import type { FeatureViewDef } from '../registry/index.js';
-import type { OnlineStore } from '../store/index.js';
+import { isClientTimeout, type OnlineStore } from '../store/index.js';
 import type { WriteRow } from './rows.js';
 
 export interface WriteOptions {
@@ -12,10 +12,11 @@ export interface WriteOptions {
   deadline: number;
   isCancelled: () => boolean;
   /**
-   * Called for every row whose write was attempted, after all writes settle (succeeded or not:
-   * a failed write may still have reached some replicas). The serving cache invalidates here.
+   * Called for each row as soon as its write settles, succeeded or not (a failed write may still
+   * have reached some replicas): the serving cache invalidates the row here. `timedOut` says
+   * the driver stopped waiting, so Cassandra may still apply the write a little later.
    */
-  onAttempted?: (row: WriteRow) => void;
+  onSettled?: (row: WriteRow, timedOut: boolean) => void;
 }
 
 /** Writes validated rows with bounded concurrency, stopping early past the deadline or on cancel. */
@@ -25,15 +26,14 @@ export async function writeRows(
   rows: readonly WriteRow[],
   options: WriteOptions,
 ): Promise<void> {
-  let attempted = 0;
-  try {
-    await runBounded(rows.length, options.concurrency, async (i) => {
-      const remaining = options.deadline - Date.now();
-      if (remaining <= 0)
-        throw new CassetteError('DEADLINE_EXCEEDED', 'the deadline passed before all rows were written');
-      if (options.isCancelled()) throw new CassetteError('CANCELLED', 'the caller cancelled the request');
-      const row = rows[i]!;
-      attempted = Math.max(attempted, i + 1);
+  await runBounded(rows.length, options.concurrency, async (i) => {
+    const remaining = options.deadline - Date.now();
+    if (remaining <= 0)
+      throw new CassetteError('DEADLINE_EXCEEDED', 'the deadline passed before all rows were written');
+    if (options.isCancelled()) throw new CassetteError('CANCELLED', 'the caller cancelled the request');
+    const row = rows[i]!;
+    let timedOut = false;
+    try {
       await store.write(
         view,
         row.key,
@@ -42,9 +42,11 @@ export async function writeRows(
         row.ttlSeconds,
         options.rowTimeoutMs(remaining),
       );
-    });
-  } finally {
-    // Tasks start in index order, so every row below `attempted` was (or is being) written.
-    if (options.onAttempted) for (let i = 0; i < attempted; i++) options.onAttempted(rows[i]!);
-  }
+    } catch (error) {
+      timedOut = isClientTimeout(error);
+      throw error;
+    } finally {
+      options.onSettled?.(row, timedOut);
+    }
+  });
 }

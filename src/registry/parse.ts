@@ -58,12 +58,12 @@ const topLevelSchema = z.strictObject({
   feature_services: z.array(z.unknown()).default([]),
 });
 
-const entitySchema = z.strictObject({
+const entityFields = {
   name: identifier,
   join_key: identifier,
   type: z.enum(ENTITY_KEY_TYPES, { message: `must be one of ${ENTITY_KEY_TYPES.join(', ')}` }),
   description: z.string().optional(),
-});
+};
 
 const featureSchema = z.strictObject({
   name: identifier,
@@ -71,19 +71,19 @@ const featureSchema = z.strictObject({
   description: z.string().optional(),
 });
 
-const viewSchema = z.strictObject({
+const viewFields = {
   name: identifier,
   entities: z.array(z.string()).min(1, { message: 'a feature view needs at least one entity' }),
   ttl: z.string().optional(),
   description: z.string().optional(),
   features: z.array(z.unknown()).min(1, { message: 'a feature view needs at least one feature' }),
-});
+};
 
-const serviceSchema = z.strictObject({
+const serviceFields = {
   name: identifier,
   features: z.array(z.string()).min(1, { message: 'a feature service needs at least one feature' }),
   description: z.string().optional(),
-});
+};
 
 type Path = (string | number)[];
 type Report = (path: Path, message: string) => void;
@@ -110,6 +110,48 @@ function check<T>(schema: z.ZodType<T>, value: unknown, path: Path, report: Repo
     }
   }
   return undefined;
+}
+
+type Fields = Record<string, z.ZodType>;
+type Checked<F extends Fields> = { [K in keyof F]?: z.infer<F[K]> };
+
+/**
+ * Checks a mapping field by field, so one bad field does not hide the problems of the others.
+ * Returns the fields that are valid, and whether all of them (and no unknown ones) were.
+ */
+function checkFields<F extends Fields>(
+  raw: unknown,
+  fields: F,
+  path: Path,
+  report: Report,
+): { value: Checked<F>; complete: boolean } {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    report(path, 'expected a mapping');
+    return { value: {}, complete: false };
+  }
+  const record = raw as Record<string, unknown>;
+  const value: Record<string, unknown> = {};
+  let complete = true;
+  for (const key of Object.keys(record)) {
+    if (!Object.hasOwn(fields, key)) {
+      report([...path, key], `unknown field "${key}"`);
+      complete = false;
+    }
+  }
+  for (const [key, schema] of Object.entries(fields)) {
+    const result = schema.safeParse(record[key]);
+    if (result.success) {
+      if (result.data !== undefined) value[key] = result.data;
+      continue;
+    }
+    complete = false;
+    if (record[key] === undefined) {
+      report([...path, key], 'is required');
+      continue;
+    }
+    for (const issue of result.error.issues) report([...path, key, ...(issue.path as Path)], issue.message);
+  }
+  return { value: value as Checked<F>, complete };
 }
 
 /** Parses `view:feature`; returns undefined when the text is not of that shape. */
@@ -158,7 +200,14 @@ export function parseRegistry(text: string, source = 'registry'): Registry {
   const report: Report = (path, message) => {
     problems.push({ path: formatPath(path), line: lineOf(path), message });
   };
-  const registry = resolve(doc.toJS(), report);
+  let document: unknown;
+  try {
+    document = doc.toJS({ maxAliasCount: 1000 });
+  } catch (error) {
+    // e.g. aliases that expand beyond reason.
+    throw new RegistryValidationError(source, [{ path: '', message: `cannot be read: ${(error as Error).message}` }]);
+  }
+  const registry = resolve(document, report);
   if (problems.length > 0 || !registry) throw new RegistryValidationError(source, problems);
   return registry;
 }
@@ -182,8 +231,11 @@ function resolve(document: unknown, report: Report): Registry | undefined {
 
   const entities = new Map<string, EntityDef>();
   const entitiesByJoinKey = new Map<string, EntityDef>();
-  // Names of malformed entries: references to them are not reported a second time.
+  // What is known to be broken already, so references to it are not reported a second time.
   const malformed = {
+    /** A whole section that is not a list. */
+    entitiesSection: top.entities !== undefined && !Array.isArray(top.entities),
+    viewsSection: top.feature_views !== undefined && !Array.isArray(top.feature_views),
     entities: new Set<string>(),
     views: new Set<string>(),
     /** View name -> names of its malformed features. */
@@ -195,16 +247,18 @@ function resolve(document: unknown, report: Report): Registry | undefined {
       : undefined;
 
   file.entities.forEach((raw, i) => {
-    const e = check(entitySchema, raw, ['entities', i], report);
-    if (!e) {
-      const name = nameOf(raw);
+    const path: Path = ['entities', i];
+    const { value: e, complete } = checkFields(raw, entityFields, path, report);
+    if (!complete || !e.name || !e.join_key || !e.type) {
+      const name = e.name ?? nameOf(raw);
       if (name) malformed.entities.add(name);
       return;
     }
-    if (entities.has(e.name)) report(['entities', i, 'name'], `duplicate entity "${e.name}"`);
+    // A duplicate is reported, and the first definition kept.
+    if (entities.has(e.name)) return report([...path, 'name'], `duplicate entity "${e.name}"`);
     const sameKey = entitiesByJoinKey.get(e.join_key);
     if (sameKey) {
-      report(['entities', i, 'join_key'], `join key "${e.join_key}" is already used by entity "${sameKey.name}"`);
+      return report([...path, 'join_key'], `join key "${e.join_key}" is already used by entity "${sameKey.name}"`);
     }
     const entity: EntityDef = { name: e.name, joinKey: e.join_key, type: e.type as EntityKeyType };
     entities.set(e.name, entity);
@@ -213,87 +267,93 @@ function resolve(document: unknown, report: Report): Registry | undefined {
 
   const featureViews = new Map<string, FeatureViewDef>();
   file.feature_views.forEach((raw, i) => {
-    const v = check(viewSchema, raw, ['feature_views', i], report);
-    if (!v) {
-      const name = nameOf(raw);
-      if (name) malformed.views.add(name);
-      // Still check the features of a malformed view, so their problems are reported too.
-      const rawFeatures = (raw as { features?: unknown } | null)?.features;
-      if (Array.isArray(rawFeatures)) {
-        rawFeatures.forEach((f, j) => check(featureSchema, f, ['feature_views', i, 'features', j], report));
-      }
-      return;
+    const path: Path = ['feature_views', i];
+    const { value: v } = checkFields(raw, viewFields, path, report);
+    // Every field is checked even when others are broken; the view is registered (for the
+    // feature services' references) as long as its name is usable.
+    let name = v.name;
+    if (name !== undefined && featureViews.has(name)) {
+      report([...path, 'name'], `duplicate feature view "${name}"`);
+      name = undefined;
+    } else if (name?.startsWith(RESERVED_PREFIX)) {
+      report([...path, 'name'], `names starting with "${RESERVED_PREFIX}" are reserved`);
     }
-    if (featureViews.has(v.name)) report(['feature_views', i, 'name'], `duplicate feature view "${v.name}"`);
-    if (v.name.startsWith(RESERVED_PREFIX)) {
-      report(['feature_views', i, 'name'], `names starting with "${RESERVED_PREFIX}" are reserved`);
+    if (name === undefined) {
+      const rawName = nameOf(raw);
+      if (rawName && !featureViews.has(rawName)) malformed.views.add(rawName);
     }
+
     const viewEntities: EntityDef[] = [];
-    v.entities.forEach((name, j) => {
-      const entity = entities.get(name);
+    (v.entities ?? []).forEach((entityName, j) => {
+      const entity = entities.get(entityName);
       if (!entity) {
-        if (!malformed.entities.has(name)) report(['feature_views', i, 'entities', j], `unknown entity "${name}"`);
+        if (!malformed.entitiesSection && !malformed.entities.has(entityName)) {
+          report([...path, 'entities', j], `unknown entity "${entityName}"`);
+        }
       } else if (viewEntities.includes(entity)) {
-        report(['feature_views', i, 'entities', j], `entity "${name}" is listed twice`);
+        report([...path, 'entities', j], `entity "${entityName}" is listed twice`);
       } else viewEntities.push(entity);
     });
+
     let ttlSeconds = 0;
     if (v.ttl !== undefined) {
       const parsed = parseDurationSeconds(v.ttl);
       if (parsed === undefined) {
-        report(
-          ['feature_views', i, 'ttl'],
-          `"${v.ttl}" is not a duration; use a whole number and a unit, e.g. 90s, 30m, 12h, 7d`,
-        );
+        report([...path, 'ttl'], `"${v.ttl}" is not a duration; use a whole number and a unit, e.g. 90s, 30m, 12h, 7d`);
       } else ttlSeconds = parsed;
     }
+
     const features: FeatureDef[] = [];
     const featureIndex = new Map<string, number>();
     const malformedFeatures = new Set<string>();
-    v.features.forEach((rawFeature, j) => {
-      const f = check(featureSchema, rawFeature, ['feature_views', i, 'features', j], report);
+    (v.features ?? []).forEach((rawFeature, j) => {
+      const f = check(featureSchema, rawFeature, [...path, 'features', j], report);
       if (!f) {
-        const name = nameOf(rawFeature);
-        if (name) malformedFeatures.add(name);
+        const featureName = nameOf(rawFeature);
+        if (featureName) malformedFeatures.add(featureName);
         return;
       }
       if (featureIndex.has(f.name)) {
-        report(['feature_views', i, 'features', j, 'name'], `duplicate feature "${f.name}"`);
-        return;
+        return report([...path, 'features', j, 'name'], `duplicate feature "${f.name}"`);
       }
       if (viewEntities.some((e) => e.joinKey === f.name)) {
-        report(['feature_views', i, 'features', j, 'name'], `"${f.name}" is a join key of this view`);
+        report([...path, 'features', j, 'name'], `"${f.name}" is a join key of this view`);
       }
       featureIndex.set(f.name, features.length);
       features.push({ name: f.name, type: f.type });
     });
-    if (malformedFeatures.size > 0) malformed.features.set(v.name, malformedFeatures);
-    featureViews.set(v.name, { name: v.name, entities: viewEntities, features, ttlSeconds, featureIndex });
+    if (name === undefined) return;
+    if (malformedFeatures.size > 0) malformed.features.set(name, malformedFeatures);
+    featureViews.set(name, { name, entities: viewEntities, features, ttlSeconds, featureIndex });
   });
 
   const featureServices = new Map<string, FeatureServiceDef>();
   file.feature_services.forEach((raw, i) => {
-    const s = check(serviceSchema, raw, ['feature_services', i], report);
-    if (!s) return;
-    if (featureServices.has(s.name)) report(['feature_services', i, 'name'], `duplicate feature service "${s.name}"`);
+    const path: Path = ['feature_services', i];
+    const { value: s } = checkFields(raw, serviceFields, path, report);
+    if (s.name !== undefined && featureServices.has(s.name)) {
+      report([...path, 'name'], `duplicate feature service "${s.name}"`);
+    }
     const refs: FeatureRef[] = [];
     const seen = new Set<string>();
-    s.features.forEach((text, j) => {
-      const path: Path = ['feature_services', i, 'features', j];
+    (s.features ?? []).forEach((text, j) => {
+      const refPath: Path = [...path, 'features', j];
       const ref = parseFeatureRef(text);
-      if (!ref) return report(path, `"${text}" is not a "view:feature" reference`);
-      if (malformed.views.has(ref.view)) return;
+      if (!ref) return report(refPath, `"${text}" is not a "view:feature" reference`);
+      if (malformed.viewsSection || malformed.views.has(ref.view)) return;
       const view = featureViews.get(ref.view);
-      if (!view) return report(path, `unknown feature view "${ref.view}"`);
+      if (!view) return report(refPath, `unknown feature view "${ref.view}"`);
       if (!view.featureIndex.has(ref.feature)) {
         if (malformed.features.get(ref.view)?.has(ref.feature)) return;
-        return report(path, `feature view "${ref.view}" has no feature "${ref.feature}"`);
+        return report(refPath, `feature view "${ref.view}" has no feature "${ref.feature}"`);
       }
-      if (seen.has(text)) return report(path, `"${text}" is listed twice`);
+      if (seen.has(text)) return report(refPath, `"${text}" is listed twice`);
       seen.add(text);
       refs.push(ref);
     });
-    featureServices.set(s.name, { name: s.name, features: refs });
+    if (s.name !== undefined && !featureServices.has(s.name)) {
+      featureServices.set(s.name, { name: s.name, features: refs });
+    }
   });
 
   return { project: file.project, entities, entitiesByJoinKey, featureViews, featureServices };

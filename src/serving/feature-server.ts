@@ -16,6 +16,12 @@ import { planLookup, type LookupPlan } from './plan.js';
 import { RegistrySync } from './registry-sync.js';
 import { assembleResponse } from './response.js';
 
+/**
+ * How long after a client-side write timeout Cassandra may still apply the write: its own
+ * write_request_timeout (2 s by default) bounds how long a coordinator keeps a write pending.
+ */
+const LATE_WRITE_WINDOW_MS = 5_000;
+
 /** What a transport knows about one call. */
 export interface CallContext {
   /** Absolute deadline, in Date.now() milliseconds. */
@@ -135,14 +141,17 @@ export class FeatureServer {
           }
           return this.store.read(lookup.view, key, this.driverTimeout(remaining));
         };
+        const cacheKey = missKeys[task]!;
+        // A read started by another request carries that request's (maybe shorter) deadline.
+        const joined = this.cache.isLoading(cacheKey);
         let row: StoredRow | null;
         try {
-          row = await this.cache.get(missKeys[task]!, load);
+          row = await this.cache.get(cacheKey, load);
         } catch (error) {
-          // A read this request joined may have been cut short by another caller's (shorter)
-          // deadline; with time left on ours, read again rather than fail for someone else.
-          if (!isClientTimeout(error) || Date.now() >= call.deadline) throw error;
-          row = await this.cache.get(missKeys[task]!, load);
+          // If that read timed out and our own deadline has time left, read again rather than
+          // fail for someone else. Our own reads are not retried.
+          if (!joined || !isClientTimeout(error) || Date.now() >= call.deadline) throw error;
+          row = await this.cache.get(cacheKey, load);
         }
         rowsByView[missSlots[task]!]![missIndexes[task]!] = row;
       });
@@ -183,13 +192,19 @@ export class FeatureServer {
       this.cache.invalidate(this.cacheKey(version, view.name, row.keyString));
       if (current !== version) this.cache.invalidate(this.cacheKey(current, view.name, row.keyString));
     };
+    const onSettled = (row: WriteRow, timedOut: boolean) => {
+      invalidate(row);
+      // The coordinator may still apply a write the driver gave up on; drop whatever a read
+      // cached in between once that can no longer happen.
+      if (timedOut) setTimeout(() => invalidate(row), LATE_WRITE_WINDOW_MS).unref();
+    };
     try {
       const writes = writeRows(this.store, view, rows, {
         concurrency: this.config.ingest.writeConcurrency,
         rowTimeoutMs: (remaining) => this.driverTimeout(remaining),
         deadline: call.deadline,
         isCancelled: call.isCancelled,
-        onAttempted: invalidate,
+        onSettled,
       });
       await withDeadline(
         writes,

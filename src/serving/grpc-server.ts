@@ -24,6 +24,8 @@ const GRPC_STATUS: Record<ErrorStatus, grpc.status> = {
   INTERNAL: grpc.status.INTERNAL,
 };
 
+const UNAVAILABLE_LOG_INTERVAL_MS = 5_000;
+
 export const SERVICE_NAMES = ['cassette.v1.FeatureServing', 'cassette.v1.FeatureIngestion', 'cassette.v1.Registry'];
 
 type Counters = { requests: number; errors: Partial<Record<keyof typeof grpc.status, number>> };
@@ -37,6 +39,7 @@ export class GrpcTransport {
   private readonly health: HealthImplementation;
   readonly counters: Counters = { requests: 0, errors: {} };
   private boundPort = 0;
+  private unavailableLog = { last: 0, suppressed: 0 };
 
   constructor(
     private readonly core: FeatureServer,
@@ -141,8 +144,22 @@ export class GrpcTransport {
     if (code === grpc.status.INTERNAL) {
       this.logger.error({ err: error, method, code: name }, 'request failed');
     } else if (code === grpc.status.UNAVAILABLE) {
-      // An outage fails every request: the periodic stats line carries the count.
-      this.logger.warn({ method, code: name, message: (error as Error).message }, 'request failed');
+      // An outage fails every request: log one line per interval with the count in between.
+      const now = Date.now();
+      if (now - this.unavailableLog.last >= UNAVAILABLE_LOG_INTERVAL_MS) {
+        this.logger.warn(
+          {
+            method,
+            code: name,
+            message: (error as Error).message,
+            failedSinceLastLine: this.unavailableLog.suppressed,
+          },
+          'request failed',
+        );
+        this.unavailableLog = { last: now, suppressed: 0 };
+      } else {
+        this.unavailableLog.suppressed++;
+      }
     } else {
       this.logger.debug({ method, code: name, message: (error as Error).message }, 'request rejected');
     }

@@ -8,7 +8,13 @@ import {
   type Registry,
   type ValueType,
 } from '../registry/index.js';
-import { decodeEntityKey, entityKeyString, type StoredScalar } from '../values/index.js';
+import {
+  decodeEntityKey,
+  entityKeyString,
+  MAX_PARTITION_KEY_BYTES,
+  partitionKeyBytes,
+  type StoredScalar,
+} from '../values/index.js';
 
 /** One requested feature: where its values come from and what it is called in the response. */
 export interface PlannedFeature {
@@ -159,6 +165,12 @@ function planView(
   const seen = new Map<string, number>();
   for (let row = 0; row < batchSize; row++) {
     const parts = entityColumns.map((column) => column[row]!);
+    const bytes = partitionKeyBytes(parts);
+    if (bytes > MAX_PARTITION_KEY_BYTES) {
+      throw invalidArgument(
+        `entities: the key of row ${row} for feature view "${view.name}" is ${bytes} bytes; Cassandra allows ${MAX_PARTITION_KEY_BYTES}`,
+      );
+    }
     const text = entityKeyString(parts);
     let index = seen.get(text);
     if (index === undefined) {

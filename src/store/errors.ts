@@ -47,6 +47,10 @@ export function storeError(error: unknown, deadlinePassed: boolean): CassetteErr
       cause: error,
     });
   }
+  if (error instanceof errors.ResponseError && error.code === types.responseErrorCodes.invalid) {
+    // Input the validation let through but Cassandra refuses (e.g. a value over its size limits).
+    return new CassetteError('INVALID_ARGUMENT', `Cassandra refused the request: ${error.message}`, { cause: error });
+  }
   if (error instanceof errors.ResponseError && UNAVAILABLE_CODES.has(error.code)) {
     return new CassetteError('UNAVAILABLE', `Cassandra could not serve the request: ${error.message}`, {
       cause: error,

@@ -5,6 +5,8 @@ import type { Logger } from '../observability/logger.js';
 
 export type CassandraClient = cassandra.Client;
 
+export const DEFUNCT_READ_TIMEOUT_THRESHOLD = 1024;
+
 /**
  * The driver's default policy, except that a client-side timeout is not retried on the next
  * host: the timeout is what is left of the caller's deadline, so a retry would outlive it.
@@ -40,13 +42,9 @@ export async function connectSession(
   logger: Logger,
 ): Promise<CassandraClient> {
   const { distance } = cassandra.types;
-  const pooling: NonNullable<cassandra.ClientOptions['pooling']> & { defunctReadTimeoutThreshold: number } = {
+  const pooling: NonNullable<cassandra.ClientOptions['pooling']> = {
     coreConnectionsPerHost: { [distance.local]: settings.coreConnectionsPerHost, [distance.remote]: 1 },
     maxRequestsPerConnection: settings.maxRequestsPerConnection,
-    // Timeouts here mostly mean a caller's deadline was short, not that the connection died (a
-    // closed socket is noticed at once, an idle one by heartbeats), so tolerate many before the
-    // driver closes a connection. (A documented driver option missing from its type declarations.)
-    defunctReadTimeoutThreshold: 1024,
   };
   const client = new cassandra.Client({
     contactPoints: settings.contactPoints,
@@ -56,6 +54,10 @@ export async function connectSession(
       connectTimeout: settings.connectTimeoutMs,
       readTimeout: settings.requestTimeoutMs,
       tcpNoDelay: true,
+      // The driver closes a connection once this many of its requests have timed out. Timeouts
+      // here mostly mean a caller's deadline was short, not that the connection died (a closed
+      // socket is noticed at once, an idle one by heartbeats), so tolerate many more than 64.
+      defunctReadTimeoutThreshold: DEFUNCT_READ_TIMEOUT_THRESHOLD,
     },
     queryOptions: { prepare: true, consistency: consistencyOf(settings.readConsistency) },
     policies: { retry: new NoRetryOnClientTimeout() },

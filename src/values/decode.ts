@@ -3,6 +3,7 @@ import cassandra from 'cassandra-driver';
 import { invalidArgument } from '../errors/index.js';
 import type { Value__Output } from '../generated/cassette/v1/Value.js';
 import { elementType, isListType, type EntityKeyType, type ScalarType, type ValueType } from '../registry/index.js';
+import { MAX_PARTITION_KEY_BYTES } from './key.js';
 
 const Long = cassandra.types.Long;
 type Long = cassandra.types.Long;
@@ -144,9 +145,6 @@ export function decodeValue(type: ValueType, value: Value__Output, where: string
   return isListType(type) ? decodeList(elementType(type), value, where) : decodeScalar(type, value, where);
 }
 
-/** Cassandra stores each partition key component with a 16-bit length. */
-export const MAX_KEY_PART_BYTES = 65_535;
-
 /** Decodes an entity join key; keys can never be null, nor longer than Cassandra allows. */
 export function decodeEntityKey(type: EntityKeyType, value: Value__Output, where: string): StoredScalar {
   if (value.val === undefined || value.val === 'null_val') {
@@ -154,8 +152,8 @@ export function decodeEntityKey(type: EntityKeyType, value: Value__Output, where
   }
   const key = decodeScalar(type, value, where);
   const bytes = typeof key === 'string' ? Buffer.byteLength(key) : Buffer.isBuffer(key) ? key.length : 0;
-  if (bytes > MAX_KEY_PART_BYTES) {
-    throw invalidArgument(`${where}: an entity key may be at most ${MAX_KEY_PART_BYTES} bytes, got ${bytes}`);
+  if (bytes > MAX_PARTITION_KEY_BYTES) {
+    throw invalidArgument(`${where}: an entity key may be at most ${MAX_PARTITION_KEY_BYTES} bytes, got ${bytes}`);
   }
   return key;
 }

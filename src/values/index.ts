@@ -1,4 +1,4 @@
-export { decodeValue, decodeEntityKey, MAX_KEY_PART_BYTES, type StoredValue, type StoredScalar } from './decode.js';
+export { decodeValue, decodeEntityKey, type StoredValue, type StoredScalar } from './decode.js';
 export { encodeValue } from './encode.js';
-export { entityKeyString, isUnstorableKey } from './key.js';
+export { entityKeyString, isUnstorableKey, partitionKeyBytes, MAX_PARTITION_KEY_BYTES } from './key.js';
 export { valueFromJson, valueToJson } from './json.js';

@@ -28,3 +28,23 @@ export function isUnstorableKey(parts: readonly StoredScalar[]): boolean {
   const part = parts[0];
   return part === '' || (Buffer.isBuffer(part) && part.length === 0);
 }
+
+/** Cassandra's limit on a serialized partition key. */
+export const MAX_PARTITION_KEY_BYTES = 65_535;
+
+/**
+ * The size of a key as Cassandra serializes it: a single column as is, a composite key with
+ * 3 bytes (a length and a terminator) around each part.
+ */
+export function partitionKeyBytes(parts: readonly StoredScalar[]): number {
+  if (parts.length === 1) return partBytes(parts[0]!);
+  let total = 0;
+  for (const part of parts) total += partBytes(part) + 3;
+  return total;
+}
+
+function partBytes(part: StoredScalar): number {
+  if (typeof part === 'string') return Buffer.byteLength(part);
+  if (Buffer.isBuffer(part)) return part.length;
+  return typeof part === 'number' ? 4 : 8;
+}

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GetOnlineFeaturesRequest__Output } from '../../src/generated/cassette/v1/GetOnlineFeaturesRequest.js';
 import type { Value } from '../../src/generated/cassette/v1/Value.js';
 import type { Value__Output } from '../../src/generated/cassette/v1/Value.js';
+import { healthStatus } from '../helpers/health.js';
 import { grpcError, startTestServer, ts, type TestServer } from '../helpers/server.js';
 
 const REGISTRY = `
@@ -104,7 +105,9 @@ describe('serving against a real Cassandra', () => {
     await t?.close();
   });
 
-  it('reports SERVING only once ready, and lists the registry', async () => {
+  it('reports SERVING (it is ready once started), and lists the registry', async () => {
+    expect(await healthStatus(t.server.address)).toBe('SERVING');
+    expect(await healthStatus(t.server.address, 'cassette.v1.FeatureServing')).toBe('SERVING');
     const views = await new Promise<{ feature_views: { name: string; ttl_seconds: string }[] }>((resolve, reject) =>
       t.clients.registry.ListFeatureViews({}, (e, r) => (e ? reject(e) : resolve(r as never))),
     );

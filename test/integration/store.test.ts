@@ -1,6 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { status } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import type { GetOnlineFeaturesRequest__Output } from '../../src/generated/cassette/v1/GetOnlineFeaturesRequest.js';
+import { OnlineStore } from '../../src/store/index.js';
 import { prepareStatement } from '../../src/store/prepare.js';
 import { applyYaml } from '../helpers/cluster.js';
 import { grpcError, startTestServer, ts, type TestServer } from '../helpers/server.js';
@@ -25,6 +27,10 @@ feature_views:
     entities: [session]
     features:
       - { name: n, type: int32 }
+  - name: pair
+    entities: [user, session]
+    features:
+      - { name: n, type: int32 }
 `;
 
 const user = (id: string) => ({ user_id: { int64_val: id } });
@@ -35,10 +41,11 @@ describe('store behaviour against a real Cassandra', () => {
 
   beforeAll(async () => {
     t = await startTestServer('store', REGISTRY, {
-      // No grace: values past the ttl are expired by Cassandra at once.
-      ingest: { expiryGraceSeconds: 0 },
-      // One read at a time makes a large batch slow enough to overlap a registry change.
+      // No grace (below): values past the ttl are expired by Cassandra at once.
+      // One read (and write) at a time makes a large batch take long enough to outlast a
+      // short deadline.
       serving: { maxConcurrentReads: 1 },
+      ingest: { expiryGraceSeconds: 0, writeConcurrency: 1 },
     });
   });
   afterAll(async () => {
@@ -126,31 +133,79 @@ describe('store behaviour against a real Cassandra', () => {
     expect(error.details).toMatch(/entities\["session_id"\]\[0\]: an entity key may be at most 65535 bytes/);
   });
 
-  it('maps a passed deadline to DEADLINE_EXCEEDED, not UNAVAILABLE', async () => {
+  it('ends a read at its deadline with DEADLINE_EXCEEDED, not UNAVAILABLE, and leaves nothing unhandled', async () => {
     const request: GetOnlineFeaturesRequest__Output = {
       kind: 'features',
       features: { val: ['profile:a'] },
       entities: {
         user_id: {
-          val: Array.from({ length: 300 }, (_, i) => ({ val: 'int64_val' as const, int64_val: String(10_000 + i) })),
+          val: Array.from({ length: 1000 }, (_, i) => ({ val: 'int64_val' as const, int64_val: String(10_000 + i) })),
         },
       },
       full_feature_names: false,
     };
-    for (let i = 0; i < 20; i++) {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
       t.server.core.cache.clear();
+      // 1,000 reads one at a time cannot finish within 20 ms.
+      const started = Date.now();
       const outcome = await t.server.core
-        .getOnlineFeatures(request, { deadline: Date.now() + 2, isCancelled: () => false })
+        .getOnlineFeatures(request, { deadline: Date.now() + 20, isCancelled: () => false })
         .then(
           () => 'ok',
           (error: { status?: string }) => error.status,
         );
-      expect(['ok', 'DEADLINE_EXCEEDED']).toContain(outcome);
+      expect(outcome).toBe('DEADLINE_EXCEEDED');
+      // It answered at its deadline, not when the reads already running finished.
+      expect(Date.now() - started).toBeLessThan(1_000);
+      // Let the reads already running settle: none may surface as an unhandled rejection.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
     }
+    expect(unhandled).toEqual([]);
+  });
+
+  it('refuses a composite key longer than Cassandra allows', async () => {
+    const error = await grpcError(
+      t.get({
+        features: { val: ['pair:n'] },
+        entities: { user_id: { val: [{ int64_val: '1' }] }, session_id: { val: [{ string_val: 'x'.repeat(65_530) }] } },
+      }),
+    );
+    expect(error.details).toMatch(
+      /entities: the key of row 0 for feature view "pair" is 65544 bytes; Cassandra allows 65535/,
+    );
+  });
+
+  it('invalidates each written row as soon as it is written, even when the request ends at its deadline', async () => {
+    await t.write({
+      feature_view: 'profile',
+      rows: [{ entity_keys: user('3000'), features: { a: { int32_val: 1 } } }],
+    });
+    // Cache the old value.
+    expect(
+      (await t.get({ features: { val: ['profile:a'] }, entities: users('3000') })).results[0]!.values[0]!.int32_val,
+    ).toBe(1);
+    const rows = [
+      { entity_keys: user('3000'), features: { a: { int32_val: 2 } } },
+      ...Array.from({ length: 3000 }, (_, i) => ({
+        entity_keys: user(String(4000 + i)),
+        features: { a: { int32_val: i } },
+      })),
+    ];
+    // Written one at a time, 3,001 rows outlast a 100 ms deadline; the first is written at once.
+    const error = await grpcError(t.write({ feature_view: 'profile', rows }, 100));
+    expect(error.code).toBe(status.DEADLINE_EXCEEDED);
+    expect(
+      (await t.get({ features: { val: ['profile:a'] }, entities: users('3000') })).results[0]!.values[0]!.int32_val,
+    ).toBe(2);
   });
 
   it('never serves a row read under an older registry with the new feature positions', async () => {
-    const ids = Array.from({ length: 300 }, (_, i) => String(1000 + i));
+    const ids = Array.from({ length: 20 }, (_, i) => String(1000 + i));
     await t.write({
       feature_view: 'profile',
       rows: ids.map((id) => ({
@@ -161,12 +216,28 @@ describe('store behaviour against a real Cassandra', () => {
     t.server.core.cache.clear();
     // v2 drops `a`, so `b` moves to position 0. It is applied, but this server still serves v1.
     await applyYaml(t.session, t.config, REGISTRY.replace('      - { name: a, type: int32 }\n', ''));
-    // A v1 request ([a, b]) starts its reads (more than run at once), and v2 is picked up while
-    // it is still reading: whatever it caches must not be served to v2 requests.
-    const v1Read = t.get({ features: { val: ['profile:a', 'profile:b'] }, entities: users(...ids) });
-    await new Promise((resolve) => setTimeout(resolve, 2));
-    await t.server.core.registry.refresh();
-    await v1Read;
+    // Hold the store's reads until v2 has been picked up: the v1 request below then does all
+    // its reading (and caching) after the switch.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const read = OnlineStore.prototype.read;
+    const spy = vi.spyOn(OnlineStore.prototype, 'read').mockImplementation(async function (
+      this: OnlineStore,
+      ...args: Parameters<OnlineStore['read']>
+    ) {
+      await gate;
+      return read.apply(this, args);
+    });
+    try {
+      const v1Read = t.get({ features: { val: ['profile:a', 'profile:b'] }, entities: users(...ids) });
+      await vi.waitFor(() => expect(spy).toHaveBeenCalled());
+      await t.server.core.registry.refresh();
+      release();
+      const v1 = await v1Read;
+      expect(v1.results[1]!.values.map((v) => v.string_val)).toEqual(ids.map((id) => `s${id}`));
+    } finally {
+      spy.mockRestore();
+    }
     const response = await t.get({ features: { val: ['profile:b'] }, entities: users(...ids) });
     expect(response.results[0]!.values.map((v) => v.string_val)).toEqual(ids.map((id) => `s${id}`));
   });

@@ -595,3 +595,71 @@ describe('describeRegistry', () => {
     expect(describeText(EXAMPLE_YAML.replace('ttl: 2d', 'ttl: 48h'))).toBe(describeText(EXAMPLE_YAML));
   });
 });
+
+describe('parseRegistry: odd files are reported, never crash, and never cascade', () => {
+  it('checks every field of a view even when one field is unknown', () => {
+    const yaml = registryYaml(
+      [
+        '  - name: stats',
+        '    owner: me',
+        '    entities: [ghost]',
+        '    ttl: 5y',
+        '    features:',
+        '      - { name: clicks, type: int64 }',
+        '      - { name: clicks, type: int64 }',
+      ].join('\n'),
+      '  - { name: svc, features: [stats:nope] }',
+    );
+    expect(problemsOf(yaml).map((p) => p.path)).toEqual([
+      'feature_views[0].owner',
+      'feature_views[0].entities[0]',
+      'feature_views[0].ttl',
+      'feature_views[0].features[1].name',
+      'feature_services[0].features[0]',
+    ]);
+  });
+
+  it('reports a section that is not a list once, not at every reference to it', () => {
+    const yaml = [
+      'project: test',
+      'entities: { name: user }',
+      'feature_views:',
+      '  - { name: a, entities: [user], features: [{ name: f, type: bool }] }',
+      '  - { name: b, entities: [user], features: [{ name: f, type: bool }] }',
+    ].join('\n');
+    expect(problemsOf(yaml).map((p) => p.path)).toEqual(['entities']);
+  });
+
+  it('keeps the first of two views with the same name', () => {
+    const yaml = registryYaml(
+      [
+        '  - { name: v, entities: [user], features: [{ name: first, type: bool }] }',
+        '  - { name: v, entities: [user], features: [{ name: second, type: bool }] }',
+      ].join('\n'),
+      '  - { name: svc, features: [v:first] }',
+    );
+    const problems = problemsOf(yaml);
+    expect(problems.map((p) => [p.path, p.message])).toEqual([['feature_views[1].name', 'duplicate feature view "v"']]);
+  });
+
+  it.each([
+    ['a scalar document', '42'],
+    ['a list document', '- a\n- b'],
+    ['null entries', 'project: p\nentities:\n  -\nfeature_views:\n  - ~'],
+    ['numbers as names', 'project: 7\nentities: [{ name: 1, join_key: 2, type: int64 }]'],
+  ])('reports %s as problems', (_name, yaml) => {
+    expect(problemsOf(yaml).length).toBeGreaterThan(0);
+  });
+
+  it('refuses aliases that expand beyond reason with a registry error', () => {
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 9; i++)
+      bomb.push(
+        `${'b'.repeat(i)}: &${'b'.repeat(i)} [${Array(10)
+          .fill(i === 1 ? '*a' : `*${'b'.repeat(i - 1)}`)
+          .join(', ')}]`,
+      );
+    const problems = problemsOf(bomb.join('\n'));
+    expect(problems[0]!.message).toMatch(/cannot be read|not valid YAML/);
+  });
+});
