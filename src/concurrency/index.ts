@@ -1,3 +1,5 @@
+import { CassetteError } from '../errors/index.js';
+
 /**
  * Runs `task(0) … task(count - 1)` with at most `limit` in flight. The first failure stops
  * new tasks from starting; it is thrown once the running ones have settled, so nothing is
@@ -43,4 +45,15 @@ export function withDeadline<T>(work: Promise<T>, deadline: number, onDeadline: 
   });
   work.catch(() => undefined);
   return Promise.race([work, expired]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * The milliseconds left before `deadline`, or a DEADLINE_EXCEEDED / CANCELLED error when the
+ * call may not start more work. `activity` completes "the deadline passed before …".
+ */
+export function timeLeft(deadline: number, isCancelled: () => boolean, activity: string): number {
+  const remaining = deadline - Date.now();
+  if (remaining <= 0) throw new CassetteError('DEADLINE_EXCEEDED', `the deadline passed before ${activity}`);
+  if (isCancelled()) throw new CassetteError('CANCELLED', 'the caller cancelled the request');
+  return remaining;
 }

@@ -12,15 +12,13 @@ import {
   entityKeyString,
   isUnstorableKey,
   MAX_PARTITION_KEY_BYTES,
+  MAX_UNIX_SECONDS,
   partitionKeyBytes,
   type StoredScalar,
 } from '../values/index.js';
 
 const { Long } = cassandra.types;
 type Long = cassandra.types.Long;
-
-/** The latest event time a JavaScript Date (and so a log line or the CLI) can show. */
-const MAX_EVENT_SECONDS = 8_640_000_000_000;
 
 /** Cassandra refuses TTLs over 20 years. */
 const MAX_CASSANDRA_TTL_SECONDS = 630_720_000;
@@ -52,7 +50,7 @@ function eventTimeMicros(timestamp: Timestamp__Output | null, where: string): nu
   if (
     !Number.isSafeInteger(seconds) ||
     seconds < 0 ||
-    seconds > MAX_EVENT_SECONDS ||
+    seconds > MAX_UNIX_SECONDS ||
     !Number.isInteger(nanos) ||
     nanos < 0 ||
     nanos > 999_999_999

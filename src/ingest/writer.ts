@@ -1,5 +1,4 @@
-import { runBounded } from '../concurrency/index.js';
-import { CassetteError } from '../errors/index.js';
+import { runBounded, timeLeft } from '../concurrency/index.js';
 import type { FeatureViewDef } from '../registry/index.js';
 import { isClientTimeout, type OnlineStore } from '../store/index.js';
 import type { WriteRow } from './rows.js';
@@ -27,10 +26,7 @@ export async function writeRows(
   options: WriteOptions,
 ): Promise<void> {
   await runBounded(rows.length, options.concurrency, async (i) => {
-    const remaining = options.deadline - Date.now();
-    if (remaining <= 0)
-      throw new CassetteError('DEADLINE_EXCEEDED', 'the deadline passed before all rows were written');
-    if (options.isCancelled()) throw new CassetteError('CANCELLED', 'the caller cancelled the request');
+    const remaining = timeLeft(options.deadline, options.isCancelled, 'all rows were written');
     const row = rows[i]!;
     let timedOut = false;
     try {

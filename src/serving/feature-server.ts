@@ -1,5 +1,5 @@
 import { RowCache, estimateValueBytes, type RowCacheStats } from '../cache/index.js';
-import { runBounded, withDeadline } from '../concurrency/index.js';
+import { runBounded, timeLeft, withDeadline } from '../concurrency/index.js';
 import type { Config } from '../config/index.js';
 import { CassetteError, invalidArgument, quoteInput } from '../errors/index.js';
 import type { GetOnlineFeaturesRequest__Output } from '../generated/cassette/v1/GetOnlineFeaturesRequest.js';
@@ -129,16 +129,8 @@ export class FeatureServer {
         const lookup = plan.views[missSlots[task]!]!;
         const key = lookup.keys[missIndexes[task]!]!;
         // The driver gets what is left of the caller's deadline, within the configured bounds.
-        const load = () => {
-          const remaining = call.deadline - Date.now();
-          if (remaining <= 0) {
-            return Promise.reject(
-              new CassetteError('DEADLINE_EXCEEDED', 'the deadline passed before all rows were read'),
-            );
-          }
-          if (call.isCancelled()) {
-            return Promise.reject(new CassetteError('CANCELLED', 'the caller cancelled the request'));
-          }
+        const load = async () => {
+          const remaining = timeLeft(call.deadline, call.isCancelled, 'all rows were read');
           return this.store.read(lookup.view, key, this.driverTimeout(remaining));
         };
         const cacheKey = missKeys[task]!;

@@ -20,7 +20,7 @@ const INT64_MAX = 2n ** 63n - 1n;
 const INT32_MIN = -(2 ** 31);
 const INT32_MAX = 2 ** 31 - 1;
 /** JavaScript Dates (what the driver maps CQL timestamps to) span ±8.64e15 ms. */
-const MAX_UNIX_SECONDS = 8_640_000_000_000;
+export const MAX_UNIX_SECONDS = 8_640_000_000_000;
 
 type ValueCase = NonNullable<Value__Output['val']>;
 
