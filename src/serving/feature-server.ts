@@ -15,6 +15,7 @@ import { isUnstorableKey } from '../values/index.js';
 import { planLookup, type LookupPlan } from './plan.js';
 import { RegistrySync } from './registry-sync.js';
 import { assembleResponse } from './response.js';
+import { encodeResponse } from './wire.js';
 
 /**
  * How long after a client-side write timeout Cassandra may still apply the write: its own
@@ -76,10 +77,23 @@ export class FeatureServer {
     request: GetOnlineFeaturesRequest__Output,
     call: CallContext,
   ): Promise<GetOnlineFeaturesResponse> {
+    const { plan, rows } = await this.lookup(request, call);
+    return assembleResponse(plan, rows, Date.now() * 1000);
+  }
+
+  /** The same answer as getOnlineFeatures, as GetOnlineFeaturesResponse protobuf bytes. */
+  async getOnlineFeaturesEncoded(request: GetOnlineFeaturesRequest__Output, call: CallContext): Promise<Buffer> {
+    const { plan, rows } = await this.lookup(request, call);
+    return encodeResponse(plan, rows, Date.now() * 1000);
+  }
+
+  private async lookup(
+    request: GetOnlineFeaturesRequest__Output,
+    call: CallContext,
+  ): Promise<{ plan: LookupPlan; rows: (StoredRow | null)[][] }> {
     const { version, registry } = this.registry.current;
     const plan = planLookup(registry, request, this.config.serving);
-    const rows = await this.readRows(version, plan, call);
-    return assembleResponse(plan, rows, Date.now() * 1000);
+    return { plan, rows: await this.readRows(version, plan, call) };
   }
 
   /**

@@ -5,7 +5,7 @@ import { HealthImplementation } from 'grpc-health-check';
 import type { Config } from '../config/index.js';
 import { isCassetteError, type ErrorStatus } from '../errors/index.js';
 import type { FeatureIngestionHandlers } from '../generated/cassette/v1/FeatureIngestion.js';
-import type { FeatureServingHandlers } from '../generated/cassette/v1/FeatureServing.js';
+import type { GetOnlineFeaturesRequest__Output } from '../generated/cassette/v1/GetOnlineFeaturesRequest.js';
 import type { RegistryHandlers } from '../generated/cassette/v1/Registry.js';
 import type { ProtoGrpcType as ServingProto } from '../generated/serving.js';
 import type { ProtoGrpcType as IngestionProto } from '../generated/ingestion.js';
@@ -27,6 +27,11 @@ const GRPC_STATUS: Record<ErrorStatus, grpc.status> = {
 const UNAVAILABLE_LOG_INTERVAL_MS = 5_000;
 
 export const SERVICE_NAMES = ['cassette.v1.FeatureServing', 'cassette.v1.FeatureIngestion', 'cassette.v1.Registry'];
+
+/** FeatureServing with GetOnlineFeatures answering in wire bytes. */
+type EncodedServingHandlers = {
+  GetOnlineFeatures: grpc.handleUnaryCall<GetOnlineFeaturesRequest__Output, Buffer>;
+};
 
 type Counters = { requests: number; errors: Partial<Record<keyof typeof grpc.status, number>> };
 
@@ -52,8 +57,14 @@ export class GrpcTransport {
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
       'grpc.keepalive_permit_without_calls': 1,
     });
-    const serving: FeatureServingHandlers = {
-      GetOnlineFeatures: this.unary('GetOnlineFeatures', (request, ctx) => core.getOnlineFeatures(request, ctx)),
+    // Responses leave the core already encoded (see wire.ts), so this method's serializer
+    // passes the bytes through; everything else about the method is as generated.
+    const servingService = loaded.cassette.v1.FeatureServing.service;
+    const encodedServing: grpc.ServiceDefinition<EncodedServingHandlers> = {
+      GetOnlineFeatures: { ...servingService.GetOnlineFeatures, responseSerialize: (encoded: Buffer) => encoded },
+    };
+    const serving: EncodedServingHandlers = {
+      GetOnlineFeatures: this.unary('GetOnlineFeatures', (request, ctx) => core.getOnlineFeaturesEncoded(request, ctx)),
     };
     const ingestion: FeatureIngestionHandlers = {
       WriteFeatures: this.unary('WriteFeatures', (request, ctx) => core.writeFeatures(request, ctx)),
@@ -62,7 +73,7 @@ export class GrpcTransport {
       ListFeatureViews: this.unary('ListFeatureViews', async () => core.listFeatureViews()),
       ListFeatureServices: this.unary('ListFeatureServices', async () => core.listFeatureServices()),
     };
-    this.server.addService(loaded.cassette.v1.FeatureServing.service, serving);
+    this.server.addService(encodedServing, serving);
     this.server.addService(loaded.cassette.v1.FeatureIngestion.service, ingestion);
     this.server.addService(loaded.cassette.v1.Registry.service, registry);
     this.health = new HealthImplementation({
