@@ -113,6 +113,10 @@ export class FeatureServer {
 
   private async readRows(version: number, plan: LookupPlan, call: CallContext): Promise<(StoredRow | null)[][]> {
     const rowsByView = plan.views.map((lookup) => new Array<StoredRow | null>(lookup.keys.length));
+    const cached = this.cache.enabled;
+    // Without a cache, each read selects only the requested features (a cached row must serve
+    // any later feature list; an uncached one serves just this request).
+    const statements: undefined = undefined;
     // Answer what the cache holds synchronously; only misses become (view, key) read tasks,
     // flattened so one concurrency bound covers the whole request.
     const missSlots: number[] = [];
@@ -126,43 +130,51 @@ export class FeatureServer {
           rows[i] = null;
           continue;
         }
-        const key = this.cacheKey(version, lookup.view.name, lookup.keyStrings[i]!);
-        const cached = this.cache.peek(key);
-        if (cached !== undefined) {
-          rows[i] = cached;
-        } else {
-          missSlots.push(slot);
-          missIndexes.push(i);
+        if (cached) {
+          const key = this.cacheKey(version, lookup.view.name, lookup.keyStrings[i]!);
+          const row = this.cache.peek(key);
+          if (row !== undefined) {
+            rows[i] = row;
+            continue;
+          }
           missKeys.push(key);
         }
+        missSlots.push(slot);
+        missIndexes.push(i);
       }
     }
-    if (missKeys.length === 0) return rowsByView;
+    if (missSlots.length === 0) return rowsByView;
+
+    const readTask = async (task: number): Promise<void> => {
+      const slot = missSlots[task]!;
+      const lookup = plan.views[slot]!;
+      const key = lookup.keys[missIndexes[task]!]!;
+      // The driver gets what is left of the caller's deadline, within the configured bounds.
+      const load = async () => {
+        const remaining = timeLeft(call.deadline, call.isCancelled, 'all rows were read');
+        return this.store.read(lookup.view, key, this.driverTimeout(remaining), statements?.[slot]);
+      };
+      if (!cached) {
+        rowsByView[slot]![missIndexes[task]!] = await load();
+        return;
+      }
+      const cacheKey = missKeys[task]!;
+      // A read started by another request carries that request's (maybe shorter) deadline.
+      const joined = this.cache.isLoading(cacheKey);
+      let row: StoredRow | null;
+      try {
+        row = await this.cache.get(cacheKey, load);
+      } catch (error) {
+        // If that read timed out and our own deadline has time left, read again rather than
+        // fail for someone else. Our own reads are not retried.
+        if (!joined || !isClientTimeout(error) || Date.now() >= call.deadline) throw error;
+        row = await this.cache.get(cacheKey, load);
+      }
+      rowsByView[slot]![missIndexes[task]!] = row;
+    };
     try {
-      const reads = runBounded(missKeys.length, this.config.serving.maxConcurrentReads, async (task) => {
-        const lookup = plan.views[missSlots[task]!]!;
-        const key = lookup.keys[missIndexes[task]!]!;
-        // The driver gets what is left of the caller's deadline, within the configured bounds.
-        const load = async () => {
-          const remaining = timeLeft(call.deadline, call.isCancelled, 'all rows were read');
-          return this.store.read(lookup.view, key, this.driverTimeout(remaining));
-        };
-        const cacheKey = missKeys[task]!;
-        // A read started by another request carries that request's (maybe shorter) deadline.
-        const joined = this.cache.isLoading(cacheKey);
-        let row: StoredRow | null;
-        try {
-          row = await this.cache.get(cacheKey, load);
-        } catch (error) {
-          // If that read timed out and our own deadline has time left, read again rather than
-          // fail for someone else. Our own reads are not retried.
-          if (!joined || !isClientTimeout(error) || Date.now() >= call.deadline) throw error;
-          row = await this.cache.get(cacheKey, load);
-        }
-        rowsByView[missSlots[task]!]![missIndexes[task]!] = row;
-      });
       await withDeadline(
-        reads,
+        runBounded(missSlots.length, this.config.serving.maxConcurrentReads, readTask),
         call.deadline,
         () => new CassetteError('DEADLINE_EXCEEDED', 'the deadline passed before all rows were read'),
       );

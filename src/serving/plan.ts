@@ -34,6 +34,8 @@ export interface ViewLookup {
   readonly keyStrings: string[];
   /** Batch row -> index into keys: duplicate entities are read once. */
   readonly rowToKey: Int32Array;
+  /** View positions of the features requested from this view, ascending. */
+  readonly featureIndexes: Int32Array;
 }
 
 export interface LookupPlan {
@@ -127,7 +129,8 @@ export function planLookup(
     return decoded;
   };
 
-  const views: ViewLookup[] = [];
+  const views: Omit<ViewLookup, 'featureIndexes'>[] = [];
+  const viewFeatures: number[][] = [];
   const viewSlots = new Map<string, number>();
   const features: PlannedFeature[] = [];
   const outputNames = new Map<string, string>();
@@ -138,6 +141,7 @@ export function planLookup(
       slot = views.length;
       viewSlots.set(view.name, slot);
       views.push(planView(view, batchSize, decodeColumn));
+      viewFeatures.push([]);
     }
     const name = request.full_feature_names ? `${ref.view}__${ref.feature}` : ref.feature;
     const clash = outputNames.get(name);
@@ -149,15 +153,20 @@ export function planLookup(
     outputNames.set(name, `${ref.view}:${ref.feature}`);
     const featureIndex = view.featureIndex.get(ref.feature)!;
     features.push({ name, type: view.features[featureIndex]!.type, viewSlot: slot, featureIndex });
+    viewFeatures[slot]!.push(featureIndex);
   }
-  return { batchSize, features, views };
+  return {
+    batchSize,
+    features,
+    views: views.map((lookup, slot) => ({ ...lookup, featureIndexes: Int32Array.from(viewFeatures[slot]!).sort() })),
+  };
 }
 
 function planView(
   view: FeatureViewDef,
   batchSize: number,
   decodeColumn: (joinKey: string, viewName: string) => StoredScalar[],
-): ViewLookup {
+): Omit<ViewLookup, 'featureIndexes'> {
   const entityColumns = view.entities.map((e) => decodeColumn(e.joinKey, view.name));
   const keys: StoredScalar[][] = [];
   const keyStrings: string[] = [];

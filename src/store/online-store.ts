@@ -16,19 +16,41 @@ type Long = cassandra.types.Long;
  */
 const EMPTY_LIST = Buffer.alloc(4);
 
-/** One entity row of a view as stored: a value and its write time per feature, in view order. */
+/**
+ * One entity row of a view as stored: a value and its write time per feature, in view order.
+ * A row read with a projection holds only the features it selected; the others are undefined.
+ */
 export interface StoredRow {
-  readonly values: readonly (StoredValue | null)[];
+  readonly values: readonly (StoredValue | null | undefined)[];
   /** Write time (the event time) in microseconds since the epoch; NaN where the value is null. */
   readonly writeTimesMicros: Float64Array;
 }
+
+/** A prepared single-partition SELECT of some (or all) features of a view, with their write times. */
+export interface ReadStatement {
+  readonly cql: string;
+  /** View positions of the selected features, ascending. */
+  readonly featureIndexes: Int32Array;
+  /** Result column names of each selected feature's value and write time, in the same order. */
+  readonly valueColumns: readonly string[];
+  readonly writeTimeColumns: readonly string[];
+}
+
+/**
+ * How many feature subsets of one view get their own prepared statement. Feature services are
+ * prepared up front; ad-hoc feature lists are prepared on first use, up to this many, and read
+ * whole rows beyond it.
+ */
+const MAX_PROJECTIONS_PER_VIEW = 256;
 
 /** A feature write: `undefined` leaves the stored value alone, `null` clears it. */
 export type FeatureWrite = StoredValue | null | undefined;
 
 interface ViewStatements {
-  readonly select: string;
+  readonly fullRow: ReadStatement;
   readonly insert: string;
+  /** Feature subsets (keyed by their view positions) -> their statement, or the pending prepare. */
+  readonly projections: Map<string, ReadStatement | Promise<void>>;
 }
 
 /**
@@ -57,27 +79,79 @@ export class OnlineStore {
   async prepare(registry: Registry): Promise<void> {
     for (const view of registry.featureViews.values()) {
       if (this.statements.has(view)) continue;
-      const statements = this.buildStatements(view);
-      await prepareStatement(this.client, statements.select);
+      const table = `${q(this.keyspace)}.${q(view.name)}`;
+      const columns = [...view.entities.map((e) => q(e.joinKey)), ...view.features.map((f) => q(f.name))];
+      const statements: ViewStatements = {
+        fullRow: this.readStatement(view, Int32Array.from(view.features.keys())),
+        // INSERT (not UPDATE) writes a row marker, so a row whose features are all null still
+        // reads as present (NULL_VALUE) rather than missing (NOT_FOUND).
+        insert:
+          `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) ` +
+          'USING TIMESTAMP ? AND TTL ?',
+        projections: new Map(),
+      };
+      await prepareStatement(this.client, statements.fullRow.cql);
       await prepareStatement(this.client, statements.insert);
       this.statements.set(view, statements);
     }
+    // Each feature service's features of each view: the subsets clients are expected to ask for.
+    for (const service of registry.featureServices.values()) {
+      const byView = new Map<string, number[]>();
+      for (const ref of service.features) {
+        const view = registry.featureViews.get(ref.view)!;
+        const indexes = byView.get(view.name) ?? [];
+        indexes.push(view.featureIndex.get(ref.feature)!);
+        byView.set(view.name, indexes);
+      }
+      for (const [name, indexes] of byView) {
+        const view = registry.featureViews.get(name)!;
+        const statements = this.statementsFor(view);
+        const featureIndexes = Int32Array.from(indexes).sort();
+        const key = featureIndexes.join(',');
+        if (featureIndexes.length === view.features.length || statements.projections.has(key)) continue;
+        const statement = this.readStatement(view, featureIndexes);
+        await prepareStatement(this.client, statement.cql);
+        statements.projections.set(key, statement);
+      }
+    }
   }
 
-  private buildStatements(view: FeatureViewDef): ViewStatements {
+  /** SELECT of the features at `featureIndexes` (ascending) and their write times, by partition key. */
+  private readStatement(view: FeatureViewDef, featureIndexes: Int32Array): ReadStatement {
     const table = `${q(this.keyspace)}.${q(view.name)}`;
-    const selected = view.features.map((f) => `${q(f.name)}, WRITETIME(${q(f.name)})`).join(', ');
     const where = view.entities.map((e) => `${q(e.joinKey)} = ?`).join(' AND ');
-    const columns = [...view.entities.map((e) => q(e.joinKey)), ...view.features.map((f) => q(f.name))];
-    return {
-      // Explicit columns, never `*`: a column added by a later apply must not shift positions.
-      select: `SELECT ${selected} FROM ${table} WHERE ${where}`,
-      // INSERT (not UPDATE) writes a row marker, so a row whose features are all null still
-      // reads as present (NULL_VALUE) rather than missing (NOT_FOUND).
-      insert:
-        `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) ` +
-        'USING TIMESTAMP ? AND TTL ?',
-    };
+    // Explicit columns, never `*`: a column added by a later apply must not shift positions.
+    // Aliases named by view position keep result columns short and independent of feature names.
+    const valueColumns = Array.from(featureIndexes, (i) => `v${i}`);
+    const writeTimeColumns = Array.from(featureIndexes, (i) => `w${i}`);
+    const selected = Array.from(featureIndexes, (index, i) => {
+      const name = q(view.features[index]!.name);
+      return `${name} AS ${valueColumns[i]}, WRITETIME(${name}) AS ${writeTimeColumns[i]}`;
+    }).join(', ');
+    return { cql: `SELECT ${selected} FROM ${table} WHERE ${where}`, featureIndexes, valueColumns, writeTimeColumns };
+  }
+
+  /**
+   * The read statement for exactly the features at `featureIndexes` (ascending view positions),
+   * when it is prepared; undefined otherwise. A subset seen for the first time starts being
+   * prepared in the background, so no request waits for a prepare: until it is ready, reads of
+   * that subset read whole rows.
+   */
+  projection(view: FeatureViewDef, featureIndexes: Int32Array): ReadStatement | undefined {
+    const statements = this.statementsFor(view);
+    if (featureIndexes.length === view.features.length) return statements.fullRow;
+    const key = featureIndexes.join(',');
+    const known = statements.projections.get(key);
+    if (known !== undefined) return known instanceof Promise ? undefined : known;
+    if (statements.projections.size >= MAX_PROJECTIONS_PER_VIEW) return undefined;
+    const statement = this.readStatement(view, featureIndexes);
+    const preparing = prepareStatement(this.client, statement.cql).then(
+      () => void statements.projections.set(key, statement),
+      // Not fatal: whole rows serve meanwhile, and the next request of this subset tries again.
+      () => void statements.projections.delete(key),
+    );
+    statements.projections.set(key, preparing);
+    return undefined;
   }
 
   private statementsFor(view: FeatureViewDef): ViewStatements {
@@ -88,26 +162,36 @@ export class OnlineStore {
     return statements;
   }
 
-  /** Reads one entity row; null when the partition does not exist. */
-  async read(view: FeatureViewDef, key: readonly StoredScalar[], timeoutMs: number): Promise<StoredRow | null> {
-    const { select } = this.statementsFor(view);
-    const result = await this.client.execute(select, key as StoredScalar[], {
+  /**
+   * Reads one entity row, all features or those of `statement` (see projection()); null when the
+   * partition does not exist.
+   */
+  async read(
+    view: FeatureViewDef,
+    key: readonly StoredScalar[],
+    timeoutMs: number,
+    statement: ReadStatement = this.statementsFor(view).fullRow,
+  ): Promise<StoredRow | null> {
+    const result = await this.client.execute(statement.cql, key as StoredScalar[], {
       prepare: true,
       consistency: this.readConsistency,
       readTimeout: timeoutMs,
       isIdempotent: true,
     });
-    const row = result.rows[0];
+    const row = result.rows[0] as unknown as Record<string, unknown> | undefined;
     if (!row) return null;
     const count = view.features.length;
-    const values = new Array<StoredValue | null>(count);
+    const values = new Array<StoredValue | null | undefined>(count);
     const writeTimesMicros = new Float64Array(count);
-    const columns = row.values() as unknown[];
-    for (let i = 0; i < count; i++) {
-      const value = columns[2 * i] as StoredValue | null | undefined;
-      const writeTime = columns[2 * i + 1] as Long | null | undefined;
-      values[i] = value ?? null;
-      writeTimesMicros[i] = writeTime == null ? Number.NaN : writeTime.toNumber();
+    const { featureIndexes, valueColumns, writeTimeColumns } = statement;
+    // By column name: the driver's Row has one property per column, and Row.values() would
+    // enumerate them all with for-in.
+    for (let i = 0; i < featureIndexes.length; i++) {
+      const index = featureIndexes[i]!;
+      const value = row[valueColumns[i]!] as StoredValue | null | undefined;
+      const writeTime = row[writeTimeColumns[i]!] as Long | null | undefined;
+      values[index] = value ?? null;
+      writeTimesMicros[index] = writeTime == null ? Number.NaN : writeTime.toNumber();
     }
     return { values, writeTimesMicros };
   }

@@ -234,3 +234,18 @@ describe('planLookup: de-duplication and composite keys', () => {
     expect(first.views[0]!.keyStrings).toEqual(second.views[0]!.keyStrings);
   });
 });
+
+describe('planLookup: features per view', () => {
+  it('lists the view positions each view must read, ascending, whatever the request order', () => {
+    const p = plan(
+      featuresRequest(['user_stats:tags', 'item_info:price', 'user_stats:clicks'], {
+        user_id: users(1),
+        item_id: items('a'),
+      }),
+    );
+    const [userStats, itemInfo] = p.views;
+    // user_stats is (clicks, score, tags); item_info is (price, score).
+    expect(userStats!.featureIndexes).toEqual(Int32Array.from([0, 2]));
+    expect(itemInfo!.featureIndexes).toEqual(Int32Array.from([0]));
+  });
+});
