@@ -116,7 +116,9 @@ export class FeatureServer {
     const cached = this.cache.enabled;
     // Without a cache, each read selects only the requested features (a cached row must serve
     // any later feature list; an uncached one serves just this request).
-    const statements: undefined = undefined;
+    const statements = cached
+      ? undefined
+      : plan.views.map((lookup) => this.store.projection(lookup.view, lookup.featureIndexes));
     // Answer what the cache holds synchronously; only misses become (view, key) read tasks,
     // flattened so one concurrency bound covers the whole request.
     const missSlots: number[] = [];
