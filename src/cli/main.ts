@@ -1,10 +1,18 @@
 import * as grpc from '@grpc/grpc-js';
 import { Command } from 'commander';
 
-import { ConfigError, type ConfigInput } from '../config/index.js';
+import { ConfigError, type Config, type ConfigInput } from '../config/index.js';
 import { isCassetteError } from '../errors/index.js';
 import { RegistryValidationError } from '../registry/index.js';
-import { startServer } from '../serving/index.js';
+import type { Logger } from '../observability/logger.js';
+import {
+  isWorkerProcess,
+  joinWorkerGroup,
+  reportWorkerReady,
+  startServer,
+  startWorkerGroup,
+  type RunningServer,
+} from '../serving/index.js';
 import { connectSession } from '../store/index.js';
 import { applyRegistryFile, describeApply } from './apply.js';
 import { directBackend, serverBackend, type Backend } from './backend.js';
@@ -30,13 +38,75 @@ function untilSignal(): Promise<NodeJS.Signals> {
 interface ServeOptions {
   listen?: string;
   cache: boolean;
+  workers?: string;
 }
 
 function serveOverrides(options: ServeOptions): ConfigInput {
   const overrides: ConfigInput = {};
   if (options.listen) overrides.listen = options.listen;
   if (!options.cache) overrides.cache = { enabled: false };
+  if (options.workers !== undefined) {
+    const workers = Number(options.workers);
+    if (!Number.isInteger(workers) || workers < 1)
+      throw new Error(`--workers ${options.workers}: expected a count >= 1`);
+    overrides.serving = { workers };
+  }
   return overrides;
+}
+
+/** One serving process; in a worker group, one of its workers. */
+async function serveInProcess(config: Config, logger: Logger): Promise<void> {
+  if (!isWorkerProcess()) {
+    const server = await startServer(config, logger);
+    const signal = await untilSignal();
+    logger.info({ signal }, 'shutting down');
+    await server.close();
+    return;
+  }
+  const current: { server?: RunningServer } = {};
+  let stop!: () => void;
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  const peers = joinWorkerGroup((keys) => {
+    for (const key of keys) current.server?.core.cache.invalidate(key);
+  }, stop);
+  // The primary handles signals for the group; it tells workers to stop.
+  process.on('SIGINT', () => undefined);
+  process.on('SIGTERM', stop);
+  const server = await startServer(config, logger, { peers });
+  current.server = server;
+  reportWorkerReady(server.address);
+  await stopped;
+  await server.close();
+  process.disconnect?.();
+}
+
+/** The primary of a worker group: forks the workers, relays between them, stops them. */
+async function serveWithWorkers(config: Config, logger: Logger): Promise<void> {
+  let fail!: (error: Error) => void;
+  const fatal = new Promise<never>((_, reject) => (fail = reject));
+  // Observed by the race below; marked handled in case it fails before the race starts.
+  fatal.catch(() => undefined);
+  const group = await startWorkerGroup({
+    count: config.serving.workers,
+    // Workers use the Cassandra the primary found or started; they never start one.
+    env: {
+      CASSANDRA_CONTACT_POINTS: config.cassandra.contactPoints.join(','),
+      CASSANDRA_LOCAL_DC: config.cassandra.localDataCenter,
+    },
+    logger,
+    onFatal: (error) => fail(error),
+  });
+  logger.info(
+    { address: group.address, workers: group.pids.length, pids: group.pids, cache: config.cache.enabled },
+    'Cassette is serving',
+  );
+  try {
+    const signal = await Promise.race([untilSignal(), fatal]);
+    logger.info({ signal }, 'shutting down');
+  } finally {
+    await group.close();
+    logger.info('Cassette stopped');
+  }
 }
 
 interface ClientOptions {
@@ -72,14 +142,13 @@ export function buildProgram(): Command {
     .description('serve the applied registry over gRPC')
     .option('--listen <host:port>', 'listen address (default 127.0.0.1:6566)')
     .option('--no-cache', 'turn the row cache off')
+    .option('--workers <count>', 'server processes sharing the port, one session and cache each (default 1)')
     .action(async (options: ServeOptions) => {
       const ctx = commandContext(program.opts<GlobalOptions>(), serveOverrides(options));
       const { config, endpoint } = await resolveCassandra(ctx);
       try {
-        const server = await startServer(config, ctx.logger);
-        const signal = await untilSignal();
-        ctx.logger.info({ signal }, 'shutting down');
-        await server.close();
+        if (config.serving.workers > 1 && !isWorkerProcess()) await serveWithWorkers(config, ctx.logger);
+        else await serveInProcess(config, ctx.logger);
       } finally {
         await endpoint.stop();
       }

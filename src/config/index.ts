@@ -57,6 +57,8 @@ export const configSchema = z.strictObject({
       maxConcurrentReads: z.number().int().positive().default(128),
       /** Deadline applied to a request whose caller sent none. */
       defaultDeadlineMs: z.number().int().positive().default(2000),
+      /** Server processes sharing the listening port, each with its own session and cache. */
+      workers: z.number().int().positive().max(256).default(1),
     })
     .prefault({}),
   cache: z
@@ -150,6 +152,7 @@ const ENVIRONMENT: ReadonlyArray<readonly [string, readonly string[], EnvKind]> 
   ['CASSETTE_WRITE_CONSISTENCY', ['cassandra', 'writeConsistency'], 'string'],
   ['CASSETTE_MAX_BATCH_SIZE', ['serving', 'maxBatchSize'], 'number'],
   ['CASSETTE_MAX_CONCURRENT_READS', ['serving', 'maxConcurrentReads'], 'number'],
+  ['CASSETTE_SERVING_WORKERS', ['serving', 'workers'], 'number'],
   ['CASSETTE_CACHE_ENABLED', ['cache', 'enabled'], 'boolean'],
   ['CASSETTE_CACHE_MAX_BYTES', ['cache', 'maxBytes'], 'number'],
   ['CASSETTE_CACHE_TTL_MS', ['cache', 'ttlMs'], 'number'],

@@ -15,6 +15,7 @@ import { isUnstorableKey } from '../values/index.js';
 import { planLookup, type LookupPlan } from './plan.js';
 import { RegistrySync } from './registry-sync.js';
 import { assembleResponse } from './response.js';
+import type { PeerCaches } from './workers.js';
 import { encodeResponse } from './wire.js';
 
 /**
@@ -51,6 +52,7 @@ export class FeatureServer {
     private readonly config: Config,
     client: CassandraClient,
     private readonly logger: Logger,
+    private readonly peers: PeerCaches | undefined,
   ) {
     this.store = new OnlineStore(client, config.cassandra.keyspace, config.cassandra);
     this.cache = new RowCache<StoredRow>(config.cache, sizeOfRow);
@@ -58,8 +60,13 @@ export class FeatureServer {
   }
 
   /** Loads the registry and prepares every statement: the server is ready to answer when this resolves. */
-  static async create(config: Config, client: CassandraClient, logger: Logger): Promise<FeatureServer> {
-    const server = new FeatureServer(config, client, logger);
+  static async create(
+    config: Config,
+    client: CassandraClient,
+    logger: Logger,
+    peers?: PeerCaches,
+  ): Promise<FeatureServer> {
+    const server = new FeatureServer(config, client, logger, peers);
     await server.registry.load();
     server.registry.startPolling(config.registry.refreshIntervalMs);
     return server;
@@ -206,17 +213,31 @@ export class FeatureServer {
       else expired++;
     });
     // Invalidate under the version this write was validated with and the one serving now, in
-    // case a new registry was picked up while the rows were being written.
-    const invalidate = (row: WriteRow) => {
+    // case a new registry was picked up while the rows were being written. Keys are collected
+    // for the sibling workers' caches (see workers.ts).
+    const changedKeys: string[] = [];
+    const invalidate = (row: WriteRow, changed: string[]) => {
       const current = this.registry.current.version;
-      this.cache.invalidate(this.cacheKey(version, view.name, row.keyString));
-      if (current !== version) this.cache.invalidate(this.cacheKey(current, view.name, row.keyString));
+      const key = this.cacheKey(version, view.name, row.keyString);
+      this.cache.invalidate(key);
+      changed.push(key);
+      if (current !== version) {
+        const currentKey = this.cacheKey(current, view.name, row.keyString);
+        this.cache.invalidate(currentKey);
+        changed.push(currentKey);
+      }
     };
     const onSettled = (row: WriteRow, timedOut: boolean) => {
-      invalidate(row);
+      invalidate(row, changedKeys);
       // The coordinator may still apply a write the driver gave up on; drop whatever a read
       // cached in between once that can no longer happen.
-      if (timedOut) setTimeout(() => invalidate(row), LATE_WRITE_WINDOW_MS).unref();
+      if (timedOut) {
+        setTimeout(() => {
+          const late: string[] = [];
+          invalidate(row, late);
+          void this.peers?.invalidate(late);
+        }, LATE_WRITE_WINDOW_MS).unref();
+      }
     };
     try {
       const writes = writeRows(this.store, view, rows, {
@@ -233,6 +254,9 @@ export class FeatureServer {
       );
     } catch (error) {
       throw storeError(error, Date.now() >= call.deadline);
+    } finally {
+      // Acknowledge (or fail) only once no worker can serve the old rows from its cache.
+      await this.peers?.invalidate(changedKeys);
     }
     this.logger.debug({ view: view.name, rows: rows.length, expired }, 'wrote feature rows');
     return { rows_written: rows.length, rows_expired: expired };

@@ -3,12 +3,21 @@ import type { Logger } from '../observability/logger.js';
 import { connectSession, type CassandraClient } from '../store/index.js';
 import { FeatureServer } from './feature-server.js';
 import { GrpcTransport } from './grpc-server.js';
+import type { PeerCaches } from './workers.js';
 
 export { FeatureServer, type CallContext } from './feature-server.js';
 export { GrpcTransport, SERVICE_NAMES } from './grpc-server.js';
 export { loadCassetteProtos, LOADER_OPTIONS, PROTO_DIR, PROTO_FILES } from './proto.js';
 export { planLookup, type LookupPlan } from './plan.js';
 export { assembleResponse, STATUS } from './response.js';
+export {
+  isWorkerProcess,
+  joinWorkerGroup,
+  reportWorkerReady,
+  startWorkerGroup,
+  type PeerCaches,
+  type WorkerGroup,
+} from './workers.js';
 
 export interface RunningServer {
   /** Address the gRPC server listens on. */
@@ -26,7 +35,11 @@ export interface RunningServer {
 export async function startServer(
   config: Config,
   logger: Logger,
-  options: { client?: CassandraClient } = {},
+  options: {
+    client?: CassandraClient;
+    /** Set in a serving worker: the sibling workers' caches, kept coherent on writes. */
+    peers?: PeerCaches;
+  } = {},
 ): Promise<RunningServer> {
   if (!options.client && config.cassandra.contactPoints.length === 0) {
     throw new Error('no Cassandra contact points configured (set CASSANDRA_CONTACT_POINTS)');
@@ -35,11 +48,14 @@ export async function startServer(
   const client = options.client ?? (await connectSession(config.cassandra, logger));
   let core: FeatureServer | undefined;
   try {
-    core = await FeatureServer.create(config, client, logger);
+    core = await FeatureServer.create(config, client, logger, options.peers);
     const transport = new GrpcTransport(core, config, logger);
     const address = await transport.listen();
     const stats = startStatsLog(core, transport, config.log.statsIntervalMs, logger);
-    logger.info({ address, cache: config.cache.enabled, keyspace: config.cassandra.keyspace }, 'Cassette is serving');
+    logger.info(
+      { address, cache: config.cache.enabled, keyspace: config.cassandra.keyspace },
+      options.peers ? 'serving worker ready' : 'Cassette is serving',
+    );
     let closing: Promise<void> | undefined;
     const serverCore = core;
     return {

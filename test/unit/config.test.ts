@@ -52,7 +52,7 @@ describe('loadConfig: defaults', () => {
         localDataDir: '.cassette/cassandra',
         localPort: 9042,
       },
-      serving: { maxBatchSize: 1000, maxConcurrentReads: 128, defaultDeadlineMs: 2000 },
+      serving: { maxBatchSize: 1000, maxConcurrentReads: 128, defaultDeadlineMs: 2000, workers: 1 },
       cache: { enabled: true, maxBytes: 256 * 1024 * 1024, ttlMs: 30_000 },
       registry: { refreshIntervalMs: 10_000 },
       ingest: { maxFutureSkewMs: 300_000, expiryGraceSeconds: 3600, writeConcurrency: 64, maxRowsPerRequest: 10_000 },
@@ -100,6 +100,11 @@ describe('loadConfig: precedence', () => {
     expect(config.cassandra.localDataCenter).toBe('dc_file'); // sibling of an overridden key survives
     expect(config.cassandra.readConsistency).toBe('localQuorum'); // default beside file settings
     expect(config.serving.maxConcurrentReads).toBe(128);
+  });
+
+  it('reads the serving worker count from the environment and refuses zero', () => {
+    expect(load({ env: { CASSETTE_SERVING_WORKERS: '4' } }).serving.workers).toBe(4);
+    expect(() => load({ env: { CASSETTE_SERVING_WORKERS: '0' } })).toThrow(/serving\.workers/);
   });
 
   it('lets overrides beat the environment', () => {

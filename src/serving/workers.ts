@@ -1,0 +1,214 @@
+import cluster, { type Worker } from 'node:cluster';
+
+import type { Logger } from '../observability/logger.js';
+
+/**
+ * Serving on several cores: N worker processes share one listening port (node:cluster hands
+ * each new connection to the next worker). Each worker is a whole Cassette server with its own
+ * Cassandra session, made after the fork, and its own cache.
+ *
+ * Separate caches must not break read-your-writes: a write through one worker invalidates its
+ * rows in every worker before it is acknowledged. The worker sends the keys to the primary,
+ * which relays them to the other workers and answers once each has dropped them.
+ */
+
+/** Worker -> primary. */
+type WorkerMessage =
+  | { type: 'cassette:ready'; address: string }
+  | { type: 'cassette:invalidate'; id: number; keys: string[] }
+  | { type: 'cassette:invalidated'; id: number };
+
+/** Primary -> worker. */
+type PrimaryMessage =
+  | { type: 'cassette:invalidate'; id: number; keys: string[] }
+  | { type: 'cassette:invalidated'; id: number }
+  | { type: 'cassette:shutdown' };
+
+function isMessage<T extends { type: string }>(message: unknown): message is T {
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    typeof (message as { type?: unknown }).type === 'string' &&
+    (message as { type: string }).type.startsWith('cassette:')
+  );
+}
+
+/** The worker side: how this process tells its siblings which cache keys a write changed. */
+export interface PeerCaches {
+  /** Resolves once every other worker has dropped `keys` (or has exited). */
+  invalidate(keys: string[]): Promise<void>;
+}
+
+/**
+ * Joins the worker group from inside a worker. `invalidateLocal` drops keys from this worker's
+ * cache when a sibling wrote them; `onShutdown` is called when the primary asks this worker to stop
+ * or goes away.
+ */
+export function joinWorkerGroup(invalidateLocal: (keys: string[]) => void, onShutdown: () => void): PeerCaches {
+  const pending = new Map<number, () => void>();
+  let nextId = 0;
+  process.on('message', (message: unknown) => {
+    if (!isMessage<PrimaryMessage>(message)) return;
+    switch (message.type) {
+      case 'cassette:invalidate':
+        invalidateLocal(message.keys);
+        process.send?.({ type: 'cassette:invalidated', id: message.id } satisfies WorkerMessage);
+        return;
+      case 'cassette:invalidated':
+        pending.get(message.id)?.();
+        pending.delete(message.id);
+        return;
+      case 'cassette:shutdown':
+        onShutdown();
+        return;
+    }
+  });
+  // The primary is gone (even SIGKILLed): nobody will route connections here any more.
+  process.once('disconnect', onShutdown);
+  return {
+    invalidate: (keys) =>
+      new Promise<void>((resolve) => {
+        if (keys.length === 0 || !process.connected) return resolve();
+        const id = nextId++;
+        pending.set(id, resolve);
+        process.send?.({ type: 'cassette:invalidate', id, keys } satisfies WorkerMessage);
+      }),
+  };
+}
+
+/** Tells the primary this worker is serving. */
+export function reportWorkerReady(address: string): void {
+  process.send?.({ type: 'cassette:ready', address } satisfies WorkerMessage);
+}
+
+export const isWorkerProcess = (): boolean => cluster.isWorker;
+
+export interface WorkerGroup {
+  /** The address every worker listens on. */
+  readonly address: string;
+  readonly pids: readonly number[];
+  close(): Promise<void>;
+}
+
+/** Restarts allowed within RESTART_WINDOW_MS before the primary gives up. */
+const MAX_RESTARTS = 5;
+const RESTART_WINDOW_MS = 60_000;
+const SHUTDOWN_GRACE_MS = 10_000;
+
+/**
+ * From the primary: forks `count` workers that re-run this process's command with `env` added
+ * (the primary has already resolved Cassandra, so workers never start one), waits until all of
+ * them serve, relays cache invalidations between them, and restarts one that dies.
+ */
+export async function startWorkerGroup(options: {
+  count: number;
+  env: NodeJS.ProcessEnv;
+  execArgv?: string[];
+  logger: Logger;
+  onFatal: (error: Error) => void;
+}): Promise<WorkerGroup> {
+  const { count, logger } = options;
+  cluster.setupPrimary({ execArgv: [...process.execArgv, ...(options.execArgv ?? [])] });
+  const workers = new Set<Worker>();
+  // Invalidations relayed on behalf of a worker: who asked, and who still has to answer.
+  const relays = new Map<string, { origin: Worker; id: number; waiting: Set<Worker> }>();
+  let nextRelay = 0;
+  let closing = false;
+  const restarts: number[] = [];
+
+  const settleRelay = (relayId: string) => {
+    const relay = relays.get(relayId);
+    if (!relay || relay.waiting.size > 0) return;
+    relays.delete(relayId);
+    if (relay.origin.isConnected()) {
+      relay.origin.send({ type: 'cassette:invalidated', id: relay.id } satisfies PrimaryMessage);
+    }
+  };
+
+  const onMessage = (worker: Worker, message: unknown) => {
+    if (!isMessage<WorkerMessage>(message)) return;
+    if (message.type === 'cassette:invalidate') {
+      const relayId = String(nextRelay++);
+      const waiting = new Set([...workers].filter((w) => w !== worker && w.isConnected()));
+      relays.set(relayId, { origin: worker, id: message.id, waiting });
+      for (const peer of waiting) {
+        peer.send({ type: 'cassette:invalidate', id: Number(relayId), keys: message.keys } satisfies PrimaryMessage);
+      }
+      settleRelay(relayId);
+    } else if (message.type === 'cassette:invalidated') {
+      const relayId = String(message.id);
+      relays.get(relayId)?.waiting.delete(worker);
+      settleRelay(relayId);
+    }
+  };
+
+  let firstAddress: string | undefined;
+  const fork = (): Promise<string> => {
+    const worker = cluster.fork(options.env);
+    workers.add(worker);
+    worker.on('message', (message: unknown) => onMessage(worker, message));
+    const ready = new Promise<string>((resolve, reject) => {
+      const onReady = (message: unknown) => {
+        if (isMessage<WorkerMessage>(message) && message.type === 'cassette:ready') {
+          worker.off('message', onReady);
+          resolve(message.address);
+        }
+      };
+      worker.on('message', onReady);
+      worker.once('exit', (code, signal) =>
+        reject(new Error(`worker ${worker.process.pid} exited before serving (code ${code}, signal ${signal})`)),
+      );
+    });
+    worker.once('exit', (code, signal) => {
+      workers.delete(worker);
+      // Nobody waits for a worker that is gone: its cache went with it.
+      for (const [relayId, relay] of relays) {
+        relay.waiting.delete(worker);
+        settleRelay(relayId);
+      }
+      if (closing) return;
+      logger.error({ pid: worker.process.pid, code, signal }, 'serving worker died; starting another');
+      const now = Date.now();
+      restarts.push(now);
+      while (restarts.length > 0 && restarts[0]! < now - RESTART_WINDOW_MS) restarts.shift();
+      if (restarts.length > MAX_RESTARTS) {
+        options.onFatal(new Error(`serving workers died ${restarts.length} times within a minute`));
+        return;
+      }
+      fork().catch((error: unknown) => options.onFatal(error as Error));
+    });
+    // Unexpected: a worker that started serving somewhere else.
+    return ready.then((address) => {
+      firstAddress ??= address;
+      if (address !== firstAddress) throw new Error(`worker listens on ${address}, not ${firstAddress}`);
+      return address;
+    });
+  };
+
+  const close = async (): Promise<void> => {
+    closing = true;
+    await Promise.all(
+      [...workers].map(
+        (worker) =>
+          new Promise<void>((resolve) => {
+            if (worker.isDead()) return resolve();
+            const force = setTimeout(() => worker.process.kill('SIGKILL'), SHUTDOWN_GRACE_MS);
+            worker.once('exit', () => {
+              clearTimeout(force);
+              resolve();
+            });
+            if (worker.isConnected()) worker.send({ type: 'cassette:shutdown' } satisfies PrimaryMessage);
+            else worker.process.kill('SIGTERM');
+          }),
+      ),
+    );
+  };
+
+  try {
+    const addresses = await Promise.all(Array.from({ length: count }, fork));
+    return { address: addresses[0]!, pids: [...workers].map((w) => w.process.pid!), close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
