@@ -10,13 +10,13 @@ import type { WriteFeaturesRequest__Output } from '../generated/cassette/v1/Writ
 import type { WriteFeaturesResponse } from '../generated/cassette/v1/WriteFeaturesResponse.js';
 import { validateRow, writeRows, type WriteRow } from '../ingest/index.js';
 import type { Logger } from '../observability/logger.js';
-import { OnlineStore, isClientTimeout, storeError, type CassandraClient, type StoredRow } from '../store/index.js';
+import { OnlineStore, isClientTimeout, storeError, type CassandraClient } from '../store/index.js';
 import { isUnstorableKey } from '../values/index.js';
 import { planLookup, type LookupPlan } from './plan.js';
 import { RegistrySync } from './registry-sync.js';
 import { assembleResponse } from './response.js';
 import type { PeerCaches } from './workers.js';
-import { encodeResponse } from './wire.js';
+import { encodeCells, encodeResponse, type ServedRow } from './wire.js';
 
 /**
  * How long after a client-side write timeout Cassandra may still apply the write: its own
@@ -32,9 +32,10 @@ export interface CallContext {
   readonly isCancelled: () => boolean;
 }
 
-function sizeOfRow(row: StoredRow): number {
+function sizeOfRow(row: ServedRow): number {
   let bytes = 64 + row.writeTimesMicros.byteLength;
   for (const value of row.values) bytes += estimateValueBytes(value);
+  if (row.cells) bytes += 64 + row.cells.bytes.length + row.cells.offsets.byteLength;
   return bytes;
 }
 
@@ -44,7 +45,7 @@ function sizeOfRow(row: StoredRow): number {
  * direct mode both call it.
  */
 export class FeatureServer {
-  readonly cache: RowCache<StoredRow>;
+  readonly cache: RowCache<ServedRow>;
   readonly registry: RegistrySync;
   private readonly store: OnlineStore;
 
@@ -55,7 +56,7 @@ export class FeatureServer {
     private readonly peers: PeerCaches | undefined,
   ) {
     this.store = new OnlineStore(client, config.cassandra.keyspace, config.cassandra);
-    this.cache = new RowCache<StoredRow>(config.cache, sizeOfRow);
+    this.cache = new RowCache<ServedRow>(config.cache, sizeOfRow);
     this.registry = new RegistrySync(client, config.cassandra.keyspace, this.store, this.cache, logger);
   }
 
@@ -97,7 +98,7 @@ export class FeatureServer {
   private async lookup(
     request: GetOnlineFeaturesRequest__Output,
     call: CallContext,
-  ): Promise<{ plan: LookupPlan; rows: (StoredRow | null)[][] }> {
+  ): Promise<{ plan: LookupPlan; rows: (ServedRow | null)[][] }> {
     const { version, registry } = this.registry.current;
     const plan = planLookup(registry, request, this.config.serving);
     return { plan, rows: await this.readRows(version, plan, call) };
@@ -118,8 +119,8 @@ export class FeatureServer {
     return Math.max(minDriverTimeoutMs, Math.min(remainingMs, requestTimeoutMs));
   }
 
-  private async readRows(version: number, plan: LookupPlan, call: CallContext): Promise<(StoredRow | null)[][]> {
-    const rowsByView = plan.views.map((lookup) => new Array<StoredRow | null>(lookup.keys.length));
+  private async readRows(version: number, plan: LookupPlan, call: CallContext): Promise<(ServedRow | null)[][]> {
+    const rowsByView = plan.views.map((lookup) => new Array<ServedRow | null>(lookup.keys.length));
     const cached = this.cache.enabled;
     // Without a cache, each read selects only the requested features (a cached row must serve
     // any later feature list; an uncached one serves just this request).
@@ -167,17 +168,24 @@ export class FeatureServer {
         rowsByView[slot]![missIndexes[task]!] = await load();
         return;
       }
+      // A row entering the cache is encoded once, so each hit copies bytes (see wire.ts).
+      const loadForCache = async (): Promise<ServedRow | null> => {
+        const row = await load();
+        return (
+          row && { values: row.values, writeTimesMicros: row.writeTimesMicros, cells: encodeCells(lookup.view, row) }
+        );
+      };
       const cacheKey = missKeys[task]!;
       // A read started by another request carries that request's (maybe shorter) deadline.
       const joined = this.cache.isLoading(cacheKey);
-      let row: StoredRow | null;
+      let row: ServedRow | null;
       try {
-        row = await this.cache.get(cacheKey, load);
+        row = await this.cache.get(cacheKey, loadForCache);
       } catch (error) {
         // If that read timed out and our own deadline has time left, read again rather than
         // fail for someone else. Our own reads are not retried.
         if (!joined || !isClientTimeout(error) || Date.now() >= call.deadline) throw error;
-        row = await this.cache.get(cacheKey, load);
+        row = await this.cache.get(cacheKey, loadForCache);
       }
       rowsByView[slot]![missIndexes[task]!] = row;
     };

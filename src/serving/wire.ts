@@ -1,6 +1,6 @@
 import type cassandra from 'cassandra-driver';
 
-import type { ValueType } from '../registry/index.js';
+import type { FeatureViewDef, ValueType } from '../registry/index.js';
 import type { StoredRow } from '../store/index.js';
 import type { StoredValue } from '../values/index.js';
 import type { LookupPlan } from './plan.js';
@@ -255,6 +255,17 @@ class WireWriter {
     this.pos += bytes.length;
   }
 
+  /** Copies `src[start, end)`; short runs byte by byte, which beats Buffer.copy's call overhead. */
+  copy(src: Buffer, start: number, end: number): void {
+    if (end - start < 32) {
+      const buf = this.buf;
+      for (let i = start; i < end; i++) buf[this.pos++] = src[i]!;
+    } else {
+      src.copy(this.buf, this.pos, start, end);
+      this.pos += end - start;
+    }
+  }
+
   double(n: number): void {
     this.pos = this.buf.writeDoubleLE(n, this.pos);
   }
@@ -369,6 +380,57 @@ class WireWriter {
   }
 }
 
+/**
+ * A row's cells already in wire form, made once when the row enters the cache so that every
+ * hit copies bytes instead of encoding values: for feature i, the Value message body is
+ * `bytes[offsets[2i], offsets[2i+1])` and the Timestamp body `bytes[offsets[2i+1], offsets[2i+2])`.
+ */
+export interface EncodedCells {
+  readonly bytes: Buffer;
+  readonly offsets: Int32Array;
+}
+
+/** A stored row as the encoder takes it: cached rows carry their cells in wire form. */
+export interface ServedRow extends StoredRow {
+  readonly cells?: EncodedCells;
+}
+
+/** Encodes every feature of `row` (a whole row of `view`) for the cache; see EncodedCells. */
+export function encodeCells(view: FeatureViewDef, row: StoredRow): EncodedCells {
+  const count = view.features.length;
+  const offsets = new Int32Array(2 * count + 1);
+  let size = 0;
+  for (let i = 0; i < count; i++) {
+    const value = row.values[i];
+    offsets[2 * i] = size;
+    if (value === null || value === undefined) {
+      size += NULL_VALUE_SIZE;
+      offsets[2 * i + 1] = size;
+    } else {
+      size += valueSize(view.features[i]!.type, value);
+      offsets[2 * i + 1] = size;
+      size += timestampSize(row.writeTimesMicros[i]!);
+    }
+  }
+  offsets[2 * count] = size;
+  const out = new WireWriter(Buffer.allocUnsafe(size));
+  for (let i = 0; i < count; i++) {
+    const value = row.values[i];
+    if (value === null || value === undefined) {
+      out.varint(NULL_VAL_TAG);
+      out.varint(0);
+    } else {
+      const type = view.features[i]!.type;
+      // The string's byte length (or list's size), as valueSize leaves it.
+      valueSize(type, value);
+      out.value(type, value, innerSize);
+      out.timestamp(row.writeTimesMicros[i]!);
+    }
+  }
+  if (out.pos !== size) throw new Error(`cell encoder wrote ${out.pos} bytes of ${size} measured`);
+  return { bytes: out.buf, offsets };
+}
+
 // Per-cell scratch, reused across responses (encoding is synchronous). Cell = feature * batch + row.
 let cellValueSize = new Int32Array(1024);
 let cellInnerSize = new Int32Array(1024);
@@ -388,7 +450,7 @@ function ensureScratch(cells: number): void {
  */
 export function encodeResponse(
   plan: LookupPlan,
-  rowsByView: readonly (readonly (StoredRow | null)[])[],
+  rowsByView: readonly (readonly (ServedRow | null)[])[],
   nowMicros: number,
 ): Buffer {
   const { batchSize, features } = plan;
@@ -427,9 +489,16 @@ export function encodeResponse(
           const writtenAt = row.writeTimesMicros[feature.featureIndex]!;
           cellStatus[cell] =
             ttlMicros > 0 && nowMicros - writtenAt > ttlMicros ? STATUS.OUTSIDE_MAX_AGE : STATUS.PRESENT;
-          size = valueSize(feature.type, value);
-          cellInnerSize[cell] = innerSize;
-          timestampsSize += 1 + lengthDelimitedSize(timestampSize(writtenAt));
+          const cells = row.cells;
+          if (cells) {
+            const at = 2 * feature.featureIndex;
+            size = cells.offsets[at + 1]! - cells.offsets[at]!;
+            timestampsSize += 1 + lengthDelimitedSize(cells.offsets[at + 2]! - cells.offsets[at + 1]!);
+          } else {
+            size = valueSize(feature.type, value);
+            cellInnerSize[cell] = innerSize;
+            timestampsSize += 1 + lengthDelimitedSize(timestampSize(writtenAt));
+          }
         }
       }
       cellValueSize[cell] = size;
@@ -470,7 +539,13 @@ export function encodeResponse(
         out.varint(0);
       } else if (status !== STATUS.NOT_FOUND) {
         const row = rows[lookup.rowToKey[r]!]!;
-        out.value(feature.type, row.values[feature.featureIndex]!, cellInnerSize[cell]!);
+        const cells = row.cells;
+        if (cells) {
+          const at = 2 * feature.featureIndex;
+          out.copy(cells.bytes, cells.offsets[at]!, cells.offsets[at + 1]!);
+        } else {
+          out.value(feature.type, row.values[feature.featureIndex]!, cellInnerSize[cell]!);
+        }
       }
     }
     if (batchSize > 0) {
@@ -484,9 +559,17 @@ export function encodeResponse(
       if (status === STATUS.NOT_FOUND || status === STATUS.NULL_VALUE) {
         out.varint(0);
       } else {
-        const writtenAt = rows[lookup.rowToKey[r]!]!.writeTimesMicros[feature.featureIndex]!;
-        out.varint(timestampSize(writtenAt));
-        out.timestamp(writtenAt);
+        const row = rows[lookup.rowToKey[r]!]!;
+        const cells = row.cells;
+        if (cells) {
+          const at = 2 * feature.featureIndex;
+          out.varint(cells.offsets[at + 2]! - cells.offsets[at + 1]!);
+          out.copy(cells.bytes, cells.offsets[at + 1]!, cells.offsets[at + 2]!);
+        } else {
+          const writtenAt = row.writeTimesMicros[feature.featureIndex]!;
+          out.varint(timestampSize(writtenAt));
+          out.timestamp(writtenAt);
+        }
       }
     }
   }

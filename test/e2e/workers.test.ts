@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 
 import { call, connectClients, deadlineIn, type CassetteClients } from '../../src/client/index.js';
+import type { GetOnlineFeaturesResponse__Output } from '../../src/generated/cassette/v1/GetOnlineFeaturesResponse.js';
 import { connectTestSession, dropKeyspace, testConfig, uniqueKeyspace } from '../helpers/cluster.js';
 
 const BIN = fileURLToPath(new URL('../../bin/cassette.js', import.meta.url));
@@ -79,7 +80,7 @@ describe('serving with several worker processes', () => {
   });
 
   const read = (channel: CassetteClients, id: string) =>
-    call((cb) =>
+    call<GetOnlineFeaturesResponse__Output>((cb) =>
       channel.serving.GetOnlineFeatures(
         { features: { val: ['profile:score'] }, entities: { user_id: { val: [{ int64_val: id }] } } },
         deadlineIn(10_000),

@@ -7,7 +7,7 @@ import { parseRegistry, type ScalarType, type ValueType } from '../../src/regist
 import { planLookup } from '../../src/serving/plan.js';
 import { loadCassetteProtos } from '../../src/serving/proto.js';
 import { assembleResponse } from '../../src/serving/response.js';
-import { encodeResponse } from '../../src/serving/wire.js';
+import { encodeCells, encodeResponse } from '../../src/serving/wire.js';
 import type { StoredRow } from '../../src/store/index.js';
 import type { StoredScalar, StoredValue } from '../../src/values/index.js';
 import { featuresRequest, users } from './serving-fixtures.js';
@@ -119,6 +119,11 @@ describe('encodeResponse', () => {
           );
           const wire = encodeResponse(plan, rowsByView, NOW);
           expect(decoded(wire)).toEqual(reference(plan, rowsByView, NOW));
+          // The same rows as the cache holds them, with their cells encoded up front.
+          const cached = plan.views.map((lookup, slot) =>
+            rowsByView[slot]!.map((row) => row && { ...row, cells: encodeCells(lookup.view, row) }),
+          );
+          expect(encodeResponse(plan, cached, NOW).equals(wire)).toBe(true);
         },
       ),
       { numRuns: 300 },
