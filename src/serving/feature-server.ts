@@ -8,8 +8,9 @@ import type { ListFeatureServicesResponse } from '../generated/cassette/v1/ListF
 import type { ListFeatureViewsResponse } from '../generated/cassette/v1/ListFeatureViewsResponse.js';
 import type { WriteFeaturesRequest__Output } from '../generated/cassette/v1/WriteFeaturesRequest.js';
 import type { WriteFeaturesResponse } from '../generated/cassette/v1/WriteFeaturesResponse.js';
-import { validateRow, writeRows, type WriteRow } from '../ingest/index.js';
+import { RowSink, validateRow, type WriteRow } from '../ingest/index.js';
 import type { Logger } from '../observability/logger.js';
+import type { FeatureViewDef } from '../registry/index.js';
 import { OnlineStore, isClientTimeout, storeError, type CassandraClient, type StoredRow } from '../store/index.js';
 import { isUnstorableKey } from '../values/index.js';
 import { planLookup, type LookupPlan } from './plan.js';
@@ -177,29 +178,10 @@ export class FeatureServer {
       if (validated.kind === 'write') rows.push(validated.row);
       else expired++;
     });
-    // Invalidate under the version this write was validated with and the one serving now, in
-    // case a new registry was picked up while the rows were being written.
-    const invalidate = (row: WriteRow) => {
-      const current = this.registry.current.version;
-      this.cache.invalidate(this.cacheKey(version, view.name, row.keyString));
-      if (current !== version) this.cache.invalidate(this.cacheKey(current, view.name, row.keyString));
-    };
-    const onSettled = (row: WriteRow, timedOut: boolean) => {
-      invalidate(row);
-      // The coordinator may still apply a write the driver gave up on; drop whatever a read
-      // cached in between once that can no longer happen.
-      if (timedOut) setTimeout(() => invalidate(row), LATE_WRITE_WINDOW_MS).unref();
-    };
     try {
-      const writes = writeRows(this.store, view, rows, {
-        concurrency: this.config.ingest.writeConcurrency,
-        rowTimeoutMs: (remaining) => this.driverTimeout(remaining),
-        deadline: call.deadline,
-        isCancelled: call.isCancelled,
-        onSettled,
-      });
+      const sink = this.rowSink(version, view, call);
       await withDeadline(
-        writes,
+        this.pushAll(sink, rows),
         call.deadline,
         () => new CassetteError('DEADLINE_EXCEEDED', 'the deadline passed before all rows were written'),
       );
@@ -208,6 +190,45 @@ export class FeatureServer {
     }
     this.logger.debug({ view: view.name, rows: rows.length, expired }, 'wrote feature rows');
     return { rows_written: rows.length, rows_expired: expired };
+  }
+
+  /** Pushes `rows` into `sink` as its window allows, then waits until all are written. */
+  private async pushAll(sink: RowSink, rows: readonly WriteRow[]): Promise<void> {
+    for (let i = 0; i < rows.length; i++) {
+      const room = sink.push(rows[i]!, i);
+      if (room !== null) await room;
+    }
+    await sink.flush();
+  }
+
+  /**
+   * The write path of one call for rows of `view` validated under registry `version`: the
+   * driver timeout follows the caller's deadline, and each row's cache entry is dropped as soon
+   * as its write settles.
+   */
+  private rowSink(version: number, view: FeatureViewDef, call: CallContext): RowSink {
+    // Invalidate under the version the rows were validated with and the one serving now, in
+    // case a new registry was picked up while the rows were being written.
+    const invalidate = (row: WriteRow) => {
+      const current = this.registry.current.version;
+      this.cache.invalidate(this.cacheKey(version, view.name, row.keyString));
+      if (current !== version) this.cache.invalidate(this.cacheKey(current, view.name, row.keyString));
+    };
+    const { writeConcurrency, writeAttempts } = this.config.ingest;
+    return new RowSink(this.store, view, {
+      concurrency: writeConcurrency,
+      maxRowsPerSecond: 0,
+      writeTimeoutMs: (remaining) => this.driverTimeout(remaining),
+      maxAttempts: writeAttempts,
+      deadline: call.deadline,
+      isCancelled: call.isCancelled,
+      onSettled: (row, timedOut) => {
+        invalidate(row);
+        // The coordinator may still apply a write the driver gave up on; drop whatever a read
+        // cached in between once that can no longer happen.
+        if (timedOut) setTimeout(() => invalidate(row), LATE_WRITE_WINDOW_MS).unref();
+      },
+    });
   }
 
   listFeatureViews(): ListFeatureViewsResponse {

@@ -28,6 +28,32 @@ export function isClientTimeout(error: unknown): boolean {
   return false;
 }
 
+/** Coordinator answers that mean "try again shortly": nothing about the write itself was wrong. */
+const TRANSIENT_CODES = new Set<number>([
+  types.responseErrorCodes.unavailableException,
+  types.responseErrorCodes.overloaded,
+  types.responseErrorCodes.isBootstrapping,
+  types.responseErrorCodes.writeTimeout,
+]);
+
+/**
+ * True for a write failure worth retrying: the driver gave up waiting, the coordinator was
+ * unavailable, overloaded or timed out waiting for replicas, or the connection was lost (also
+ * when that left no host to try). Retrying a write is safe here because every write carries a
+ * fixed timestamp: applying it twice stores the same cells.
+ */
+export function isTransientWriteError(error: unknown): boolean {
+  if (error instanceof errors.OperationTimedOutError || error instanceof errors.BusyConnectionError) return true;
+  if (error instanceof errors.ResponseError) return TRANSIENT_CODES.has(error.code);
+  if (error instanceof errors.NoHostAvailableError) {
+    const inner = Object.values(error.innerErrors as Record<string, unknown>);
+    // No inner error: every host was down or ignored, which is as transient as it gets.
+    return inner.every(isTransientWriteError);
+  }
+  // A request cut off by a closed socket ("Socket was closed", a connection reset).
+  return error instanceof errors.DriverError && (error as { isSocketError?: boolean }).isSocketError === true;
+}
+
 /**
  * Maps a driver error to a CassetteError with a status the transport understands.
  * `deadlinePassed` tells a timeout caused by the caller's deadline from a slow cluster.
