@@ -119,7 +119,11 @@ export function readCheckpoint(path: string): Checkpoint | undefined {
  * Why `checkpoint` cannot be resumed with these inputs and settings, or null when it can.
  * Every difference is listed.
  */
-export function resumeProblems(checkpoint: Checkpoint, inputs: readonly InputFile[], settings: JobSettings): string | null {
+export function resumeProblems(
+  checkpoint: Checkpoint,
+  inputs: readonly InputFile[],
+  settings: JobSettings,
+): string | null {
   const problems: string[] = [];
   const before = checkpoint.inputs;
   if (before.length !== inputs.length || before.some((input, i) => input.path !== inputs[i]!.path)) {

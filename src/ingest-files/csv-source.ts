@@ -92,7 +92,12 @@ export interface CsvSource extends FileSource {
  * Opens a CSV file: reads its header (the first record), plans its columns (failing before any
  * row is read if they do not fit the view) and streams records from `start`.
  */
-export async function openCsvSource(path: string, kind: FileKind, start: Position, ctx: RowContext): Promise<CsvSource> {
+export async function openCsvSource(
+  path: string,
+  kind: FileKind,
+  start: Position,
+  ctx: RowContext,
+): Promise<CsvSource> {
   const parserAt = (position: Position) =>
     new CsvParser({
       delimiter: ctx.delimiter,

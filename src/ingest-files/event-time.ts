@@ -26,6 +26,14 @@ const ISO =
   /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?\s*(?:([Zz])|([+-])(\d{2}):?(\d{2})?)?$/;
 const NUMERIC = /^[+-]?(\d+)(?:\.(\d+))?$/;
 
+/** ISO-8601 with microseconds (UTC), e.g. for a reject file. */
+export function isoFromMicros(micros: bigint): string {
+  const millis = micros / 1000n - (micros % 1000n < 0n ? 1n : 0n);
+  const rest = micros - millis * 1000n;
+  const iso = new Date(Number(millis)).toISOString();
+  return `${iso.slice(0, -1)}${String(rest).padStart(3, '0')}Z`;
+}
+
 export function timestampFromMicros(micros: bigint): Timestamp__Output {
   // Floor division, so a negative time is caught by validateRow rather than wrapped here.
   let seconds = micros / 1_000_000n;
@@ -45,7 +53,8 @@ function fractionMicros(digits: string | undefined, unitMicros: bigint): bigint 
   return scale === 0 ? 0n : BigInt(kept);
 }
 
-function isoMicros(match: RegExpExecArray, text: string, where: string): bigint {
+/** An ISO-8601 match as seconds and microseconds (numbers: Date.UTC is exact in whole seconds). */
+function isoTimestamp(match: RegExpExecArray, text: string, where: string): Timestamp__Output {
   const [, y, mo, d, h = '0', mi = '0', s = '0', fraction, zulu, sign, oh, om] = match;
   const year = Number(y);
   const month = Number(mo);
@@ -68,8 +77,9 @@ function isoMicros(match: RegExpExecArray, text: string, where: string): bigint 
   ) {
     throw invalidArgument(`${where}: ${quoteInput(text)} is not a valid ISO-8601 time`);
   }
-  const micros = BigInt(millis - offsetMinutes * 60_000) * 1000n;
-  return micros + fractionMicros(fraction, 1_000_000n);
+  const seconds = (millis - offsetMinutes * 60_000) / 1000;
+  const micros = fraction ? Number(fraction.slice(0, 6).padEnd(6, '0')) : 0;
+  return { seconds: String(seconds), nanos: micros * 1000 };
 }
 
 /** Event time from text: ISO-8601, or a unix time in `unit`. */
@@ -83,11 +93,9 @@ export function eventTimeFromText(text: string, unit: EventTimeUnit, where: stri
   }
   const iso = ISO.exec(trimmed);
   if (!iso) {
-    throw invalidArgument(
-      `${where}: ${quoteInput(text)} is not an ISO-8601 time or a unix time in ${unitName(unit)}`,
-    );
+    throw invalidArgument(`${where}: ${quoteInput(text)} is not an ISO-8601 time or a unix time in ${unitName(unit)}`);
   }
-  return timestampFromMicros(isoMicros(iso, text, where));
+  return isoTimestamp(iso, text, where);
 }
 
 function unitName(unit: EventTimeUnit): string {

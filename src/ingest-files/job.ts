@@ -152,8 +152,12 @@ export async function runIngestJob(options: IngestJobOptions, deps: IngestDeps):
     ignoreUnknownColumns: options.mapping.ignoreUnknown,
     delimiter: options.delimiter,
   };
-  const checkpointPath = options.dryRun ? null : (options.checkpointPath ?? defaultCheckpointPath(inputs[0]!.path, view.name));
-  const rejectsPath = options.rejectsPath ? resolve(options.rejectsPath) : defaultRejectsPath(inputs[0]!.path, view.name);
+  const checkpointPath = options.dryRun
+    ? null
+    : (options.checkpointPath ?? defaultCheckpointPath(inputs[0]!.path, view.name));
+  const rejectsPath = options.rejectsPath
+    ? resolve(options.rejectsPath)
+    : defaultRejectsPath(inputs[0]!.path, view.name);
   const resolver = new ColumnResolver(view, options.mapping);
 
   // Where to start: a fresh job, or the watermark of a checkpoint.
@@ -303,7 +307,8 @@ export async function runIngestJob(options: IngestJobOptions, deps: IngestDeps):
       current = await openSource(input, from, ctx);
       const plan = (current as { plan?: ColumnPlan }).plan;
       if (plan) {
-        if (plan.ignored.length > 0) logger.warn({ file: input.path, columns: plan.ignored }, 'ignoring unknown columns');
+        if (plan.ignored.length > 0)
+          logger.warn({ file: input.path, columns: plan.ignored }, 'ignoring unknown columns');
         if (!plan.hasEventTime) {
           logger.info(
             { file: input.path, eventTimeColumn: options.mapping.eventTimeColumn, eventTime: startedAt },
@@ -347,7 +352,8 @@ export async function runIngestJob(options: IngestJobOptions, deps: IngestDeps):
             } else {
               tracker.complete(tag);
             }
-            if (tracker.outstanding > options.maxOutstanding) await tracker.outstandingAtMost(options.maxOutstanding / 2);
+            if (tracker.outstanding > options.maxOutstanding)
+              await tracker.outstandingAtMost(options.maxOutstanding / 2);
           }
           if (deps.stopRequested?.()) {
             interrupted = true;

@@ -5,7 +5,8 @@
  * bad record among the first few would already be a large share), and once more on the totals
  * when the input is finished, so small inputs are held to the limit too.
  */
-export type RejectLimit = { readonly kind: 'count'; readonly max: number } | { readonly kind: 'percent'; readonly max: number };
+export type RejectLimit =
+  { readonly kind: 'count'; readonly max: number } | { readonly kind: 'percent'; readonly max: number };
 
 export const PERCENT_MIN_RECORDS = 1000;
 

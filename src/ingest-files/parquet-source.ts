@@ -13,7 +13,7 @@ import type { FeatureRow__Output } from '../generated/cassette/v1/FeatureRow.js'
 import type { Value__Output } from '../generated/cassette/v1/Value.js';
 import { elementType, isListType, type ScalarType, type ValueType } from '../registry/index.js';
 import { decodedValueFromJson, valueFromText } from '../values/index.js';
-import { eventTimeFromValue, ParquetTimestamp } from './event-time.js';
+import { eventTimeFromValue, isoFromMicros, ParquetTimestamp } from './event-time.js';
 import { planColumns, type ColumnPlan, type ColumnTarget } from './mapping.js';
 import {
   newRow,
@@ -92,7 +92,8 @@ function normalize(type: ScalarType, value: unknown, where: string): unknown {
       if (typeof value === 'bigint') return value.toString();
       if (typeof value === 'number' && Number.isInteger(value)) return value;
       if (type === 'unix_timestamp') {
-        if (value instanceof ParquetTimestamp) return (value.micros / 1_000_000n - (value.micros % 1_000_000n < 0n ? 1n : 0n)).toString();
+        if (value instanceof ParquetTimestamp)
+          return (value.micros / 1_000_000n - (value.micros % 1_000_000n < 0n ? 1n : 0n)).toString();
         if (value instanceof Date) return Math.floor(value.getTime() / 1000);
       }
       break;
@@ -149,8 +150,9 @@ function rawJson(columns: readonly string[], values: readonly unknown[]): string
   columns.forEach((column, i) => (object[column] = values[i]));
   return JSON.stringify(object, (_key, value: unknown) => {
     if (typeof value === 'bigint') return value.toString();
-    if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
-    if (value instanceof ParquetTimestamp) return `${value.micros}us`;
+    if (value instanceof Uint8Array)
+      return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
+    if (value instanceof ParquetTimestamp) return isoFromMicros(value.micros);
     return value;
   });
 }
@@ -246,7 +248,8 @@ export async function openParquetSource(path: string, start: Position, ctx: RowC
           const groupEnd = groupStart + groupRows;
           const pageAddressable = group.columns.every(
             (chunk) =>
-              !readColumns.includes(chunk.meta_data?.path_in_schema[0] ?? '') || chunk.offset_index_offset !== undefined,
+              !readColumns.includes(chunk.meta_data?.path_in_schema[0] ?? '') ||
+              chunk.offset_index_offset !== undefined,
           );
           const step = pageAddressable ? BATCH_ROWS : groupRows;
           for (let from = Math.max(groupStart, start.offset); from < groupEnd; from += step) {

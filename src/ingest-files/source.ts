@@ -30,9 +30,12 @@ export function detectFormat(path: string, override?: FileFormat): FileKind {
     else if (bare.endsWith('.parquet')) format = 'parquet';
   }
   if (!format) {
-    throw invalidArgument(`${path}: cannot tell the format from the extension (.csv, .jsonl, .ndjson, .parquet); pass --format`);
+    throw invalidArgument(
+      `${path}: cannot tell the format from the extension (.csv, .jsonl, .ndjson, .parquet); pass --format`,
+    );
   }
-  if (gzip && format === 'parquet') throw invalidArgument(`${path}: a gzipped Parquet file is not supported (Parquet compresses itself)`);
+  if (gzip && format === 'parquet')
+    throw invalidArgument(`${path}: a gzipped Parquet file is not supported (Parquet compresses itself)`);
   return { format, gzip };
 }
 
@@ -97,7 +100,11 @@ export function newRow(): FeatureRow__Output {
 }
 
 /** Puts a value where its target says, in the shape validateRow takes. */
-export function place(row: FeatureRow__Output, target: ColumnTarget & { kind: 'key' | 'feature' }, value: FeatureRow__Output['features'][string]): void {
+export function place(
+  row: FeatureRow__Output,
+  target: ColumnTarget & { kind: 'key' | 'feature' },
+  value: FeatureRow__Output['features'][string],
+): void {
   if (target.kind === 'key') row.entity_keys[target.name] = value;
   else row.features[target.name] = value;
 }
