@@ -321,6 +321,10 @@ export async function runIngestJob(options: IngestJobOptions, deps: IngestDeps):
         for await (const batch of current.batches()) {
           const now = Date.now();
           for (let i = 0; i < batch.size; i++) {
+            if (deps.stopRequested?.()) {
+              interrupted = true;
+              break;
+            }
             const at = batch.resumeAt(i);
             live.read++;
             let validated;
@@ -355,10 +359,7 @@ export async function runIngestJob(options: IngestJobOptions, deps: IngestDeps):
             if (tracker.outstanding > options.maxOutstanding)
               await tracker.outstandingAtMost(options.maxOutstanding / 2);
           }
-          if (deps.stopRequested?.()) {
-            interrupted = true;
-            break;
-          }
+          if (interrupted) break;
         }
       } finally {
         await current.close();

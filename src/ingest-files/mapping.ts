@@ -31,8 +31,8 @@ export function parseMaps(flags: readonly string[]): Map<string, string> {
 }
 
 /**
- * Resolves the target a column name maps to: `--map` first, then a join key or feature of
- * the same name, then the event-time column. `null`: explicitly ignored; `undefined`: unknown.
+ * Resolves the target a column name maps to: `--map` first, then the event-time column, then a
+ * join key or feature of the same name. `null`: explicitly ignored; `undefined`: unknown.
  */
 export class ColumnResolver {
   private readonly byName = new Map<string, ColumnTarget>();
@@ -64,15 +64,7 @@ export class ColumnResolver {
     const mapped = this.options.maps.get(column);
     if (mapped !== undefined) return mapped === '' ? null : this.byName.get(mapped);
     if (column === this.options.eventTimeColumn) return { kind: 'eventTime', name: column };
-    // A column whose name is the target of a --map is not also read by name.
-    if (this.mappedTargets().has(column)) return undefined;
     return this.byName.get(column);
-  }
-
-  private targets: Set<string> | undefined;
-  private mappedTargets(): Set<string> {
-    this.targets ??= new Set([...this.options.maps.values()].filter((t) => t !== ''));
-    return this.targets;
   }
 }
 
@@ -111,7 +103,9 @@ export function planColumns(columns: readonly string[], resolver: ColumnResolver
     }
     if (target === null) return null;
     const previous = fedBy.get(target.name);
-    if (previous !== undefined) problems.push(`columns "${previous}" and "${column}" both map to "${target.name}"`);
+    if (previous !== undefined && previous !== column) {
+      problems.push(`columns "${previous}" and "${column}" both map to "${target.name}" (skip one with --map column=)`);
+    }
     fedBy.set(target.name, column);
     return target;
   });

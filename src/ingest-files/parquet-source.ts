@@ -27,8 +27,13 @@ import {
   type RowContext,
 } from './source.js';
 
-/** Rows read at once from a row group that has an offset index (so pages can be read alone). */
+/** Rows read at once from a row group whose column chunks can be read in slices. */
 const BATCH_ROWS = 8192;
+/**
+ * A column chunk without an offset index is decoded from its start for every slice; up to this
+ * size (a few pages) that is cheap, beyond it the row group is read in one go instead.
+ */
+const SMALL_CHUNK_BYTES = 4 * 1024 * 1024;
 
 /** Timestamps at full precision; everything else as hyparquet decodes it by default. */
 const PARSERS: Partial<ParquetParsers> = {
@@ -213,9 +218,9 @@ export interface ParquetSource extends FileSource {
 /**
  * Opens a Parquet file: reads its footer, plans its top-level columns, and streams rows from
  * row `start.offset` on, reading only the mapped columns. A row group is read in slices of
- * BATCH_ROWS rows when its column chunks have an offset index (pages can then be fetched on
- * their own); otherwise hyparquet has to decode a whole column chunk, so the row group is read
- * in one go and memory follows the file's row group size.
+ * BATCH_ROWS rows when each of its column chunks has an offset index (pages are then fetched on
+ * their own) or is small; otherwise hyparquet would decode a large chunk again for every slice,
+ * so the row group is read in one go and memory follows the file's row group size.
  */
 export async function openParquetSource(path: string, start: Position, ctx: RowContext): Promise<ParquetSource> {
   const handle = await open(path, 'r');
@@ -246,12 +251,12 @@ export async function openParquetSource(path: string, start: Position, ctx: RowC
         for (const group of metadata.row_groups) {
           const groupRows = Number(group.num_rows);
           const groupEnd = groupStart + groupRows;
-          const pageAddressable = group.columns.every(
-            (chunk) =>
-              !readColumns.includes(chunk.meta_data?.path_in_schema[0] ?? '') ||
-              chunk.offset_index_offset !== undefined,
-          );
-          const step = pageAddressable ? BATCH_ROWS : groupRows;
+          const sliceable = group.columns.every((chunk) => {
+            const meta = chunk.meta_data;
+            if (!meta || !readColumns.includes(meta.path_in_schema[0] ?? '')) return true;
+            return chunk.offset_index_offset !== undefined || Number(meta.total_uncompressed_size) <= SMALL_CHUNK_BYTES;
+          });
+          const step = sliceable ? BATCH_ROWS : groupRows;
           for (let from = Math.max(groupStart, start.offset); from < groupEnd; from += step) {
             const to = Math.min(groupEnd, from + step);
             let rows: unknown[][] = [];

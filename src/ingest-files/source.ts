@@ -99,14 +99,16 @@ export function newRow(): FeatureRow__Output {
   return { entity_keys: {}, features: {}, event_timestamp: null };
 }
 
-/** Puts a value where its target says, in the shape validateRow takes. */
+/** Puts a value where its target says, in the shape validateRow takes (once per target and row). */
 export function place(
   row: FeatureRow__Output,
   target: ColumnTarget & { kind: 'key' | 'feature' },
   value: FeatureRow__Output['features'][string],
 ): void {
-  if (target.kind === 'key') row.entity_keys[target.name] = value;
-  else row.features[target.name] = value;
+  const into = target.kind === 'key' ? row.entity_keys : row.features;
+  // Only JSON Lines can get here twice (two keys mapped to one target); a header is checked up front.
+  if (into[target.name] !== undefined) throw new RejectedRecord(`two fields map to "${target.name}"`);
+  into[target.name] = value;
 }
 
 export interface ChunkReader {
