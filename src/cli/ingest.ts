@@ -37,6 +37,7 @@ export interface IngestOptions {
   dryRun?: boolean;
   json?: boolean;
   progress: boolean;
+  progressEvery: string;
 }
 
 /** A record longer than this is rejected; it also bounds the memory one record can take. */
@@ -95,6 +96,9 @@ export async function ingestCommand(program: Command, files: string[], options: 
   const concurrency = positiveInteger('--concurrency', options.concurrency, 1);
   const maxRowsPerSecond = positiveInteger('--max-rows-per-second', options.maxRowsPerSecond, 0);
   if (options.resume && options.restart) throw new Error('--resume and --restart exclude each other');
+  const progressEverySeconds = Number(options.progressEvery);
+  if (!(progressEverySeconds > 0)) throw new Error(`--progress-every ${options.progressEvery}: expected seconds`);
+  const progressEveryMs = progressEverySeconds * 1000;
 
   const overrides: ConfigInput = { ingest: {} };
   if (concurrency !== undefined) overrides.ingest!.writeConcurrency = concurrency;
@@ -118,7 +122,9 @@ export async function ingestCommand(program: Command, files: string[], options: 
       const view = viewNamed(registry, options.view);
       const store = new OnlineStore(client, keyspace, config.cassandra);
       await store.prepare(registry);
-      const progress = options.progress ? new ProgressReporter({ stream: process.stderr, logger }) : undefined;
+      const progress = options.progress
+        ? new ProgressReporter({ stream: process.stderr, logger, logEveryMs: progressEveryMs })
+        : undefined;
       const summary = await runIngestJob(
         {
           files,
@@ -204,5 +210,6 @@ export function ingestCommandDefinition(
     .option('--max-rows-per-second <n>', 'rate limit for writes, 0 = none (default ingest.maxRowsPerSecond)')
     .option('--dry-run', 'read and validate only; write nothing')
     .option('--json', 'print the summary as JSON')
-    .option('--no-progress', 'no progress bar or progress log lines');
+    .option('--no-progress', 'no progress bar or progress log lines')
+    .option('--progress-every <seconds>', 'interval of the progress log lines when stderr is not a terminal', '5');
 }

@@ -128,6 +128,7 @@ export class ProgressReporter {
         percent: sample.bytesTotal > 0 ? Math.round((sample.bytesDone / sample.bytesTotal) * 1000) / 10 : 100,
         rowsPerSecond: Math.round(rowsPerSecond),
         etaSeconds: Number.isFinite(etaSeconds) ? Math.round(etaSeconds) : null,
+        rssBytes: process.memoryUsage.rss(),
       },
       'ingest progress',
     );
