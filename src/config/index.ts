@@ -98,6 +98,11 @@ export const configSchema = z.strictObject({
       writeAttempts: z.number().int().min(1).max(20).default(4),
       /** Driver timeout per write attempt of an ingestion job (RPCs derive theirs from the caller's deadline). */
       writeTimeoutMs: z.number().int().positive().default(10_000),
+      /**
+       * Consecutive rows of one entity waiting for a write slot go as one UNLOGGED BATCH of at most
+       * this many rows (one mutation, one round trip); 1 turns batching off.
+       */
+      partitionBatchRows: z.number().int().min(1).max(1000).default(32),
     })
     .prefault({}),
   log: z

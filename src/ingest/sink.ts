@@ -4,7 +4,7 @@ import { isClientTimeout, isTransientWriteError, type OnlineStore } from '../sto
 import type { WriteRow } from './rows.js';
 
 export interface RowSinkOptions {
-  /** Writes in flight at most (a write waiting to be retried counts as in flight). */
+  /** Write requests in flight at most (a write waiting to be retried counts as in flight). */
   concurrency: number;
   /**
    * Writes started per second at most; 0 = unlimited. A token bucket holding 50 ms of
@@ -30,6 +30,11 @@ export interface RowSinkOptions {
    * Cassandra may still apply that attempt a little later.
    */
   onSettled?: (row: WriteRow, timedOut: boolean) => void;
+  /**
+   * Consecutive rows of one partition queued behind a full window are written as one UNLOGGED
+   * BATCH of at most this many rows (default 32); 1 = every row on its own.
+   */
+  partitionBatchRows?: number;
   /** Backoff before retry n (1-based) is `min(max, base * 2^(n-1))`, scaled by a jitter in [0.5, 1). */
   backoffBaseMs?: number;
   backoffMaxMs?: number;
@@ -42,8 +47,10 @@ export interface RowSinkStats {
   readonly written: number;
   /** Retries started (attempts after the first). */
   readonly retried: number;
-  /** Writes started and not yet settled. */
+  /** Write requests (a row, or a batch of one partition's rows) started and not yet settled. */
   readonly inFlight: number;
+  /** Batches of one partition's rows written (their rows count in `written`). */
+  readonly batches: number;
 }
 
 interface Waiter {
@@ -51,10 +58,17 @@ interface Waiter {
   reject: (error: unknown) => void;
 }
 
+/**
+ * What one write request carries: a row, or consecutive rows of one partition written as one
+ * batch (an array, with one tag per row).
+ */
+type Unit = WriteRow | WriteRow[];
+type UnitTags = number | number[];
+
 interface Retry {
   timer: NodeJS.Timeout;
-  row: WriteRow;
-  tag: number;
+  unit: Unit;
+  tags: UnitTags;
   timedOut: boolean;
 }
 
@@ -62,13 +76,20 @@ const DEFAULT_BACKOFF_BASE_MS = 50;
 const DEFAULT_BACKOFF_MAX_MS = 2_000;
 /** The token bucket holds this much time's worth of writes. */
 const BURST_MS = 50;
+export const DEFAULT_PARTITION_BATCH_ROWS = 32;
 
 /**
  * The one write path for feature rows (ingestion jobs, WriteFeatures, StreamWriteFeatures):
  * validated rows go in one at a time and are written with bounded concurrency, an optional rate
- * limit and retries of transient failures. Rows not yet started wait in a queue of at most
- * `concurrency` rows; `push` tells the producer to wait while that window is full, so memory
- * stays bounded however fast rows arrive.
+ * limit and retries of transient failures. Writes not yet started wait in a short queue; `push`
+ * tells the producer to wait while the window is full, so memory stays bounded however fast rows
+ * arrive.
+ *
+ * Consecutive rows of the same partition are written as one UNLOGGED BATCH (up to
+ * `partitionBatchRows` rows): one mutation and one round trip instead of several, which halves
+ * the CPU per row on both sides when input comes grouped by entity. A row is never held for
+ * company longer than it takes the producer to push the next row (another partition), the
+ * writes in flight to finish, or the producer to flush.
  *
  * The first row that fails for good (or a passed deadline, or a cancel) makes the sink fatal:
  * rows not started are dropped, running writes are left to settle, and then every waiting
@@ -76,17 +97,26 @@ const BURST_MS = 50;
  * of this sink still running.
  */
 export class RowSink {
-  private readonly counters = { written: 0, retried: 0, inFlight: 0 };
-  /** Accepted rows not started yet (window full or no rate token): a FIFO of `queueSize` items from `queueHead`. */
-  private queueRows: WriteRow[] = [];
-  private queueTags: number[] = [];
+  private readonly counters = { written: 0, retried: 0, inFlight: 0, batches: 0 };
+  /** Accepted writes not started yet (window full or no rate token): a FIFO from `queueHead`. */
+  private queueUnits: Unit[] = [];
+  private queueTags: UnitTags[] = [];
   private queueHead = 0;
   private readonly retries = new Set<Retry>();
+  /** flush() was called and no row pushed since: nothing waits for more rows of its partition. */
+  private flushing = false;
   private fatal: { error: unknown } | undefined;
   private roomWaiters: Waiter[] = [];
   private idleWaiters: Waiter[] = [];
 
   private readonly concurrency: number;
+  /**
+   * Writes started or queued at which the producer must wait. With batching, two writes may
+   * queue while all slots are busy: a complete one, and one still collecting the following rows
+   * of its partition (the producer keeps pushing for that).
+   */
+  private readonly window: number;
+  private readonly batchRows: number;
   private readonly deadline: number;
   private readonly isCancelled: () => boolean;
   private readonly backoffBaseMs: number;
@@ -107,7 +137,11 @@ export class RowSink {
     if (!(options.concurrency >= 1)) throw new RangeError('concurrency must be at least 1');
     if (!(options.maxAttempts >= 1)) throw new RangeError('maxAttempts must be at least 1');
     if (!(options.maxRowsPerSecond >= 0)) throw new RangeError('maxRowsPerSecond must not be negative');
+    const batchRows = options.partitionBatchRows ?? DEFAULT_PARTITION_BATCH_ROWS;
+    if (!(batchRows >= 1)) throw new RangeError('partitionBatchRows must be at least 1');
     this.concurrency = Math.floor(options.concurrency);
+    this.batchRows = Math.floor(batchRows);
+    this.window = this.batchRows > 1 ? this.concurrency + 2 : this.concurrency;
     this.deadline = options.deadline ?? Number.POSITIVE_INFINITY;
     this.isCancelled = options.isCancelled ?? (() => false);
     this.backoffBaseMs = options.backoffBaseMs ?? DEFAULT_BACKOFF_BASE_MS;
@@ -124,7 +158,7 @@ export class RowSink {
   }
 
   private get queued(): number {
-    return this.queueRows.length - this.queueHead;
+    return this.queueUnits.length - this.queueHead;
   }
 
   /**
@@ -135,21 +169,48 @@ export class RowSink {
    */
   push(row: WriteRow, tag: number): Promise<void> | null {
     if (this.fatal === undefined && this.mayStart()) {
-      if (this.queued === 0 && this.counters.inFlight < this.concurrency && this.takeToken()) {
+      this.flushing = false;
+      // With batching on, a row starts at once only when nothing is in flight; otherwise it
+      // queues, and starts when the producer moves on to another partition (or flushes).
+      const direct =
+        this.queued === 0 &&
+        (this.batchRows === 1 ? this.counters.inFlight < this.concurrency : this.counters.inFlight === 0);
+      if (this.queued > 0 && this.joinLast(row, tag)) {
+        // Batched with the queued rows of its partition.
+      } else if (direct && this.takeTokens(1)) {
         this.start(row, tag);
       } else {
-        this.queueRows.push(row);
+        this.queueUnits.push(row);
         this.queueTags.push(tag);
         this.pump();
       }
     }
     if (this.fatal !== undefined) return this.wait(this.idleWaiters);
-    if (this.counters.inFlight + this.queued < this.concurrency) return null;
+    if (this.counters.inFlight + this.queued < this.window) return null;
     return this.wait(this.roomWaiters);
+  }
+
+  /** Adds `row` to the last queued write if that is of the same partition and has room. */
+  private joinLast(row: WriteRow, tag: number): boolean {
+    if (this.batchRows === 1) return false;
+    const last = this.queueUnits.length - 1;
+    const unit = this.queueUnits[last]!;
+    if (!Array.isArray(unit)) {
+      if (unit.keyString !== row.keyString) return false;
+      this.queueUnits[last] = [unit, row];
+      this.queueTags[last] = [this.queueTags[last] as number, tag];
+      return true;
+    }
+    if (unit.length >= this.batchRows || unit[0]!.keyString !== row.keyString) return false;
+    unit.push(row);
+    (this.queueTags[last] as number[]).push(tag);
+    return true;
   }
 
   /** Resolves when every pushed row is written; rejects with the first fatal error once nothing runs. */
   flush(): Promise<void> {
+    this.flushing = true;
+    this.pump();
     return this.wait(this.idleWaiters);
   }
 
@@ -172,7 +233,7 @@ export class RowSink {
       for (const waiter of waiters) waiter.reject(error);
       return;
     }
-    if (this.roomWaiters.length > 0 && this.counters.inFlight + this.queued < this.concurrency) {
+    if (this.roomWaiters.length > 0 && this.counters.inFlight + this.queued < this.window) {
       const waiters = this.roomWaiters;
       this.roomWaiters = [];
       for (const waiter of waiters) waiter.resolve();
@@ -197,21 +258,34 @@ export class RowSink {
     return true;
   }
 
-  private takeToken(): boolean {
+  /** Takes `rows` tokens if at least one is there (a batch may overdraw; later writes then wait longer). */
+  private takeTokens(rows: number): boolean {
     if (this.tokensPerMs === 0) return true;
     const now = performance.now();
     this.tokens = Math.min(this.bucketSize, this.tokens + Math.max(0, now - this.refilledAt) * this.tokensPerMs);
     this.refilledAt = now;
     if (this.tokens < 1) return false;
-    this.tokens -= 1;
+    this.tokens -= rows;
     return true;
   }
 
-  /** Starts queued rows while the window and the rate allow. */
+  /** Starts queued writes while the window and the rate allow. */
   private pump(): void {
     while (this.queued > 0 && this.fatal === undefined && this.counters.inFlight < this.concurrency) {
       if (!this.mayStart()) return;
-      if (!this.takeToken()) {
+      const head = this.queueHead;
+      const unit = this.queueUnits[head]!;
+      // The last queued write may still collect rows of its partition: it waits while other
+      // writes are in flight (their completion, or the next row, starts it), unless full or flushing.
+      if (
+        head === this.queueUnits.length - 1 &&
+        this.counters.inFlight > 0 &&
+        !this.flushing &&
+        (Array.isArray(unit) ? unit.length : 1) < this.batchRows
+      ) {
+        return;
+      }
+      if (!this.takeTokens(Array.isArray(unit) ? unit.length : 1)) {
         this.tokenTimer ??= setTimeout(
           () => {
             this.tokenTimer = undefined;
@@ -222,45 +296,46 @@ export class RowSink {
         );
         return;
       }
-      const head = this.queueHead++;
-      const row = this.queueRows[head]!;
-      const tag = this.queueTags[head]!;
-      if (this.queueHead === this.queueRows.length) {
-        this.queueRows = [];
+      const tags = this.queueTags[head]!;
+      this.queueHead++;
+      if (this.queueHead === this.queueUnits.length) {
+        this.queueUnits = [];
         this.queueTags = [];
         this.queueHead = 0;
-      } else if (this.queueHead >= 1024 && this.queueHead * 2 >= this.queueRows.length) {
+      } else if (this.queueHead >= 1024 && this.queueHead * 2 >= this.queueUnits.length) {
         // Drop the consumed prefix now and then, so a long-lived queue does not keep growing.
-        this.queueRows = this.queueRows.slice(this.queueHead);
+        this.queueUnits = this.queueUnits.slice(this.queueHead);
         this.queueTags = this.queueTags.slice(this.queueHead);
         this.queueHead = 0;
       }
-      this.start(row, tag);
+      this.start(unit, tags);
     }
   }
 
-  private start(row: WriteRow, tag: number): void {
+  private start(unit: Unit, tags: UnitTags): void {
     this.counters.inFlight++;
-    this.attempt(row, tag, 1, false);
+    this.attempt(unit, tags, 1, false);
   }
 
-  private attempt(row: WriteRow, tag: number, attempt: number, timedOutBefore: boolean): void {
+  private attempt(unit: Unit, tags: UnitTags, attempt: number, timedOutBefore: boolean): void {
     let write: Promise<void>;
     try {
       const { writeTimeoutMs } = this.options;
       const timeoutMs =
         typeof writeTimeoutMs === 'number' ? writeTimeoutMs : writeTimeoutMs(this.deadline - Date.now());
-      write = this.store.write(this.view, row.key, row.features, row.eventTimeMicros, row.ttlSeconds, timeoutMs);
+      write = Array.isArray(unit)
+        ? this.store.writePartitionBatch(this.view, unit, timeoutMs)
+        : this.store.write(this.view, unit.key, unit.features, unit.eventTimeMicros, unit.ttlSeconds, timeoutMs);
     } catch (error) {
       write = Promise.reject(error);
     }
     write.then(
-      () => this.settle(row, tag, timedOutBefore, undefined),
-      (error: unknown) => this.attemptFailed(row, tag, attempt, timedOutBefore || isClientTimeout(error), error),
+      () => this.settle(unit, tags, timedOutBefore, undefined),
+      (error: unknown) => this.attemptFailed(unit, tags, attempt, timedOutBefore || isClientTimeout(error), error),
     );
   }
 
-  private attemptFailed(row: WriteRow, tag: number, attempt: number, timedOut: boolean, error: unknown): void {
+  private attemptFailed(unit: Unit, tags: UnitTags, attempt: number, timedOut: boolean, error: unknown): void {
     if (this.fatal === undefined && attempt < this.options.maxAttempts && isTransientWriteError(error)) {
       const delay = Math.min(this.backoffMaxMs, this.backoffBaseMs * 2 ** (attempt - 1)) * (0.5 + 0.5 * this.random());
       if (Date.now() + delay < this.deadline && !this.isCancelled()) {
@@ -268,41 +343,66 @@ export class RowSink {
         const retry: Retry = {
           timer: setTimeout(() => {
             this.retries.delete(retry);
-            this.attempt(row, tag, attempt + 1, timedOut);
+            this.attempt(unit, tags, attempt + 1, timedOut);
           }, delay),
-          row,
-          tag,
+          unit,
+          tags,
           timedOut,
         };
         this.retries.add(retry);
         return;
       }
     }
-    this.settle(row, tag, timedOut, { error });
+    this.settle(unit, tags, timedOut, { error });
   }
 
-  private settle(row: WriteRow, tag: number, timedOut: boolean, failure: { error: unknown } | undefined): void {
-    try {
-      if (failure === undefined) {
-        this.counters.written++;
-        this.options.onWritten?.(row, tag);
+  private settle(unit: Unit, tags: UnitTags, timedOut: boolean, failure: { error: unknown } | undefined): void {
+    let thrown: { error: unknown } | undefined;
+    if (Array.isArray(unit)) {
+      if (failure === undefined) this.counters.batches++;
+      for (let i = 0; i < unit.length; i++) {
+        thrown = this.settleRow(unit[i]!, (tags as number[])[i]!, timedOut, failure) ?? thrown;
       }
-      this.options.onSettled?.(row, timedOut);
-    } catch (error) {
-      // A throwing callback must not be lost: it stops the sink like a failed write.
-      failure ??= { error };
+    } else {
+      thrown = this.settleRow(unit, tags as number, timedOut, failure);
     }
+    // A throwing callback must not be lost: it stops the sink like a failed write.
+    failure ??= thrown;
     this.counters.inFlight--;
     if (failure !== undefined) this.fail(failure.error);
     this.pump();
     this.notify();
   }
 
-  /** Makes the sink fatal (first error wins): nothing more starts, and rows waiting to be retried give up now. */
+  /** Counts and reports one settled row; returns what a callback threw, if one did. */
+  private settleRow(
+    row: WriteRow,
+    tag: number,
+    timedOut: boolean,
+    failure: { error: unknown } | undefined,
+  ): { error: unknown } | undefined {
+    let thrown: { error: unknown } | undefined;
+    if (failure === undefined) {
+      this.counters.written++;
+      try {
+        this.options.onWritten?.(row, tag);
+      } catch (error) {
+        thrown = { error };
+      }
+    }
+    try {
+      this.options.onSettled?.(row, timedOut);
+    } catch (error) {
+      thrown ??= { error };
+    }
+    return thrown;
+  }
+
+  /** Makes the sink fatal (first error wins): nothing more starts, and writes waiting to be retried give up now. */
   private fail(error: unknown): void {
     if (this.fatal !== undefined) return;
     this.fatal = { error };
-    this.queueRows = [];
+    this.queueUnits = [];
     this.queueTags = [];
     this.queueHead = 0;
     if (this.tokenTimer !== undefined) clearTimeout(this.tokenTimer);
@@ -311,7 +411,7 @@ export class RowSink {
     this.retries.clear();
     for (const retry of retries) {
       clearTimeout(retry.timer);
-      this.settle(retry.row, retry.tag, retry.timedOut, { error });
+      this.settle(retry.unit, retry.tags, retry.timedOut, { error });
     }
   }
 }

@@ -280,9 +280,10 @@ export class FeatureServer {
       this.cache.invalidate(this.cacheKey(version, view.name, row.keyString));
       if (current !== version) this.cache.invalidate(this.cacheKey(current, view.name, row.keyString));
     };
-    const { writeConcurrency, writeAttempts } = this.config.ingest;
+    const { writeConcurrency, writeAttempts, partitionBatchRows } = this.config.ingest;
     return new RowSink(this.store, view, {
       concurrency: writeConcurrency,
+      partitionBatchRows,
       maxRowsPerSecond: 0,
       writeTimeoutMs: (remaining) => this.driverTimeout(remaining),
       maxAttempts: writeAttempts,

@@ -38,18 +38,16 @@ const TRANSIENT_CODES = new Set<number>([
 
 /**
  * True for a write failure worth retrying: the driver gave up waiting, the coordinator was
- * unavailable, overloaded or timed out waiting for replicas, or the connection was lost (also
- * when that left no host to try). Retrying a write is safe here because every write carries a
+ * unavailable, overloaded or timed out waiting for replicas, the connection was lost, or no host
+ * could take the request. Retrying a write is safe here because every write carries a
  * fixed timestamp: applying it twice stores the same cells.
  */
 export function isTransientWriteError(error: unknown): boolean {
   if (error instanceof errors.OperationTimedOutError || error instanceof errors.BusyConnectionError) return true;
   if (error instanceof errors.ResponseError) return TRANSIENT_CODES.has(error.code);
-  if (error instanceof errors.NoHostAvailableError) {
-    const inner = Object.values(error.innerErrors as Record<string, unknown>);
-    // No inner error: every host was down or ignored, which is as transient as it gets.
-    return inner.every(isTransientWriteError);
-  }
+  // No host could take the request (all down, refusing connections, or busy): the cluster may be
+  // back in a moment, and nothing was wrong with the write.
+  if (error instanceof errors.NoHostAvailableError) return true;
   // A request cut off by a closed socket ("Socket was closed", a connection reset).
   return error instanceof errors.DriverError && (error as { isSocketError?: boolean }).isSocketError === true;
 }

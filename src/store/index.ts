@@ -5,7 +5,7 @@ export {
   type SessionOptions,
   type SessionProfile,
 } from './session.js';
-export { OnlineStore, type StoredRow, type FeatureWrite } from './online-store.js';
+export { OnlineStore, type StoredRow, type FeatureWrite, type RowWrite } from './online-store.js';
 export {
   applyRegistry,
   loadRegistry,

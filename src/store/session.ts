@@ -38,6 +38,8 @@ export type SessionProfile = 'serving' | 'bulk';
 
 export interface SessionOptions {
   profile?: SessionProfile;
+  /** Overrides the profile's socketOptions.coalescingThreshold (bytes; for measurements). */
+  coalescingThreshold?: number;
 }
 
 /**
@@ -78,7 +80,9 @@ export async function connectSession(
       // here mostly mean a caller's deadline was short, not that the connection died (a closed
       // socket is noticed at once, an idle one by heartbeats), so tolerate many more than 64.
       defunctReadTimeoutThreshold: DEFUNCT_READ_TIMEOUT_THRESHOLD,
-      ...(bulk ? { coalescingThreshold: BULK.coalescingThreshold } : {}),
+      ...(bulk || options.coalescingThreshold
+        ? { coalescingThreshold: options.coalescingThreshold ?? BULK.coalescingThreshold }
+        : {}),
     },
     queryOptions: { prepare: true, consistency: consistencyOf(settings.readConsistency) },
     policies: { retry: new NoRetryOnClientTimeout() },

@@ -139,6 +139,19 @@ describe('StreamWriteFeatures against a real Cassandra', () => {
     expect(await ages([400, 401])).toEqual([2, 5]);
   });
 
+  it('writes rows of one entity batched together as if one by one: the newest event wins', async () => {
+    // 40 rows of one user in shuffled event-time order: behind a window of 4 writes, most of them
+    // go to Cassandra as batches of that partition, each row with its own timestamp.
+    const base = Date.now() - 60_000;
+    const order = range(0, 40).sort((a, b) => ((a * 7919) % 41) - ((b * 7919) % 41));
+    const rows = order.map((i) => ({ ...profileRow(700, i), event_timestamp: ts(base + i * 10) }));
+    const response = await stream([{ feature_view: 'profile', rows }]);
+    expect(response).toMatchObject({ rows_written: '40', rows_received: '40' });
+    const read = await t.get({ features: { val: ['profile:age'] }, entities: { user_id: { val: [int64(700)] } } });
+    expect(read.results[0]!.values[0]!.int32_val).toBe(39);
+    expect(Number(read.results[0]!.event_timestamps[0]!.seconds)).toBe(Math.floor((base + 390) / 1000));
+  });
+
   it('completes a long stream through a small write window with exact counts', async () => {
     // 400 messages of 25 rows through a window of 4 writes: the server reads a message only when
     // the previous one's rows are all in the window (see test/unit/stream.test.ts for the bound).

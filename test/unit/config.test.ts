@@ -63,6 +63,7 @@ describe('loadConfig: defaults', () => {
         maxRowsPerSecond: 0,
         writeAttempts: 4,
         writeTimeoutMs: 10_000,
+        partitionBatchRows: 32,
       },
       log: { level: 'info', statsIntervalMs: 60_000 },
     });

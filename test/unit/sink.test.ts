@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
 import { RowSink, type RowSinkOptions, type WriteRow } from '../../src/ingest/index.js';
 import type { FeatureViewDef } from '../../src/registry/index.js';
-import type { OnlineStore } from '../../src/store/index.js';
+import { isTransientWriteError, type OnlineStore } from '../../src/store/index.js';
 
 const { errors, types } = cassandra;
 
@@ -33,27 +33,34 @@ function fakeStore(auto?: (key: string, attempt: number) => Error | undefined) {
   const attempts = new Map<string, number>();
   let running = 0;
   let peak = 0;
+  const batches: string[][] = [];
   const store = {
-    write: (_view: FeatureViewDef, key: readonly string[], ...rest: unknown[]) =>
-      new Promise<void>((resolve, reject) => {
-        const name = key[0]!;
-        const attempt = (attempts.get(name) ?? 0) + 1;
-        attempts.set(name, attempt);
-        running++;
-        peak = Math.max(peak, running);
-        const done = (error?: unknown) => {
-          running--;
-          if (error === undefined) resolve();
-          else reject(error);
-        };
-        calls.push({ key: name, timeoutMs: rest[3] as number, resolve: () => done(), reject: done });
-        if (auto) {
-          const error = auto(name, attempt);
-          queueMicrotask(() => done(error));
-        }
-      }),
+    write: (_view: FeatureViewDef, key: readonly string[], ...rest: unknown[]) => write(key, rest[3] as number),
+    writePartitionBatch: (_view: FeatureViewDef, batch: readonly WriteRow[], timeoutMs: number) => {
+      batches.push(batch.map((r) => String(r.features[0])));
+      return write(batch[0]!.key as string[], timeoutMs);
+    },
   } as unknown as OnlineStore;
-  return { store, calls, attempts, running: () => running, peak: () => peak };
+  function write(key: readonly string[], timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const name = key[0]!;
+      const attempt = (attempts.get(name) ?? 0) + 1;
+      attempts.set(name, attempt);
+      running++;
+      peak = Math.max(peak, running);
+      const done = (error?: unknown) => {
+        running--;
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      calls.push({ key: name, timeoutMs, resolve: () => done(), reject: done });
+      if (auto) {
+        const error = auto(name, attempt);
+        queueMicrotask(() => done(error));
+      }
+    });
+  }
+  return { store, calls, batches, attempts, running: () => running, peak: () => peak };
 }
 
 const options = (overrides: Partial<RowSinkOptions> = {}): RowSinkOptions => ({
@@ -63,6 +70,7 @@ const options = (overrides: Partial<RowSinkOptions> = {}): RowSinkOptions => ({
   maxAttempts: 1,
   backoffBaseMs: 1,
   backoffMaxMs: 1,
+  partitionBatchRows: 1,
   ...overrides,
 });
 
@@ -109,10 +117,10 @@ describe('RowSink: window and backpressure', () => {
     calls[1]!.resolve();
     await settle();
     expect(resumed).toBe(true);
-    expect(sink.stats).toEqual({ written: 1, retried: 0, inFlight: 2 });
+    expect(sink.stats).toEqual({ written: 1, retried: 0, inFlight: 2, batches: 0 });
     for (const call of calls) call.resolve();
     await sink.flush();
-    expect(sink.stats).toEqual({ written: 3, retried: 0, inFlight: 0 });
+    expect(sink.stats).toEqual({ written: 3, retried: 0, inFlight: 0, batches: 0 });
   });
 
   it('never has more writes in flight than its concurrency, and writes every row once', async () => {
@@ -150,6 +158,104 @@ describe('RowSink: window and backpressure', () => {
   it('flush resolves at once when nothing was pushed', async () => {
     const sink = new RowSink(fakeStore().store, view, options());
     await expect(sink.flush()).resolves.toBeUndefined();
+  });
+});
+
+describe('RowSink: batches of one partition', () => {
+  /** Row `i` of entity `key`. */
+  const entityRow = (key: string, i: number): WriteRow => ({ ...makeRow(i), key: [key], keyString: key });
+
+  it('batches consecutive rows of one partition while they wait for a slot, never holding a row back', async () => {
+    const fake = fakeStore();
+    const written: number[] = [];
+    const sink = new RowSink(
+      fake.store,
+      view,
+      options({ concurrency: 1, partitionBatchRows: 3, onWritten: (_row, tag) => written.push(tag) }),
+    );
+    // A0 starts at once; A1–A3 queue behind it as one batch (A1 starts a write, A2 and A3 join it).
+    expect(sink.push(entityRow('a', 0), 0)).toBeNull();
+    expect(fake.calls.length).toBe(1);
+    expect(sink.push(entityRow('a', 1), 1)).toBeNull();
+    expect(sink.push(entityRow('a', 2), 2)).toBeNull();
+    expect(sink.push(entityRow('a', 3), 3)).toBeNull();
+    // The batch is full: A4 queues a write of its own, and now the producer must wait.
+    const room = sink.push(entityRow('a', 4), 4);
+    expect(room).toBeInstanceOf(Promise);
+    fake.calls[0]!.resolve();
+    await room;
+    expect(fake.batches).toEqual([['1', '2', '3']]);
+    // B0 is another partition: A4 goes alone.
+    const next = sink.push(entityRow('b', 5), 5);
+    expect(next).toBeInstanceOf(Promise);
+    fake.calls[1]!.resolve();
+    await next;
+    fake.calls[2]!.resolve();
+    await settle();
+    fake.calls[3]!.resolve();
+    await sink.flush();
+    expect(fake.calls.map((c) => c.key)).toEqual(['a', 'a', 'a', 'b']);
+    expect(fake.batches).toEqual([['1', '2', '3']]);
+    expect(written).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(sink.stats).toEqual({ written: 6, retried: 0, inFlight: 0, batches: 1 });
+  });
+
+  it('holds a row only until the next row (of another partition) arrives, or flush', async () => {
+    const fake = fakeStore();
+    const sink = new RowSink(fake.store, view, options({ concurrency: 4, partitionBatchRows: 32 }));
+    expect(sink.push(makeRow(0), 0)).toBeNull();
+    expect(sink.push(makeRow(1), 1)).toBeNull();
+    // Row 1 could still be joined by more rows of its partition while row 0 is in flight.
+    expect(fake.calls.map((c) => c.key)).toEqual(['0']);
+    expect(sink.push(makeRow(2), 2)).toBeNull();
+    expect(fake.calls.map((c) => c.key)).toEqual(['0', '1']);
+    const flushed = sink.flush();
+    expect(fake.calls.map((c) => c.key)).toEqual(['0', '1', '2']);
+    for (const call of fake.calls) call.resolve();
+    await flushed;
+    expect(fake.batches).toEqual([]);
+  });
+
+  it('starts a held row once the writes in flight are done', async () => {
+    const fake = fakeStore();
+    const sink = new RowSink(fake.store, view, options({ concurrency: 4, partitionBatchRows: 32 }));
+    expect(sink.push(makeRow(0), 0)).toBeNull();
+    expect(sink.push(makeRow(1), 1)).toBeNull();
+    fake.calls[0]!.resolve();
+    await settle();
+    expect(fake.calls.map((c) => c.key)).toEqual(['0', '1']);
+    fake.calls[1]!.resolve();
+    await sink.flush();
+  });
+
+  it('retries a batch whole and reports each of its rows', async () => {
+    const fake = fakeStore();
+    const settled: string[] = [];
+    const sink = new RowSink(
+      fake.store,
+      view,
+      options({
+        concurrency: 1,
+        partitionBatchRows: 8,
+        maxAttempts: 2,
+        onSettled: (row) => settled.push(`${row.keyString}${String(row.features[0])}`),
+      }),
+    );
+    // The first write (a0) is held, so a1 and a2 batch behind it; the batch then fails once, transiently.
+    for (let i = 0; i < 3; i++) expect(sink.push(entityRow('a', i), i)).toBeNull();
+    fake.calls[0]!.resolve();
+    await settle();
+    expect(fake.batches).toEqual([['1', '2']]);
+    fake.calls[1]!.reject(overloaded());
+    while (fake.calls.length < 3) await settle();
+    fake.calls[2]!.resolve();
+    await sink.flush();
+    expect(fake.batches).toEqual([
+      ['1', '2'],
+      ['1', '2'],
+    ]);
+    expect(sink.stats).toEqual({ written: 3, retried: 1, inFlight: 0, batches: 1 });
+    expect(settled).toEqual(['a0', 'a1', 'a2']);
   });
 });
 
@@ -216,7 +322,7 @@ describe('RowSink: retries', () => {
     const sink = new RowSink(fake.store, view, options({ maxAttempts: 3 }));
     await produce(sink, rows(3));
     expect(fake.attempts.get('1')).toBe(3);
-    expect(sink.stats).toEqual({ written: 3, retried: 2, inFlight: 0 });
+    expect(sink.stats).toEqual({ written: 3, retried: 2, inFlight: 0, batches: 0 });
   });
 
   it('does not retry a write Cassandra refused, or an unexpected error', async () => {
@@ -315,7 +421,7 @@ describe('RowSink: failure', () => {
     expect(await lateOutcome).toBe(refused);
     await expect(sink.flush()).rejects.toBe(refused);
     expect(settled.sort()).toEqual(['0', '1', '2']);
-    expect(sink.stats).toEqual({ written: 1, retried: 0, inFlight: 0 });
+    expect(sink.stats).toEqual({ written: 1, retried: 0, inFlight: 0, batches: 0 });
   });
 
   it('gives up rows waiting for a retry when another row fails for good', async () => {
@@ -378,5 +484,30 @@ describe('RowSink: failure', () => {
     const fixed = new RowSink(fake.store, view, options({ writeTimeoutMs: 456 }));
     await produce(fixed, rows(1));
     expect(fake.calls.map((c) => c.timeoutMs)).toEqual([123, 456]);
+  });
+});
+
+describe('isTransientWriteError', () => {
+  const codes = types.responseErrorCodes;
+  it.each([
+    ['a client timeout', new errors.OperationTimedOutError('slow', 'host')],
+    ['Unavailable', new errors.ResponseError(codes.unavailableException, 'x')],
+    ['Overloaded', new errors.ResponseError(codes.overloaded, 'x')],
+    ['WriteTimeout', new errors.ResponseError(codes.writeTimeout, 'x')],
+    ['a bootstrapping node', new errors.ResponseError(codes.isBootstrapping, 'x')],
+    ['no host available, connections refused', new errors.NoHostAvailableError({ a: new Error('ECONNREFUSED') })],
+    ['no host available at all', new errors.NoHostAvailableError({})],
+  ])('retries %s', (_, error) => {
+    expect(isTransientWriteError(error)).toBe(true);
+  });
+
+  it.each([
+    ['an invalid request', new errors.ResponseError(codes.invalid, 'x')],
+    ['a server error', new errors.ResponseError(codes.serverError, 'x')],
+    ['a write failure on replicas', new errors.ResponseError(codes.writeFailure, 'x')],
+    ['a driver argument error', new errors.ArgumentError('x')],
+    ['an unexpected error', new Error('bug')],
+  ])('does not retry %s', (_, error) => {
+    expect(isTransientWriteError(error)).toBe(false);
   });
 });

@@ -84,7 +84,13 @@ function counted(messages: Message[]) {
 }
 
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
-const sinkOptions = { concurrency: 4, maxRowsPerSecond: 0, writeTimeoutMs: 1000, maxAttempts: 1 };
+const sinkOptions = {
+  concurrency: 4,
+  maxRowsPerSecond: 0,
+  writeTimeoutMs: 1000,
+  maxAttempts: 1,
+  partitionBatchRows: 1,
+};
 
 let unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown) => unhandled.push(reason);
