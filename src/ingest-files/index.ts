@@ -16,3 +16,4 @@ export { parseMaxRejects, type RejectLimit } from './max-rejects.js';
 export { ProgressReporter, formatBytes, formatDuration } from './progress.js';
 export { detectFormat, FILE_FORMATS, type FileFormat } from './source.js';
 export { CSV_NULL } from './csv-source.js';
+export { StreamWriter, type StreamWriterOptions } from './stream-writer.js';

@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 
+import type { FeatureRow__Output } from '../generated/cassette/v1/FeatureRow.js';
 import { validateRow, type WritePolicy, type WriteRow } from '../ingest/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { FeatureViewDef } from '../registry/index.js';
@@ -36,8 +37,11 @@ import { Outcome, WatermarkTracker, type Counts, type Watermark } from './waterm
 
 /** Where rows go: the shared write path (src/ingest/sink.ts) or anything with its shape. */
 export interface RowWriter {
-  /** null: taken, room for more; a promise: wait for it before pushing more. Throws once a write failed for good. */
-  push(row: WriteRow, tag: number): Promise<void> | null;
+  /**
+   * null: taken, room for more; a promise: wait for it before pushing more. Throws once a write
+   * failed for good. `source` is the row before validation (for writers that send it on).
+   */
+  push(row: WriteRow, tag: number, source?: FeatureRow__Output): Promise<void> | null;
   /** Resolves when every pushed row is written. */
   flush(): Promise<void>;
 }
@@ -328,8 +332,10 @@ export async function runIngestJob(options: IngestJobOptions, deps: IngestDeps):
             const at = batch.resumeAt(i);
             live.read++;
             let validated;
+            let source: FeatureRow__Output;
             try {
-              validated = validateRow(view, batch.toRow(i), 'row', now, options.policy);
+              source = batch.toRow(i);
+              validated = validateRow(view, source, 'row', now, options.policy);
             } catch (error) {
               if (!isRecordError(error)) throw error;
               rejects.append({
@@ -351,7 +357,7 @@ export async function runIngestJob(options: IngestJobOptions, deps: IngestDeps):
             }
             const tag = tracker.add(f, at.offset, at.line, rejects.bytes, Outcome.Pending);
             if (writer) {
-              const wait = writer.push(validated.row, tag);
+              const wait = writer.push(validated.row, tag, source);
               if (wait) await wait;
             } else {
               tracker.complete(tag);

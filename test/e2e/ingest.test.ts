@@ -492,6 +492,39 @@ describe('cassette ingest', () => {
     await expectSameTables(a, c, rows);
   });
 
+  it('--server sends rows through StreamWriteFeatures, so the server serves them at once; a direct job waits for the cache', async () => {
+    const server = await startTestServer('ingest_server', REGISTRY, { cache: { ttlMs: 2000 } });
+    try {
+      const env = cliEnv(server.config.cassandra.keyspace);
+      const age = async () => {
+        const response = await server.get({
+          features: { val: ['profile:age'] },
+          entities: { user_id: { val: [{ int64_val: '5001' }] } },
+        });
+        return response.results[0]!.values[0]!.int32_val;
+      };
+      const load = async (value: number, time: string, ...extra: string[]) => {
+        const file = join(dir, `server-${value}.jsonl`);
+        writeFileSync(file, JSON.stringify({ user_id: 5001, age: value, event_timestamp: time }) + '\n');
+        return okSummary(await runCli(['ingest', '--view', 'profile', file, '--json', ...extra], env));
+      };
+      expect(await load(10, '2026-11-01T00:00:00Z', '--server', server.server.address)).toMatchObject({
+        status: 'finished',
+        rowsWritten: 1,
+      });
+      expect(await age()).toBe(10); // now cached
+      await load(20, '2026-11-02T00:00:00Z', '--server', server.server.address);
+      expect(await age()).toBe(20);
+      // Straight to Cassandra: the server still serves its cached row until the entry ages out.
+      await load(30, '2026-11-03T00:00:00Z');
+      expect(await age()).toBe(20);
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      expect(await age()).toBe(30);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('resumes a job killed with SIGKILL midway and ends row for row (and WRITETIME for WRITETIME) like an uninterrupted one', async () => {
     const file = join(dir, 'resume.csv');
     const generated = await runCli(
