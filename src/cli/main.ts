@@ -18,7 +18,9 @@ import { applyRegistryFile, describeApply } from './apply.js';
 import { directBackend, serverBackend, type Backend } from './backend.js';
 import { commandContext, resolveCassandra, type GlobalOptions } from './context.js';
 import { loadDemoRows } from './demo-data.js';
+import { generateCommand, generateCommandDefinition, type GenerateCommandOptions } from './generate.js';
 import { buildGetRequest, renderTable, responseRows, type GetOptions } from './get.js';
+import { ingestCommand, ingestCommandDefinition, type IngestOptions } from './ingest.js';
 import { readJsonRows, rowsFromJson } from './write.js';
 
 const DEMO_REGISTRY = new URL('../../schema/example.yaml', import.meta.url).pathname;
@@ -225,6 +227,12 @@ export function buildProgram(): Command {
       await backend.close();
     }
   });
+
+  ingestCommandDefinition(program, collect).action((files: string[], options: IngestOptions) =>
+    ingestCommand(program, files, options),
+  );
+
+  generateCommandDefinition(program).action((options: GenerateCommandOptions) => generateCommand(program, options));
 
   program
     .command('demo')

@@ -1,8 +1,12 @@
+import { once } from 'node:events';
+
 import * as grpc from '@grpc/grpc-js';
 
 import type { FeatureIngestionClient } from '../generated/cassette/v1/FeatureIngestion.js';
 import type { FeatureServingClient } from '../generated/cassette/v1/FeatureServing.js';
 import type { RegistryClient } from '../generated/cassette/v1/Registry.js';
+import type { WriteFeaturesRequest } from '../generated/cassette/v1/WriteFeaturesRequest.js';
+import type { WriteFeaturesResponse__Output } from '../generated/cassette/v1/WriteFeaturesResponse.js';
 import type { ProtoGrpcType as IngestionProto } from '../generated/ingestion.js';
 import type { ProtoGrpcType as RegistryProto } from '../generated/registry.js';
 import type { ProtoGrpcType as ServingProto } from '../generated/serving.js';
@@ -50,4 +54,50 @@ export function call<Res>(
 
 export function deadlineIn(ms: number): grpc.CallOptions {
   return { deadline: new Date(Date.now() + ms) };
+}
+
+/**
+ * Sends `messages` over one StreamWriteFeatures call and resolves with the server's counts.
+ * It writes as fast as the call takes messages and waits for 'drain' when it does not, so a
+ * server that reads slowly (HTTP/2 flow control) slows this loop instead of growing a buffer.
+ * It stops sending once the server has answered (e.g. INVALID_ARGUMENT for a bad message).
+ */
+export async function streamWriteFeatures(
+  ingestion: FeatureIngestionClient,
+  messages: Iterable<WriteFeaturesRequest> | AsyncIterable<WriteFeaturesRequest>,
+  options: grpc.CallOptions = {},
+): Promise<WriteFeaturesResponse__Output> {
+  let answered = false;
+  let stream!: grpc.ClientWritableStream<WriteFeaturesRequest>;
+  const response = new Promise<WriteFeaturesResponse__Output>((resolve, reject) => {
+    stream = ingestion.StreamWriteFeatures(options, (error, result) => {
+      answered = true;
+      if (error) reject(error);
+      else resolve(result!);
+    });
+  });
+  const answer = response.then(
+    () => undefined,
+    () => undefined,
+  );
+  try {
+    for await (const message of messages) {
+      if (answered) break;
+      if (!stream.write(message)) {
+        const stop = new AbortController();
+        try {
+          await Promise.race([once(stream, 'drain', { signal: stop.signal }), answer]);
+        } finally {
+          stop.abort();
+        }
+      }
+    }
+  } catch (error) {
+    // The messages failed (not the call): cancel the call and report the messages' error.
+    stream.cancel();
+    await answer;
+    throw error;
+  }
+  if (!answered) stream.end();
+  return response;
 }

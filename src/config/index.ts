@@ -91,8 +91,20 @@ export const configSchema = z.strictObject({
        * then Cassandra expires it physically.
        */
       expiryGraceSeconds: z.number().int().nonnegative().default(3600),
+      /** Row writes in flight at most, per request, stream or ingestion job. */
       writeConcurrency: z.number().int().positive().default(64),
       maxRowsPerRequest: z.number().int().positive().default(10_000),
+      /** Row writes an ingestion job starts per second at most (0 = unlimited), to spare reads served meanwhile. */
+      maxRowsPerSecond: z.number().int().nonnegative().default(0),
+      /** Attempts per row write; transient failures (timeouts, Unavailable, Overloaded) are retried. */
+      writeAttempts: z.number().int().min(1).max(20).default(4),
+      /** Driver timeout per write attempt of an ingestion job (RPCs derive theirs from the caller's deadline). */
+      writeTimeoutMs: z.number().int().positive().default(10_000),
+      /**
+       * Consecutive rows of one entity waiting for a write slot go as one UNLOGGED BATCH of at most
+       * this many rows (one mutation, one round trip); 1 turns batching off.
+       */
+      partitionBatchRows: z.number().int().min(1).max(1000).default(32),
     })
     .prefault({}),
   log: z
@@ -157,6 +169,8 @@ const ENVIRONMENT: ReadonlyArray<readonly [string, readonly string[], EnvKind]> 
   ['CASSETTE_CACHE_MAX_BYTES', ['cache', 'maxBytes'], 'number'],
   ['CASSETTE_CACHE_TTL_MS', ['cache', 'ttlMs'], 'number'],
   ['CASSETTE_REGISTRY_REFRESH_MS', ['registry', 'refreshIntervalMs'], 'number'],
+  ['CASSETTE_WRITE_CONCURRENCY', ['ingest', 'writeConcurrency'], 'number'],
+  ['CASSETTE_MAX_ROWS_PER_SECOND', ['ingest', 'maxRowsPerSecond'], 'number'],
   ['CASSETTE_LOG_LEVEL', ['log', 'level'], 'string'],
 ];
 

@@ -1,2 +1,3 @@
 export { validateRow, type WritePolicy, type WriteRow, type ValidatedRow } from './rows.js';
-export { writeRows, type WriteOptions } from './writer.js';
+export { RowSink, type RowSinkOptions, type RowSinkStats } from './sink.js';
+export { newStreamCounts, writeMessageStream, type StreamCounts, type ValidatedMessage } from './stream.js';

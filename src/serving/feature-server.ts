@@ -1,21 +1,29 @@
 import { RowCache, estimateValueBytes, type RowCacheStats } from '../cache/index.js';
 import { runBounded, timeLeft, withDeadline } from '../concurrency/index.js';
 import type { Config } from '../config/index.js';
-import { CassetteError, invalidArgument, quoteInput } from '../errors/index.js';
+import { CassetteError, invalidArgument, isCassetteError, quoteInput } from '../errors/index.js';
 import type { GetOnlineFeaturesRequest__Output } from '../generated/cassette/v1/GetOnlineFeaturesRequest.js';
 import type { GetOnlineFeaturesResponse } from '../generated/cassette/v1/GetOnlineFeaturesResponse.js';
 import type { ListFeatureServicesResponse } from '../generated/cassette/v1/ListFeatureServicesResponse.js';
 import type { ListFeatureViewsResponse } from '../generated/cassette/v1/ListFeatureViewsResponse.js';
 import type { WriteFeaturesRequest__Output } from '../generated/cassette/v1/WriteFeaturesRequest.js';
 import type { WriteFeaturesResponse } from '../generated/cassette/v1/WriteFeaturesResponse.js';
-import { validateRow, writeRows, type WriteRow } from '../ingest/index.js';
+import {
+  newStreamCounts,
+  RowSink,
+  validateRow,
+  writeMessageStream,
+  type ValidatedMessage,
+  type WriteRow,
+} from '../ingest/index.js';
 import type { Logger } from '../observability/logger.js';
+import type { FeatureViewDef } from '../registry/index.js';
 import { OnlineStore, isClientTimeout, storeError, type CassandraClient } from '../store/index.js';
 import { isUnstorableKey } from '../values/index.js';
 import { planLookup, type LookupPlan } from './plan.js';
 import { RegistrySync } from './registry-sync.js';
 import { assembleResponse } from './response.js';
-import type { PeerCaches } from './workers.js';
+import { PeerInvalidations, type PeerCaches } from './workers.js';
 import { encodeCells, encodeResponse, type ServedRow } from './wire.js';
 
 /**
@@ -202,61 +210,13 @@ export class FeatureServer {
   }
 
   async writeFeatures(request: WriteFeaturesRequest__Output, call: CallContext): Promise<WriteFeaturesResponse> {
-    const { version, registry } = this.registry.current;
-    const view = registry.featureViews.get(request.feature_view);
-    if (!view) throw invalidArgument(`feature_view: unknown feature view ${quoteInput(request.feature_view)}`);
-    const limit = this.config.ingest.maxRowsPerRequest;
-    if (request.rows.length > limit) {
-      throw invalidArgument(
-        `rows: ${request.rows.length} rows exceed the limit of ${limit} per request; split the batch`,
-      );
-    }
     // Validate everything before writing anything: a bad request changes nothing.
-    const now = Date.now();
-    const rows: WriteRow[] = [];
-    let expired = 0;
-    request.rows.forEach((row, i) => {
-      const validated = validateRow(view, row, `rows[${i}]`, now, this.config.ingest);
-      if (validated.kind === 'write') rows.push(validated.row);
-      else expired++;
-    });
-    // Invalidate under the version this write was validated with and the one serving now, in
-    // case a new registry was picked up while the rows were being written. Keys are collected
-    // for the sibling workers' caches (see workers.ts).
-    const changedKeys: string[] = [];
-    const invalidate = (row: WriteRow, changed: string[]) => {
-      const current = this.registry.current.version;
-      const key = this.cacheKey(version, view.name, row.keyString);
-      this.cache.invalidate(key);
-      changed.push(key);
-      if (current !== version) {
-        const currentKey = this.cacheKey(current, view.name, row.keyString);
-        this.cache.invalidate(currentKey);
-        changed.push(currentKey);
-      }
-    };
-    const onSettled = (row: WriteRow, timedOut: boolean) => {
-      invalidate(row, changedKeys);
-      // The coordinator may still apply a write the driver gave up on; drop whatever a read
-      // cached in between once that can no longer happen.
-      if (timedOut) {
-        setTimeout(() => {
-          const late: string[] = [];
-          invalidate(row, late);
-          void this.peers?.invalidate(late);
-        }, LATE_WRITE_WINDOW_MS).unref();
-      }
-    };
+    const { view, version, rows, expired } = this.validateMessage(request, '');
+    const changed = new PeerInvalidations(this.peers);
     try {
-      const writes = writeRows(this.store, view, rows, {
-        concurrency: this.config.ingest.writeConcurrency,
-        rowTimeoutMs: (remaining) => this.driverTimeout(remaining),
-        deadline: call.deadline,
-        isCancelled: call.isCancelled,
-        onSettled,
-      });
+      const sink = this.rowSink(version, view, call, changed);
       await withDeadline(
-        writes,
+        this.pushAll(sink, rows),
         call.deadline,
         () => new CassetteError('DEADLINE_EXCEEDED', 'the deadline passed before all rows were written'),
       );
@@ -264,10 +224,141 @@ export class FeatureServer {
       throw storeError(error, Date.now() >= call.deadline);
     } finally {
       // Acknowledge (or fail) only once no worker can serve the old rows from its cache.
-      await this.peers?.invalidate(changedKeys);
+      await changed.flush();
     }
     this.logger.debug({ view: view.name, rows: rows.length, expired }, 'wrote feature rows');
-    return { rows_written: rows.length, rows_expired: expired };
+    return {
+      rows_written: rows.length,
+      rows_expired: expired,
+      messages_received: 1,
+      rows_received: request.rows.length,
+    };
+  }
+
+  /**
+   * Writes a client stream of WriteFeatures requests: each validated whole, as WriteFeatures
+   * validates one, and written through the same sink, with its cache invalidation. The next
+   * message is read only once the previous one's rows are all in the sink's window.
+   */
+  async streamWriteFeatures(
+    messages: AsyncIterable<WriteFeaturesRequest__Output>,
+    call: CallContext,
+  ): Promise<WriteFeaturesResponse> {
+    const counts = newStreamCounts();
+    const changed = new PeerInvalidations(this.peers);
+    const work = writeMessageStream(
+      messages,
+      (message, index) => this.validateMessage(message, `messages[${index}].`),
+      (view, version) => this.rowSink(version, view, call, changed),
+      counts,
+    );
+    try {
+      // A stream without a deadline runs as long as its sender keeps it open.
+      await (Number.isFinite(call.deadline)
+        ? withDeadline(
+            work,
+            call.deadline,
+            () => new CassetteError('DEADLINE_EXCEEDED', 'the deadline passed before the stream was written'),
+          )
+        : work);
+    } catch (error) {
+      if (isCassetteError(error) && error.status === 'INVALID_ARGUMENT') throw error;
+      // The transport ends the messages early (with an error of its own) when the caller goes away.
+      const cause = call.isCancelled() ? new CassetteError('CANCELLED', 'the caller cancelled the stream') : error;
+      const mapped = storeError(cause, Date.now() >= call.deadline);
+      throw new CassetteError(
+        mapped.status,
+        `${mapped.message} (after ${counts.messages} messages; ${counts.rowsWritten} rows were written)`,
+        { cause: mapped.cause ?? error },
+      );
+    } finally {
+      await changed.flush();
+    }
+    this.logger.debug({ ...counts }, 'wrote a stream of feature rows');
+    return {
+      rows_written: counts.rowsWritten,
+      rows_expired: counts.rowsExpired,
+      messages_received: counts.messages,
+      rows_received: counts.rowsReceived,
+    };
+  }
+
+  /**
+   * Validates one write request against the current registry and converts every row; throws
+   * INVALID_ARGUMENT naming the field under `prefix` ('' or e.g. `messages[3].`).
+   */
+  private validateMessage(request: WriteFeaturesRequest__Output, prefix: string): ValidatedMessage {
+    const { version, registry } = this.registry.current;
+    const view = registry.featureViews.get(request.feature_view);
+    if (!view) throw invalidArgument(`${prefix}feature_view: unknown feature view ${quoteInput(request.feature_view)}`);
+    const limit = this.config.ingest.maxRowsPerRequest;
+    if (request.rows.length > limit) {
+      throw invalidArgument(
+        `${prefix}rows: ${request.rows.length} rows exceed the limit of ${limit} per request; split the batch`,
+      );
+    }
+    const now = Date.now();
+    const rows: WriteRow[] = [];
+    let expired = 0;
+    for (let i = 0; i < request.rows.length; i++) {
+      const validated = validateRow(view, request.rows[i]!, `${prefix}rows[${i}]`, now, this.config.ingest);
+      if (validated.kind === 'write') rows.push(validated.row);
+      else expired++;
+    }
+    return { view, version, rows, received: request.rows.length, expired };
+  }
+
+  /** Pushes `rows` into `sink` as its window allows, then waits until all are written. */
+  private async pushAll(sink: RowSink, rows: readonly WriteRow[]): Promise<void> {
+    for (let i = 0; i < rows.length; i++) {
+      const room = sink.push(rows[i]!, i);
+      if (room !== null) await room;
+    }
+    await sink.flush();
+  }
+
+  /**
+   * The write path of one call for rows of `view` validated under registry `version`: the
+   * driver timeout follows the caller's deadline, and each row's cache entry is dropped as soon
+   * as its write settles.
+   */
+  private rowSink(version: number, view: FeatureViewDef, call: CallContext, changed: PeerInvalidations): RowSink {
+    // Invalidate under the version the rows were validated with and the one serving now, in
+    // case a new registry was picked up while the rows were being written; sibling workers
+    // (if any) get the same keys.
+    const invalidate = (row: WriteRow, peers: PeerInvalidations) => {
+      const current = this.registry.current.version;
+      const key = this.cacheKey(version, view.name, row.keyString);
+      this.cache.invalidate(key);
+      peers.add(key);
+      if (current !== version) {
+        const currentKey = this.cacheKey(current, view.name, row.keyString);
+        this.cache.invalidate(currentKey);
+        peers.add(currentKey);
+      }
+    };
+    const { writeConcurrency, writeAttempts, partitionBatchRows } = this.config.ingest;
+    return new RowSink(this.store, view, {
+      concurrency: writeConcurrency,
+      partitionBatchRows,
+      maxRowsPerSecond: 0,
+      writeTimeoutMs: (remaining) => this.driverTimeout(remaining),
+      maxAttempts: writeAttempts,
+      deadline: call.deadline,
+      isCancelled: call.isCancelled,
+      onSettled: (row, timedOut) => {
+        invalidate(row, changed);
+        // The coordinator may still apply a write the driver gave up on; drop whatever a read
+        // cached in between once that can no longer happen.
+        if (timedOut) {
+          setTimeout(() => {
+            const late = new PeerInvalidations(this.peers);
+            invalidate(row, late);
+            void late.flush();
+          }, LATE_WRITE_WINDOW_MS).unref();
+        }
+      },
+    });
   }
 
   listFeatureViews(): ListFeatureViewsResponse {

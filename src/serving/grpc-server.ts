@@ -1,3 +1,5 @@
+import type { Readable } from 'node:stream';
+
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
@@ -68,6 +70,9 @@ export class GrpcTransport {
     };
     const ingestion: FeatureIngestionHandlers = {
       WriteFeatures: this.unary('WriteFeatures', (request, ctx) => core.writeFeatures(request, ctx)),
+      StreamWriteFeatures: this.clientStream('StreamWriteFeatures', (messages, ctx) =>
+        core.streamWriteFeatures(messages, ctx),
+      ),
     };
     const registry: RegistryHandlers = {
       ListFeatureViews: this.unary('ListFeatureViews', async () => core.listFeatureViews()),
@@ -148,6 +153,37 @@ export class GrpcTransport {
     };
   }
 
+  /**
+   * A client-streaming handler: `handle` gets the messages as an async iterable, read no further
+   * ahead than it consumes (see limitReadAhead), and the call's deadline (none if the caller set
+   * none: a stream lasts as long as its sender keeps sending).
+   */
+  private clientStream<Req, Res>(
+    method: string,
+    handle: (messages: AsyncIterable<Req>, ctx: CallContext) => Promise<Res>,
+  ): grpc.handleClientStreamingCall<Req, Res> {
+    return (call, callback) => {
+      this.counters.requests++;
+      const deadline = call.getDeadline();
+      const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
+      const ctx: CallContext = {
+        deadline: Number.isFinite(deadlineMs) ? deadlineMs : Number.POSITIVE_INFINITY,
+        isCancelled: () => call.cancelled,
+      };
+      limitReadAhead(call);
+      let pending: Promise<Res>;
+      try {
+        pending = handle(call as AsyncIterable<Req>, ctx);
+      } catch (error) {
+        pending = Promise.reject(error);
+      }
+      pending.then(
+        (response) => callback(null, response),
+        (error: unknown) => callback(this.toServiceError(method, error)),
+      );
+    };
+  }
+
   private toServiceError(method: string, error: unknown): Partial<grpc.StatusObject> {
     const code = isCassetteError(error) ? GRPC_STATUS[error.status] : grpc.status.INTERNAL;
     const name = grpc.status[code] as keyof typeof grpc.status;
@@ -178,4 +214,17 @@ export class GrpcTransport {
     const details = isCassetteError(error) ? error.message : 'internal error';
     return { code, details };
   }
+}
+
+/**
+ * Makes an incoming message stream buffer at most one decoded message. grpc-js decodes the next
+ * message whenever its Readable asks for more, which an object-mode Readable does until 16 are
+ * buffered: up to 16 maximum-size messages per stream. With a high-water mark of 1 it asks only
+ * when the consumer has taken the buffered one, so a consumer that waits (for room in the write
+ * window) leaves further messages in HTTP/2 flow control, i.e. with the sender.
+ * Node sets the mark only at construction, so this adjusts the stream's own state.
+ */
+export function limitReadAhead(stream: Readable): void {
+  const state = (stream as unknown as { _readableState?: { highWaterMark?: unknown } })._readableState;
+  if (state && typeof state.highWaterMark === 'number') state.highWaterMark = 1;
 }

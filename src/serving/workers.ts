@@ -76,6 +76,40 @@ export function joinWorkerGroup(invalidateLocal: (keys: string[]) => void, onShu
   };
 }
 
+/** Invalidations queued before a batch goes to the sibling workers. */
+const PEER_BATCH_KEYS = 1024;
+
+/**
+ * The cache keys one call's writes changed, handed to the sibling workers in batches as they
+ * come (so a long stream holds none for long) and waited for at the end of the call.
+ */
+export class PeerInvalidations {
+  private pending: string[] = [];
+  private sent: Promise<void> = Promise.resolve();
+
+  constructor(private readonly peers: PeerCaches | undefined) {}
+
+  add(key: string): void {
+    if (this.peers === undefined) return;
+    this.pending.push(key);
+    if (this.pending.length >= PEER_BATCH_KEYS) this.send();
+  }
+
+  /** Resolves once every key added so far is gone from every sibling's cache. */
+  async flush(): Promise<void> {
+    if (this.peers === undefined) return;
+    if (this.pending.length > 0) this.send();
+    await this.sent;
+  }
+
+  private send(): void {
+    const batch = this.peers!.invalidate(this.pending);
+    this.pending = [];
+    // invalidate() never rejects; one chained promise keeps a long stream's memory flat.
+    this.sent = this.sent.then(() => batch);
+  }
+}
+
 /** Tells the primary this worker is serving. */
 export function reportWorkerReady(address: string): void {
   process.send?.({ type: 'cassette:ready', address } satisfies WorkerMessage);

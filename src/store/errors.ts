@@ -28,6 +28,30 @@ export function isClientTimeout(error: unknown): boolean {
   return false;
 }
 
+/** Coordinator answers that mean "try again shortly": nothing about the write itself was wrong. */
+const TRANSIENT_CODES = new Set<number>([
+  types.responseErrorCodes.unavailableException,
+  types.responseErrorCodes.overloaded,
+  types.responseErrorCodes.isBootstrapping,
+  types.responseErrorCodes.writeTimeout,
+]);
+
+/**
+ * True for a write failure worth retrying: the driver gave up waiting, the coordinator was
+ * unavailable, overloaded or timed out waiting for replicas, the connection was lost, or no host
+ * could take the request. Retrying a write is safe here because every write carries a
+ * fixed timestamp: applying it twice stores the same cells.
+ */
+export function isTransientWriteError(error: unknown): boolean {
+  if (error instanceof errors.OperationTimedOutError || error instanceof errors.BusyConnectionError) return true;
+  if (error instanceof errors.ResponseError) return TRANSIENT_CODES.has(error.code);
+  // No host could take the request (all down, refusing connections, or busy): the cluster may be
+  // back in a moment, and nothing was wrong with the write.
+  if (error instanceof errors.NoHostAvailableError) return true;
+  // A request cut off by a closed socket ("Socket was closed", a connection reset).
+  return error instanceof errors.DriverError && (error as { isSocketError?: boolean }).isSocketError === true;
+}
+
 /**
  * Maps a driver error to a CassetteError with a status the transport understands.
  * `deadlinePassed` tells a timeout caused by the caller's deadline from a slow cluster.

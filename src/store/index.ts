@@ -1,5 +1,11 @@
-export { connectSession, consistencyOf, type CassandraClient } from './session.js';
-export { OnlineStore, type StoredRow, type FeatureWrite } from './online-store.js';
+export {
+  connectSession,
+  consistencyOf,
+  type CassandraClient,
+  type SessionOptions,
+  type SessionProfile,
+} from './session.js';
+export { OnlineStore, type StoredRow, type FeatureWrite, type RowWrite } from './online-store.js';
 export {
   applyRegistry,
   loadRegistry,
@@ -11,4 +17,4 @@ export {
   type StoredRegistry,
 } from './schema.js';
 export { cqlType } from './cql.js';
-export { storeError, isClientTimeout } from './errors.js';
+export { storeError, isClientTimeout, isTransientWriteError } from './errors.js';

@@ -46,6 +46,15 @@ const MAX_PROJECTIONS_PER_VIEW = 256;
 /** A feature write: `undefined` leaves the stored value alone, `null` clears it. */
 export type FeatureWrite = StoredValue | null | undefined;
 
+/** One entity row to write: its key, a write per view feature, its timestamp and ttl. */
+export interface RowWrite {
+  readonly key: readonly StoredScalar[];
+  readonly features: readonly FeatureWrite[];
+  readonly eventTimeMicros: Long;
+  /** Seconds until Cassandra expires the written cells; 0 = never. */
+  readonly ttlSeconds: number;
+}
+
 interface ViewStatements {
   readonly fullRow: ReadStatement;
   readonly insert: string;
@@ -210,6 +219,46 @@ export class OnlineStore {
     timeoutMs: number,
   ): Promise<void> {
     const { insert } = this.statementsFor(view);
+    await this.client.execute(insert, this.insertParams(view, key, features, eventTimeMicros, ttlSeconds), {
+      prepare: true,
+      consistency: this.writeConsistency,
+      readTimeout: timeoutMs,
+      // Same timestamp, same values: a retried write cannot change the outcome.
+      isIdempotent: true,
+    });
+  }
+
+  /**
+   * Writes rows of ONE partition (same view, same key) as one UNLOGGED BATCH: Cassandra applies
+   * it as a single mutation, in one round trip. Each row keeps its own timestamp and ttl, so the
+   * outcome is that of writing the rows one by one.
+   */
+  async writePartitionBatch(view: FeatureViewDef, rows: readonly RowWrite[], timeoutMs: number): Promise<void> {
+    const { insert } = this.statementsFor(view);
+    const queries = new Array<{ query: string; params: unknown[] }>(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      queries[i] = {
+        query: insert,
+        params: this.insertParams(view, row.key, row.features, row.eventTimeMicros, row.ttlSeconds),
+      };
+    }
+    await this.client.batch(queries, {
+      prepare: true,
+      logged: false,
+      consistency: this.writeConsistency,
+      readTimeout: timeoutMs,
+      isIdempotent: true,
+    });
+  }
+
+  private insertParams(
+    view: FeatureViewDef,
+    key: readonly StoredScalar[],
+    features: readonly FeatureWrite[],
+    eventTimeMicros: Long,
+    ttlSeconds: number,
+  ): unknown[] {
     const params: unknown[] = [...key];
     for (let i = 0; i < view.features.length; i++) {
       const value = features[i];
@@ -219,12 +268,6 @@ export class OnlineStore {
       else params.push(value);
     }
     params.push(eventTimeMicros, ttlSeconds);
-    await this.client.execute(insert, params, {
-      prepare: true,
-      consistency: this.writeConsistency,
-      readTimeout: timeoutMs,
-      // Same timestamp, same values: a retried write cannot change the outcome.
-      isIdempotent: true,
-    });
+    return params;
   }
 }

@@ -31,6 +31,26 @@ export function consistencyOf(
 }
 
 /**
+ * What a session is for. `serving` (the default) tunes for many small reads with tight deadlines;
+ * `bulk` for an ingestion job keeping many writes in flight (see BULK below).
+ */
+export type SessionProfile = 'serving' | 'bulk';
+
+export interface SessionOptions {
+  profile?: SessionProfile;
+  /** Overrides the profile's socketOptions.coalescingThreshold (bytes; for measurements). */
+  coalescingThreshold?: number;
+}
+
+/**
+ * Driver settings of the `bulk` profile, chosen by measurement (bench/ingest.ts, bench/README.md):
+ * writes are small and many, so the driver packs more requests into each socket write.
+ */
+const BULK = {
+  coalescingThreshold: 65536,
+} as const;
+
+/**
  * Creates and connects the process-wide Cassandra session. Connecting costs hundreds of
  * milliseconds, so this happens once at start-up and never per request.
  *
@@ -40,7 +60,9 @@ export function consistencyOf(
 export async function connectSession(
   settings: Config['cassandra'] & { contactPoints: string[] },
   logger: Logger,
+  options: SessionOptions = {},
 ): Promise<CassandraClient> {
+  const bulk = options.profile === 'bulk';
   const { distance } = cassandra.types;
   const pooling: NonNullable<cassandra.ClientOptions['pooling']> = {
     coreConnectionsPerHost: { [distance.local]: settings.coreConnectionsPerHost, [distance.remote]: 1 },
@@ -58,6 +80,9 @@ export async function connectSession(
       // here mostly mean a caller's deadline was short, not that the connection died (a closed
       // socket is noticed at once, an idle one by heartbeats), so tolerate many more than 64.
       defunctReadTimeoutThreshold: DEFUNCT_READ_TIMEOUT_THRESHOLD,
+      ...(bulk || options.coalescingThreshold
+        ? { coalescingThreshold: options.coalescingThreshold ?? BULK.coalescingThreshold }
+        : {}),
     },
     queryOptions: { prepare: true, consistency: consistencyOf(settings.readConsistency) },
     policies: { retry: new NoRetryOnClientTimeout() },
@@ -75,6 +100,7 @@ export async function connectSession(
       localDataCenter: settings.localDataCenter,
       hosts: client.hosts.length,
       ms: Math.round(performance.now() - started),
+      profile: options.profile ?? 'serving',
     },
     'connected to Cassandra',
   );

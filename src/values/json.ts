@@ -31,7 +31,15 @@ function unixSecondsText(value: unknown, where: string): string {
   return integerText(value, where, 'unix_timestamp');
 }
 
-function scalarFromJson(type: ScalarType, value: unknown, where: string): unknown {
+function scalarFromJson(type: ScalarType, value: unknown, where: string, index?: number): unknown {
+  // List elements name their index only when something is wrong: building that text per element is not free.
+  if (index !== undefined) {
+    try {
+      return scalarFromJson(type, value, where);
+    } catch {
+      return scalarFromJson(type, value, `${where}[${index}]`);
+    }
+  }
   switch (type) {
     case 'int32': {
       const text = integerText(value, where, type);
@@ -69,7 +77,7 @@ export function valueFromJson(type: ValueType, value: unknown, where: string): V
     if (!Array.isArray(value))
       throw invalidArgument(`${where}: expected ${type} (an array), got ${JSON.stringify(value)}`);
     const element = elementType(type);
-    const val = value.map((v, i) => scalarFromJson(element, v, `${where}[${i}]`));
+    const val = value.map((v, i) => scalarFromJson(element, v, where, i));
     return { [`${type}_val`]: { val } } as Value;
   }
   return { [`${type}_val`]: scalarFromJson(type, value, where) } as Value;
@@ -93,4 +101,64 @@ export function valueToJson(value: Value__Output | Value): unknown {
     return ((inner as { val: unknown[] }).val ?? []).map(scalarToJson);
   }
   return scalarToJson(inner);
+}
+
+/**
+ * valueFromJson in the shape a decoded message has (the set case named in `val`), which is what
+ * validateRow takes: file ingestion builds rows without a protobuf round trip. Objects are built
+ * with fixed property names, so they keep one shape per type.
+ */
+export function decodedValueFromJson(type: ValueType, value: unknown, where: string): Value__Output {
+  if (value === null) return { val: 'null_val', null_val: 'NULL' };
+  if (isListType(type)) {
+    if (!Array.isArray(value))
+      throw invalidArgument(`${where}: expected ${type} (an array), got ${JSON.stringify(value)}`);
+    const element = elementType(type);
+    const val = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) val[i] = scalarFromJson(element, value[i], where, i);
+    return listValue(element, val);
+  }
+  return scalarValue(type, scalarFromJson(type, value, where));
+}
+
+function scalarValue(type: ScalarType, inner: unknown): Value__Output {
+  switch (type) {
+    case 'int32':
+      return { val: 'int32_val', int32_val: inner as number };
+    case 'int64':
+      return { val: 'int64_val', int64_val: inner as string };
+    case 'float':
+      return { val: 'float_val', float_val: inner as number };
+    case 'double':
+      return { val: 'double_val', double_val: inner as number };
+    case 'string':
+      return { val: 'string_val', string_val: inner as string };
+    case 'bytes':
+      return { val: 'bytes_val', bytes_val: inner as Buffer };
+    case 'bool':
+      return { val: 'bool_val', bool_val: inner as boolean };
+    case 'unix_timestamp':
+      return { val: 'unix_timestamp_val', unix_timestamp_val: inner as string };
+  }
+}
+
+function listValue(element: ScalarType, val: unknown[]): Value__Output {
+  switch (element) {
+    case 'int32':
+      return { val: 'int32_list_val', int32_list_val: { val: val as number[] } };
+    case 'int64':
+      return { val: 'int64_list_val', int64_list_val: { val: val as string[] } };
+    case 'float':
+      return { val: 'float_list_val', float_list_val: { val: val as number[] } };
+    case 'double':
+      return { val: 'double_list_val', double_list_val: { val: val as number[] } };
+    case 'string':
+      return { val: 'string_list_val', string_list_val: { val: val as string[] } };
+    case 'bytes':
+      return { val: 'bytes_list_val', bytes_list_val: { val: val as Buffer[] } };
+    case 'bool':
+      return { val: 'bool_list_val', bool_list_val: { val: val as boolean[] } };
+    case 'unix_timestamp':
+      return { val: 'unix_timestamp_list_val', unix_timestamp_list_val: { val: val as string[] } };
+  }
 }

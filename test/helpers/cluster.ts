@@ -53,5 +53,6 @@ export async function applyYaml(client: CassandraClient, config: Config, yaml: s
 }
 
 export async function dropKeyspace(client: CassandraClient, keyspace: string): Promise<void> {
-  await client.execute(`DROP KEYSPACE IF EXISTS "${keyspace}"`);
+  // DDL waits for schema agreement and a flush: give it the same minute the store gives its DDL.
+  await client.execute(`DROP KEYSPACE IF EXISTS "${keyspace}"`, [], { readTimeout: 60_000 });
 }

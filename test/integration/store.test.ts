@@ -1,7 +1,9 @@
 import { status } from '@grpc/grpc-js';
+import cassandra from 'cassandra-driver';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import type { GetOnlineFeaturesRequest__Output } from '../../src/generated/cassette/v1/GetOnlineFeaturesRequest.js';
+import { parseRegistry } from '../../src/registry/index.js';
 import { OnlineStore } from '../../src/store/index.js';
 import { prepareStatement } from '../../src/store/prepare.js';
 import { applyYaml } from '../helpers/cluster.js';
@@ -31,8 +33,15 @@ feature_views:
     entities: [user, session]
     features:
       - { name: n, type: int32 }
+  - name: history
+    entities: [user]
+    features:
+      - { name: n, type: int32 }
+      - { name: s, type: string }
+      - { name: l, type: int32_list }
 `;
 
+const { Long } = cassandra.types;
 const user = (id: string) => ({ user_id: { int64_val: id } });
 const users = (...ids: string[]) => ({ user_id: { val: ids.map((id) => ({ int64_val: id })) } });
 
@@ -59,6 +68,29 @@ describe('store behaviour against a real Cassandra', () => {
       getPreparedInfo(ks: string | null, q: string): { queryId?: Buffer };
     };
     expect(Buffer.isBuffer(metadata.getPreparedInfo(null, query).queryId)).toBe(true);
+  });
+
+  it('writes a batch of one partition as if row by row: per-row timestamps, unset and empty values', async () => {
+    const store = new OnlineStore(t.session, t.config.cassandra.keyspace, t.config.cassandra);
+    const registry = parseRegistry(REGISTRY);
+    await store.prepare(registry);
+    const view = registry.featureViews.get('history')!;
+    const key = [Long.fromNumber(42)];
+    const at = (micros: number) => Long.fromNumber(1_700_000_000_000_000 + micros);
+    await store.writePartitionBatch(
+      view,
+      [
+        { key, features: [1, 'first', [1, 2]], eventTimeMicros: at(10), ttlSeconds: 0 },
+        // Newer, but leaves `s` alone (unset) and empties the list.
+        { key, features: [2, undefined, []], eventTimeMicros: at(20), ttlSeconds: 0 },
+        // Older than both, arriving last: it changes nothing.
+        { key, features: [0, 'stale', [9]], eventTimeMicros: at(5), ttlSeconds: 0 },
+      ],
+      5000,
+    );
+    const row = await store.read(view, key, 5000);
+    expect(row?.values).toEqual([2, 'first', []]);
+    expect([...row!.writeTimesMicros]).toEqual([at(20), at(10), at(20)].map((l) => l.toNumber()));
   });
 
   it('orders writes sent without an event time as they arrived, even within one millisecond', async () => {

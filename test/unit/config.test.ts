@@ -55,7 +55,16 @@ describe('loadConfig: defaults', () => {
       serving: { maxBatchSize: 1000, maxConcurrentReads: 128, defaultDeadlineMs: 2000, workers: 1 },
       cache: { enabled: true, maxBytes: 256 * 1024 * 1024, ttlMs: 30_000 },
       registry: { refreshIntervalMs: 10_000 },
-      ingest: { maxFutureSkewMs: 300_000, expiryGraceSeconds: 3600, writeConcurrency: 64, maxRowsPerRequest: 10_000 },
+      ingest: {
+        maxFutureSkewMs: 300_000,
+        expiryGraceSeconds: 3600,
+        writeConcurrency: 64,
+        maxRowsPerRequest: 10_000,
+        maxRowsPerSecond: 0,
+        writeAttempts: 4,
+        writeTimeoutMs: 10_000,
+        partitionBatchRows: 32,
+      },
       log: { level: 'info', statsIntervalMs: 60_000 },
     });
   });

@@ -1,0 +1,296 @@
+import type { Command } from 'commander';
+
+import type { ConfigInput } from '../config/index.js';
+import { RowSink } from '../ingest/index.js';
+import {
+  DEFAULT_EVENT_TIME_COLUMN,
+  EVENT_TIME_UNITS,
+  FILE_FORMATS,
+  formatBytes,
+  parseMaps,
+  parseMaxRejects,
+  ProgressReporter,
+  runIngestJob,
+  StreamWriter,
+  type EventTimeUnit,
+  type RowWriter,
+  type FileFormat,
+  type IngestSummary,
+} from '../ingest-files/index.js';
+import { call, connectClients, deadlineIn } from '../client/index.js';
+import type { FeatureViewSpec__Output } from '../generated/cassette/v1/FeatureViewSpec.js';
+import type { ListFeatureViewsResponse__Output } from '../generated/cassette/v1/ListFeatureViewsResponse.js';
+import type { EntityKeyType, FeatureViewDef, ValueType } from '../registry/index.js';
+import { connectSession, OnlineStore } from '../store/index.js';
+import { commandContext, resolveCassandra, type CommandContext, type GlobalOptions } from './context.js';
+import { appliedRegistry, viewNamed } from './registry.js';
+
+export interface IngestOptions {
+  view: string;
+  format?: string;
+  map: string[];
+  eventTimeColumn: string;
+  eventTimeUnit: string;
+  ignoreUnknownColumns?: boolean;
+  delimiter: string;
+  rejects?: string;
+  maxRejects?: string;
+  checkpoint?: string;
+  resume?: boolean;
+  restart?: boolean;
+  concurrency?: string;
+  maxRowsPerSecond?: string;
+  dryRun?: boolean;
+  json?: boolean;
+  progress: boolean;
+  progressEvery: string;
+  server?: string;
+}
+
+/** A record longer than this is rejected; it also bounds the memory one record can take. */
+const MAX_RECORD_BYTES = 16 * 1024 * 1024;
+/** Records read ahead of the watermark, at most (see WatermarkTracker). */
+const MAX_OUTSTANDING = 262_144;
+
+function positiveInteger(flag: string, text: string | undefined, min: number): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n < min) throw new Error(`${flag} ${text}: expected an integer of at least ${min}`);
+  return n;
+}
+
+function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new Error(`${flag} ${value}: expected one of ${allowed.join(', ')}`);
+  }
+  return value as T;
+}
+
+export function describeSummary(summary: IngestSummary): string {
+  const n = (x: number) => x.toLocaleString('en-US');
+  const lines: string[] = [];
+  const verb = summary.dryRun ? 'checked' : 'ingested';
+  if (summary.status === 'already finished') {
+    lines.push(`the job already finished earlier (${summary.checkpointFile}); nothing to do`);
+  } else {
+    lines.push(
+      `${summary.status === 'finished' ? verb : summary.status}: ${summary.files} file(s) into ${summary.view}` +
+        (summary.resumed ? ' (resumed)' : '') +
+        (summary.dryRun ? ' (dry run: nothing written)' : ''),
+    );
+  }
+  lines.push(
+    `  rows read ${n(summary.rowsRead)}, ${summary.dryRun ? 'valid' : 'written'} ${n(summary.rowsWritten)}, ` +
+      `rejected ${n(summary.rowsRejected)}, expired ${n(summary.rowsExpired)}`,
+  );
+  if (summary.status !== 'already finished') {
+    lines.push(
+      `  ${(summary.durationMs / 1000).toFixed(1)} s, ${n(summary.rowsPerSecond)} rows/s, peak RSS ${formatBytes(summary.peakRssBytes)}`,
+    );
+  }
+  if (summary.rejectsFile) lines.push(`  rejects: ${summary.rejectsFile}`);
+  if (summary.status === 'interrupted') lines.push(`  continue with --resume (checkpoint ${summary.checkpointFile})`);
+  if (summary.error) lines.push(`  ${summary.status === 'failed' ? 'error' : 'note'}: ${summary.error}`);
+  return lines.join('\n');
+}
+
+/** Where a job's rows go. */
+interface IngestTarget {
+  readonly view: FeatureViewDef;
+  /** Recorded in the checkpoint: a job resumes only against the same target. */
+  readonly label: string;
+  openWriter(onWritten: (tag: number) => void): RowWriter;
+  close(): Promise<void>;
+}
+
+/** This process's own Cassandra session (bulk profile) and the shared RowSink. */
+async function directTarget(ctx: CommandContext, viewName: string): Promise<IngestTarget> {
+  const { config, endpoint } = await resolveCassandra(ctx);
+  try {
+    const client = await connectSession(config.cassandra, ctx.logger, { profile: 'bulk' });
+    try {
+      const keyspace = config.cassandra.keyspace;
+      const registry = await appliedRegistry(client, keyspace);
+      const view = viewNamed(registry, viewName);
+      const store = new OnlineStore(client, keyspace, config.cassandra);
+      await store.prepare(registry);
+      return {
+        view,
+        label: keyspace,
+        openWriter: (onWritten) =>
+          new RowSink(store, view, {
+            concurrency: config.ingest.writeConcurrency,
+            maxRowsPerSecond: config.ingest.maxRowsPerSecond,
+            writeTimeoutMs: config.ingest.writeTimeoutMs,
+            maxAttempts: config.ingest.writeAttempts,
+            partitionBatchRows: config.ingest.partitionBatchRows,
+            onWritten: (_row, tag) => onWritten(tag),
+          }),
+        close: async () => {
+          await client.shutdown();
+          await endpoint.stop();
+        },
+      };
+    } catch (error) {
+      await client.shutdown();
+      throw error;
+    }
+  } catch (error) {
+    await endpoint.stop();
+    throw error;
+  }
+}
+
+/** A view as a server lists it, in the registry's own shape (for mapping and validation here). */
+function viewFromSpec(spec: FeatureViewSpec__Output): FeatureViewDef {
+  const features = spec.features.map((f) => ({ name: f.name, type: f.type as ValueType }));
+  return {
+    name: spec.name,
+    entities: spec.entities.map((e) => ({ name: e.name, joinKey: e.join_key, type: e.type as EntityKeyType })),
+    features,
+    ttlSeconds: Number(spec.ttl_seconds),
+    featureIndex: new Map(features.map((f, i) => [f.name, i])),
+  };
+}
+
+/**
+ * A Cassette server's StreamWriteFeatures: the server writes the rows with its own settings and
+ * invalidates its row cache for each of them, so it serves them at once.
+ */
+async function serverTarget(address: string, viewName: string): Promise<IngestTarget> {
+  const clients = connectClients(address);
+  try {
+    const { feature_views: views } = await call<ListFeatureViewsResponse__Output>((cb) =>
+      clients.registry.ListFeatureViews({}, deadlineIn(30_000), cb),
+    );
+    const spec = views.find((v) => v.name === viewName);
+    if (!spec) {
+      throw new Error(`--view: unknown feature view "${viewName}" (known: ${views.map((v) => v.name).join(', ')})`);
+    }
+    const view = viewFromSpec(spec);
+    return {
+      view,
+      label: `server ${address}`,
+      openWriter: (onWritten) =>
+        new StreamWriter(
+          clients.ingestion,
+          { view: view.name, rowsPerMessage: 1000, rowsPerStream: 20_000, streams: 2, timeoutMs: 10 * 60_000 },
+          onWritten,
+        ),
+      close: async () => clients.close(),
+    };
+  } catch (error) {
+    clients.close();
+    throw error;
+  }
+}
+
+/** `cassette ingest`: loads files into a feature view, straight into Cassandra or through a server. */
+export async function ingestCommand(program: Command, files: string[], options: IngestOptions): Promise<void> {
+  const format = options.format === undefined ? undefined : oneOf('--format', options.format, FILE_FORMATS);
+  const eventTimeUnit = oneOf<EventTimeUnit>('--event-time-unit', options.eventTimeUnit, EVENT_TIME_UNITS);
+  const maps = parseMaps(options.map);
+  const maxRejects = options.maxRejects === undefined ? undefined : parseMaxRejects(options.maxRejects);
+  const concurrency = positiveInteger('--concurrency', options.concurrency, 1);
+  const maxRowsPerSecond = positiveInteger('--max-rows-per-second', options.maxRowsPerSecond, 0);
+  if (options.resume && options.restart) throw new Error('--resume and --restart exclude each other');
+  if (options.server && (concurrency !== undefined || maxRowsPerSecond !== undefined)) {
+    throw new Error("--concurrency and --max-rows-per-second do not apply with --server (the server's settings do)");
+  }
+  const progressEverySeconds = Number(options.progressEvery);
+  if (!(progressEverySeconds > 0)) throw new Error(`--progress-every ${options.progressEvery}: expected seconds`);
+
+  const overrides: ConfigInput = { ingest: {} };
+  if (concurrency !== undefined) overrides.ingest!.writeConcurrency = concurrency;
+  if (maxRowsPerSecond !== undefined) overrides.ingest!.maxRowsPerSecond = maxRowsPerSecond;
+  const ctx = commandContext(program.opts<GlobalOptions>(), overrides);
+  const { config, logger } = ctx;
+  const target = options.server
+    ? await serverTarget(options.server, options.view)
+    : await directTarget(ctx, options.view);
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    logger.warn({ signal }, 'stopping: finishing the writes in flight and saving the checkpoint (again to quit now)');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const progress = options.progress
+      ? new ProgressReporter({ stream: process.stderr, logger, logEveryMs: progressEverySeconds * 1000 })
+      : undefined;
+    const summary = await runIngestJob(
+      {
+        files,
+        view: target.view,
+        keyspace: target.label,
+        ...(format ? { format: format as FileFormat } : {}),
+        mapping: {
+          maps,
+          eventTimeColumn: options.eventTimeColumn,
+          ignoreUnknown: options.ignoreUnknownColumns === true,
+        },
+        eventTimeUnit,
+        delimiter: options.delimiter,
+        ...(options.rejects ? { rejectsPath: options.rejects } : {}),
+        ...(maxRejects ? { maxRejects } : {}),
+        ...(options.checkpoint ? { checkpointPath: options.checkpoint } : {}),
+        resume: options.resume === true,
+        restart: options.restart === true,
+        dryRun: options.dryRun === true,
+        policy: config.ingest,
+        maxRecordBytes: MAX_RECORD_BYTES,
+        checkpointIntervalMs: 1000,
+        maxOutstanding: MAX_OUTSTANDING,
+      },
+      { logger, ...(progress ? { progress } : {}), stopRequested: () => stopping, openWriter: target.openWriter },
+    );
+    logger.info({ ...summary }, 'ingestion summary');
+    process.stdout.write((options.json ? JSON.stringify(summary, null, 2) : describeSummary(summary)) + '\n');
+    if (summary.status === 'failed') {
+      if (!options.json) process.stderr.write(`cassette: ingest failed: ${summary.error}\n`);
+      process.exitCode = 1;
+    } else if (summary.status === 'interrupted') {
+      process.exitCode = 130;
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await target.close();
+  }
+}
+
+export function ingestCommandDefinition(
+  program: Command,
+  collect: (value: string, previous: string[]) => string[],
+): Command {
+  return program
+    .command('ingest')
+    .description('load feature rows from CSV, JSON Lines or Parquet files into a feature view (resumable)')
+    .requiredOption('--view <name>', 'feature view to load')
+    .argument('<files...>', 'input files: .csv, .jsonl/.ndjson (optionally .gz), .parquet')
+    .option('--format <format>', `file format, instead of guessing from the extension (${FILE_FORMATS.join(', ')})`)
+    .option(
+      '--map <column=target>',
+      'read a column into a join key or feature (column= skips it); repeatable',
+      collect,
+      [],
+    )
+    .option('--event-time-column <name>', 'column holding event times', DEFAULT_EVENT_TIME_COLUMN)
+    .option('--event-time-unit <unit>', 'unit of numeric event times: s, ms or us', 's')
+    .option('--ignore-unknown-columns', 'skip columns that match no join key or feature (default: refuse the file)')
+    .option('--delimiter <char>', 'CSV field delimiter', ',')
+    .option('--rejects <file>', 'reject file (default: <first input>.<view>.rejects.jsonl)')
+    .option('--max-rejects <N|P%>', 'fail the job once more than N records (or P percent) are rejected')
+    .option('--checkpoint <file>', 'checkpoint file (default: <first input>.<view>.checkpoint.json)')
+    .option('--resume', 'continue the job recorded in the checkpoint')
+    .option('--restart', 'start over even though an unfinished checkpoint exists')
+    .option('--concurrency <n>', 'row writes in flight (default ingest.writeConcurrency, 64)')
+    .option('--max-rows-per-second <n>', 'rate limit for writes, 0 = none (default ingest.maxRowsPerSecond)')
+    .option('--server <host:port>', "send rows through this server's StreamWriteFeatures (it invalidates its cache)")
+    .option('--dry-run', 'read and validate only; write nothing')
+    .option('--json', 'print the summary as JSON')
+    .option('--no-progress', 'no progress bar or progress log lines')
+    .option('--progress-every <seconds>', 'interval of the progress log lines when stderr is not a terminal', '5');
+}

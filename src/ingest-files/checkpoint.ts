@@ -1,0 +1,151 @@
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+
+import type { EventTimeUnit } from './event-time.js';
+import type { FileFormat } from './source.js';
+import type { Counts, Watermark } from './watermark.js';
+
+/** An input as the job saw it: a changed file cannot be resumed. */
+export interface InputFile {
+  /** Absolute path. */
+  readonly path: string;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly format: FileFormat;
+  readonly gzip: boolean;
+}
+
+/** Everything that decides what a record becomes: a resumed job must use the same. */
+export interface JobSettings {
+  readonly view: string;
+  readonly keyspace: string;
+  readonly maps: readonly (readonly [string, string])[];
+  readonly eventTimeColumn: string;
+  readonly eventTimeUnit: EventTimeUnit;
+  readonly ignoreUnknownColumns: boolean;
+  readonly delimiter: string;
+}
+
+/** Per-file progress, for people reading the checkpoint (the job resumes from `position`). */
+export interface FileProgress {
+  readonly path: string;
+  readonly state: 'done' | 'in progress' | 'not started';
+  /** Text formats: bytes and lines done. */
+  readonly offset?: number;
+  readonly line?: number;
+  /** Parquet: rows done. */
+  readonly rows?: number;
+}
+
+export const CHECKPOINT_VERSION = 1;
+
+export interface Checkpoint {
+  readonly version: typeof CHECKPOINT_VERSION;
+  readonly settings: JobSettings;
+  readonly inputs: readonly InputFile[];
+  /** When the job first started; rows without an event time get this time, on every run. */
+  readonly startedAt: string;
+  readonly startedAtMicros: number;
+  readonly updatedAt: string;
+  readonly runs: number;
+  /** The low watermark: every record before it is written, rejected or expired. */
+  readonly position: { readonly file: number; readonly offset: number; readonly line: number };
+  readonly files: readonly FileProgress[];
+  readonly counts: Counts;
+  readonly rejectsFile: string;
+  /** The reject file's length at the watermark. */
+  readonly rejectsBytes: number;
+  readonly finished: boolean;
+  /** Why the job stopped, when it failed. */
+  readonly failure?: string;
+}
+
+export function fileProgress(inputs: readonly InputFile[], watermark: Watermark): FileProgress[] {
+  return inputs.map((input, i) => {
+    if (i < watermark.file) return { path: input.path, state: 'done' };
+    if (i > watermark.file || (watermark.offset === 0 && watermark.line === 0)) {
+      return { path: input.path, state: 'not started' };
+    }
+    return input.format === 'parquet'
+      ? { path: input.path, state: 'in progress', rows: watermark.offset }
+      : { path: input.path, state: 'in progress', offset: watermark.offset, line: watermark.line };
+  });
+}
+
+/** Writes the checkpoint atomically (a temporary file, synced, renamed over the old one). */
+export function writeCheckpoint(path: string, checkpoint: Checkpoint): void {
+  const temp = `${path}.tmp`;
+  const fd = openSync(temp, 'w');
+  try {
+    const data = Buffer.from(JSON.stringify(checkpoint, null, 2) + '\n');
+    let done = 0;
+    while (done < data.length) done += writeSync(fd, data, done);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temp, path);
+}
+
+export class CheckpointError extends Error {
+  override name = 'CheckpointError';
+}
+
+export function readCheckpoint(path: string): Checkpoint | undefined {
+  if (!existsSync(path)) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new CheckpointError(`the checkpoint ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  const checkpoint = parsed as Partial<Checkpoint>;
+  if (
+    typeof parsed !== 'object' ||
+    parsed === null ||
+    checkpoint.version !== CHECKPOINT_VERSION ||
+    !Array.isArray(checkpoint.inputs) ||
+    typeof checkpoint.position?.file !== 'number' ||
+    typeof checkpoint.startedAtMicros !== 'number' ||
+    typeof checkpoint.counts?.read !== 'number' ||
+    typeof checkpoint.rejectsBytes !== 'number' ||
+    typeof checkpoint.settings?.view !== 'string'
+  ) {
+    throw new CheckpointError(`${path} is not a cassette ingest checkpoint (version ${CHECKPOINT_VERSION})`);
+  }
+  return checkpoint as Checkpoint;
+}
+
+/**
+ * Why `checkpoint` cannot be resumed with these inputs and settings, or null when it can.
+ * Every difference is listed.
+ */
+export function resumeProblems(
+  checkpoint: Checkpoint,
+  inputs: readonly InputFile[],
+  settings: JobSettings,
+): string | null {
+  const problems: string[] = [];
+  const before = checkpoint.inputs;
+  if (before.length !== inputs.length || before.some((input, i) => input.path !== inputs[i]!.path)) {
+    problems.push(
+      `the inputs differ: the checkpoint has ${before.map((i) => i.path).join(', ')}; given ${inputs.map((i) => i.path).join(', ')}`,
+    );
+  } else {
+    inputs.forEach((input, i) => {
+      const old = before[i]!;
+      if (old.size !== input.size) problems.push(`${input.path} changed size (${old.size} -> ${input.size} bytes)`);
+      else if (old.mtimeMs !== input.mtimeMs) {
+        problems.push(
+          `${input.path} was modified (${new Date(old.mtimeMs).toISOString()} -> ${new Date(input.mtimeMs).toISOString()})`,
+        );
+      }
+    });
+  }
+  const keys = Object.keys(settings) as (keyof JobSettings)[];
+  for (const key of keys) {
+    const was = JSON.stringify(checkpoint.settings[key]);
+    const now = JSON.stringify(settings[key]);
+    if (was !== now) problems.push(`${key} was ${was}, now ${now}`);
+  }
+  return problems.length > 0 ? problems.join('; ') : null;
+}

@@ -1,0 +1,133 @@
+import { invalidArgument, quoteInput } from '../errors/index.js';
+import type { Timestamp__Output } from '../generated/google/protobuf/Timestamp.js';
+
+/**
+ * Event times in files. A row's event time becomes its write timestamp in Cassandra
+ * (microseconds), so every form is converted exactly, never through a float:
+ *
+ * - ISO-8601 text: `2026-01-31T12:00:00Z`, `2026-01-31 12:00:00.123456+02:00`, `2026-01-31`
+ *   (midnight); a time without a zone offset is UTC; fractions beyond microseconds are cut;
+ * - a number, or numeric text: unix time in `unit` (seconds unless `--event-time-unit` says
+ *   ms or us), fractions allowed (`1767225600.25` s);
+ * - Parquet TIMESTAMP (millis, micros or nanos) and DATE columns.
+ */
+export type EventTimeUnit = 's' | 'ms' | 'us';
+
+export const EVENT_TIME_UNITS: readonly EventTimeUnit[] = ['s', 'ms', 'us'];
+
+const MICROS_PER_UNIT: Record<EventTimeUnit, bigint> = { s: 1_000_000n, ms: 1_000n, us: 1n };
+
+/** A Parquet timestamp at full precision (hyparquet's default parsers would cut it to milliseconds). */
+export class ParquetTimestamp {
+  constructor(readonly micros: bigint) {}
+}
+
+const ISO =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?\s*(?:([Zz])|([+-])(\d{2}):?(\d{2})?)?$/;
+const NUMERIC = /^[+-]?(\d+)(?:\.(\d+))?$/;
+
+/** ISO-8601 with microseconds (UTC), e.g. for a reject file. */
+export function isoFromMicros(micros: bigint): string {
+  const millis = micros / 1000n - (micros % 1000n < 0n ? 1n : 0n);
+  const rest = micros - millis * 1000n;
+  const iso = new Date(Number(millis)).toISOString();
+  return `${iso.slice(0, -1)}${String(rest).padStart(3, '0')}Z`;
+}
+
+export function timestampFromMicros(micros: bigint): Timestamp__Output {
+  // Floor division, so a negative time is caught by validateRow rather than wrapped here.
+  let seconds = micros / 1_000_000n;
+  let rest = micros % 1_000_000n;
+  if (rest < 0n) {
+    seconds -= 1n;
+    rest += 1_000_000n;
+  }
+  return { seconds: seconds.toString(), nanos: Number(rest) * 1000 };
+}
+
+function fractionMicros(digits: string | undefined, unitMicros: bigint): bigint {
+  if (!digits) return 0n;
+  // The fraction of one unit, in microseconds, cut (not rounded) below a microsecond.
+  const scale = unitMicros.toString().length - 1;
+  const kept = digits.slice(0, scale).padEnd(scale, '0');
+  return scale === 0 ? 0n : BigInt(kept);
+}
+
+/** An ISO-8601 match as seconds and microseconds (numbers: Date.UTC is exact in whole seconds). */
+function isoTimestamp(match: RegExpExecArray, text: string, where: string): Timestamp__Output {
+  const [, y, mo, d, h = '0', mi = '0', s = '0', fraction, zulu, sign, oh, om] = match;
+  const year = Number(y);
+  const month = Number(mo);
+  const day = Number(d);
+  const hour = Number(h);
+  const minute = Number(mi);
+  const second = Number(s);
+  const offsetMinutes = zulu || !sign ? 0 : (sign === '-' ? -1 : 1) * (Number(oh) * 60 + Number(om ?? '0'));
+  const millis = Date.UTC(year, month - 1, day, hour, minute, second);
+  const check = new Date(millis);
+  // Date.UTC rolls 2026-02-30 over into March: refuse rather than guess.
+  if (
+    check.getUTCFullYear() !== year ||
+    check.getUTCMonth() !== month - 1 ||
+    check.getUTCDate() !== day ||
+    hour > 23 ||
+    minute > 59 ||
+    second > 59 ||
+    Math.abs(offsetMinutes) > 18 * 60
+  ) {
+    throw invalidArgument(`${where}: ${quoteInput(text)} is not a valid ISO-8601 time`);
+  }
+  const seconds = (millis - offsetMinutes * 60_000) / 1000;
+  const micros = fraction ? Number(fraction.slice(0, 6).padEnd(6, '0')) : 0;
+  return { seconds: String(seconds), nanos: micros * 1000 };
+}
+
+/** Event time from text: ISO-8601, or a unix time in `unit`. */
+export function eventTimeFromText(text: string, unit: EventTimeUnit, where: string): Timestamp__Output {
+  const trimmed = text.trim();
+  const numeric = NUMERIC.exec(trimmed);
+  if (numeric) {
+    const unitMicros = MICROS_PER_UNIT[unit];
+    const magnitude = BigInt(numeric[1]!) * unitMicros + fractionMicros(numeric[2], unitMicros);
+    return timestampFromMicros(trimmed.startsWith('-') ? -magnitude : magnitude);
+  }
+  const iso = ISO.exec(trimmed);
+  if (!iso) {
+    throw invalidArgument(`${where}: ${quoteInput(text)} is not an ISO-8601 time or a unix time in ${unitName(unit)}`);
+  }
+  return isoTimestamp(iso, text, where);
+}
+
+function unitName(unit: EventTimeUnit): string {
+  return unit === 's' ? 'seconds' : unit === 'ms' ? 'milliseconds' : 'microseconds';
+}
+
+/**
+ * Event time from a value as a JSON or Parquet reader produced it. null/undefined are not
+ * handled here: a row without an event time takes the job's start time.
+ */
+export function eventTimeFromValue(value: unknown, unit: EventTimeUnit, where: string): Timestamp__Output {
+  if (typeof value === 'string') return eventTimeFromText(value, unit, where);
+  if (typeof value === 'bigint') return timestampFromMicros(value * MICROS_PER_UNIT[unit]);
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw invalidArgument(`${where}: ${value} is not a time`);
+    // The shortest decimal form of the number is exactly what the file said (JSON) or the
+    // closest a double gets (Parquet DOUBLE); exponents only appear far outside the Date range.
+    const text = String(value);
+    if (/e/i.test(text)) throw invalidArgument(`${where}: ${text} is out of range for an event time`);
+    return eventTimeFromText(text, unit, where);
+  }
+  if (value instanceof ParquetTimestamp) return timestampFromMicros(value.micros);
+  if (value instanceof Date) {
+    const millis = value.getTime();
+    if (Number.isNaN(millis)) throw invalidArgument(`${where}: not a valid date`);
+    return timestampFromMicros(BigInt(millis) * 1000n);
+  }
+  throw invalidArgument(`${where}: expected a time (ISO-8601 text or a unix time), got ${describe(value)}`);
+}
+
+function describe(value: unknown): string {
+  if (value instanceof Uint8Array) return 'bytes';
+  if (Array.isArray(value)) return 'a list';
+  return typeof value;
+}
