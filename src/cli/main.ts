@@ -77,7 +77,11 @@ export function buildProgram(): Command {
       const { config, endpoint } = await resolveCassandra(ctx);
       try {
         const server = await startServer(config, ctx.logger);
+        // A stats line on demand, so a benchmark can read exact cache counters around its window.
+        const logStats = () => server.logStats();
+        process.on('SIGUSR2', logStats);
         const signal = await untilSignal();
+        process.off('SIGUSR2', logStats);
         ctx.logger.info({ signal }, 'shutting down');
         await server.close();
       } finally {

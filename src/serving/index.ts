@@ -15,6 +15,8 @@ export interface RunningServer {
   readonly address: string;
   readonly core: FeatureServer;
   readonly transport: GrpcTransport;
+  /** Logs a `stats` line now (counters since the previous line), e.g. when a benchmark asks on SIGUSR2. */
+  logStats(): void;
   close(): Promise<void>;
 }
 
@@ -38,7 +40,8 @@ export async function startServer(
     core = await FeatureServer.create(config, client, logger);
     const transport = new GrpcTransport(core, config, logger);
     const address = await transport.listen();
-    const stats = startStatsLog(core, transport, config.log.statsIntervalMs, logger);
+    const logStats = statsLogger(core, transport, logger);
+    const stats = config.log.statsIntervalMs > 0 ? setInterval(logStats, config.log.statsIntervalMs).unref() : undefined;
     logger.info({ address, cache: config.cache.enabled, keyspace: config.cassandra.keyspace }, 'Cassette is serving');
     let closing: Promise<void> | undefined;
     const serverCore = core;
@@ -46,6 +49,7 @@ export async function startServer(
       address,
       core: serverCore,
       transport,
+      logStats,
       close: () =>
         (closing ??= (async () => {
           if (stats) clearInterval(stats);
@@ -62,16 +66,10 @@ export async function startServer(
   }
 }
 
-/** A periodic log line with request and cache counters (the delta since the previous line). */
-function startStatsLog(
-  core: FeatureServer,
-  transport: GrpcTransport,
-  intervalMs: number,
-  logger: Logger,
-): NodeJS.Timeout | undefined {
-  if (intervalMs <= 0) return undefined;
+/** Logs one line with request and cache counters: the delta since the previous line. */
+function statsLogger(core: FeatureServer, transport: GrpcTransport, logger: Logger): () => void {
   let last = { requests: 0, hits: 0, misses: 0, coalesced: 0 };
-  const timer = setInterval(() => {
+  return () => {
     const cache = core.cacheStats();
     const now = {
       requests: transport.counters.requests,
@@ -92,7 +90,5 @@ function startStatsLog(
       'stats',
     );
     last = now;
-  }, intervalMs);
-  timer.unref();
-  return timer;
+  };
 }
