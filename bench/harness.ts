@@ -167,7 +167,7 @@ function entryOf(
   const summary = summarize(histogram);
   if (summary.count === 0) throw new Error('no request completed in the measured window');
   const lag = result.sendLag === null ? null : percentileMs(decodeHistogram(result.sendLag), 99);
-  const cache = ctx.options.target ? 'unknown' : spec.server === 'cache' ? 'on' : 'off';
+  const cache = spec.server === null ? 'off' : ctx.options.target ? 'unknown' : spec.server === 'cache' ? 'on' : 'off';
   const round1 = (n: number) => Math.round(n * 10) / 10;
   return {
     name: spec.name,
@@ -290,6 +290,7 @@ async function main(): Promise<void> {
     return;
   }
   const options = parsed;
+  const startDate = new Date().toISOString();
   const loadAtStart = loadavg().map((n) => Math.round(n * 100) / 100);
   const outDir = options.outDir;
   mkdirSync(outDir, { recursive: true });
@@ -409,7 +410,7 @@ async function main(): Promise<void> {
     const failures: Report['failures'] = [];
     const report = (): Report => ({
       schema_version: 1,
-      date: new Date().toISOString(),
+      date: startDate,
       git_commit: git(['rev-parse', 'HEAD']) || 'unknown',
       git_dirty: git(['status', '--porcelain', '--untracked-files=no']) !== '',
       command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),

@@ -211,7 +211,7 @@ function percentileChart(title: string, series: Series[], subtitle = ''): string
 }
 
 /** Horizontal bars: the probed maximum (pale) and the open-loop achieved rate (solid) per scenario. */
-function throughputChart(scenarios: ScenarioResult[]): string {
+function throughputChart(scenarios: ScenarioResult[], rateFraction: number): string {
   const rows = scenarios.filter((s) => s.group === 'matrix' || s.group === 'zipf' || s.system === 'direct-driver');
   const measured = rows.filter((s) => s.group !== 'sweep');
   if (measured.length === 0) return '';
@@ -246,7 +246,7 @@ function throughputChart(scenarios: ScenarioResult[]): string {
     body += `<text class="tick" x="${frame.left - 8}" y="${top + 12}" text-anchor="end">${escapeHtml(s.name)}</text>`;
     body += `<text class="tick" x="${(x(Math.max(s.max_rps ?? 0, s.achieved_rps)) + 6).toFixed(1)}" y="${top + 12}">${fmtNum(s.max_rps ?? s.achieved_rps)}</text>`;
   });
-  return `<figure class="chart wide"><figcaption>Throughput<small>pale: closed-loop maximum (probe) · solid: open-loop rate achieved at ${'the target'} (a fraction of the maximum)</small></figcaption>${svg(frame, body, 'throughput')}</figure>`;
+  return `<figure class="chart wide"><figcaption>Throughput<small>pale: closed-loop maximum (probe) · solid: open-loop rate achieved (the target: ${fmtNum(rateFraction * 100)} % of the maximum; baselines at the cache-off scenario's rate)</small></figcaption>${svg(frame, body, 'throughput')}</figure>`;
 }
 
 /** Concurrency sweep: latency (p50 dashed, p99 solid) against achieved throughput, one curve per series. */
@@ -367,12 +367,12 @@ h1{font-size:26px;margin:0 0 4px}h2{font-size:18px;margin:36px 0 10px;padding-bo
 .card-note{color:var(--muted);font-size:13px}
 .grid3{display:grid;grid-template-columns:repeat(auto-fill,minmax(420px,1fr));gap:16px}
 .chart{background:#fff;border:1px solid var(--line);border-radius:8px;margin:0;padding:10px 12px}
-.chart.wide{grid-column:1/-1}.chart.sweep{max-width:760px}
+.chart.wide{grid-column:1/-1;max-width:1100px}.chart.sweep{max-width:760px}
 figcaption{font-weight:600;margin-bottom:4px}figcaption small{display:block;font-weight:400;color:var(--muted);font-size:12px}
 svg{width:100%;height:auto;display:block}
 .grid{stroke:#eef2f7}.plot{fill:none;stroke:#cbd5e1}.tick{font-size:11px;fill:#475569}.axis{font-size:12px;fill:#334155}
 .marker{stroke:#94a3b8;stroke-dasharray:2 3}.marker-label{font-size:10px;fill:#64748b}.point{font-size:10px;fill:#334155}
-.legend{display:flex;flex-direction:column;gap:2px;font-size:12px;margin-top:4px}.legend span{white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.legend{display:flex;flex-direction:column;gap:2px;font-size:12px;margin-top:4px}.legend span{line-height:1.35}
 .legend i,.dot{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:6px;vertical-align:-1px}.legend em{color:var(--muted);font-style:normal}
 table{border-collapse:collapse;background:#fff;border:1px solid var(--line);font-size:13px}
 th,td{padding:5px 9px;border-bottom:1px solid var(--line);text-align:left;white-space:nowrap}th{background:#f1f5f9;font-weight:600}
@@ -420,6 +420,7 @@ export function renderHtml(report: Report): string {
   }
   if (!connect.some((s) => s.scenario.system === 'connect-per-request')) connect.length = 0;
 
+  const hotSet = report.scenarios.find((s) => s.key_distribution.startsWith('hot'))?.key_distribution ?? 'hot keys';
   const m = report.machine;
   const meta = [
     `<b>${escapeHtml(report.date)}</b>`,
@@ -446,7 +447,7 @@ ${percentileChart('Zipf-skewed keys against hot and uniform keys', others, '10 e
 ${percentileChart('Connect per request (the classic mistake)', connect, '1 entity × 10 features; connect-per-request is a closed loop, one at a time')}
 </div>
 <h2>Throughput</h2>
-<div class="grid3">${throughputChart(report.scenarios)}</div>
+<div class="grid3">${throughputChart(report.scenarios, report.rate_fraction)}</div>
 <h2>Concurrency sweep</h2>
 ${sweepChart(report.scenarios)}
 <h2>Against the baselines</h2>
@@ -460,7 +461,7 @@ ${ratiosTable(report.ratios)}
 <li>Open loop: requests leave on a fixed schedule whatever the server does, and latency counts from each request's <em>intended</em> send time, so a stall shows in the tail instead of lowering the rate (no coordinated omission). “send lag” is how late the generator itself was.</li>
 <li>Closed loop (probe, sweep, connect-per-request): N callers, each sending when its previous answer arrives; latency from the actual send.</li>
 <li>Latencies are recorded in HdrHistogram (µs, 3 significant digits); errors and timeouts are recorded with the time they took.</li>
-<li>Warm: keys cycle over ${'the first'} hot entities, pre-warmed by the probe. Cold: uniform keys over the whole dataset against the server started with <code>--no-cache</code>. Cache hit ratio comes from the server's own counters (a stats line requested at the window's start and end).</li>
+<li>Warm: keys cycle over a hot set (${escapeHtml(hotSet)}), pre-warmed before the first scenario and again by each probe. Cold: uniform keys over the whole dataset against the server started with <code>--no-cache</code>. Cache hit ratio comes from the server's own counters (a stats line requested at the window's start and end).</li>
 <li>CPU: /proc utime+stime over the measured window, 100 % = one core; “machine CPU” is every process on the machine, so a figure well above server + Cassandra + generator means something else was running. Compare within one report.</li>
 </ul>
 </main></body></html>

@@ -31,7 +31,7 @@ export const USAGE = `npm run bench -- [options]
   --quick                 short run (under 3 minutes): short phases, fewer sweep levels
   --seed <n>              dataset and key-mix seed (default 42)
   --entities <n>          entities in the dataset (default 100000)
-  --seconds <s>           measured seconds per open-loop scenario (default 10, --quick 2);
+  --seconds <s>           measured seconds per open-loop scenario (default 10, --quick 1.5);
                           the probe, warm-up and sweep phases scale with it
   --scenarios <regex>     run only scenarios whose name matches, e.g. 'b1 f10|sweep'
   --target <host:port>    benchmark a running server: start none (cache and CPU figures unknown)
@@ -91,7 +91,7 @@ export function parseHarnessArgs(argv: readonly string[], env: NodeJS.ProcessEnv
   if (values.help) return 'help';
   const quick = values.quick;
   const defaults = quick
-    ? { probeS: 1, warmupS: 0.5, measureS: 2, sweepS: 1.5, sweepWarmupS: 0.5 }
+    ? { probeS: 0.75, warmupS: 0.5, measureS: 1.5, sweepS: 1, sweepWarmupS: 0.25 }
     : { probeS: 3, warmupS: 2, measureS: 10, sweepS: 4, sweepWarmupS: 1 };
   const measureS = values.seconds === undefined ? defaults.measureS : positiveNumber('seconds', values.seconds, false);
   const scale = measureS / defaults.measureS;

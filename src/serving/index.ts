@@ -41,7 +41,8 @@ export async function startServer(
     const transport = new GrpcTransport(core, config, logger);
     const address = await transport.listen();
     const logStats = statsLogger(core, transport, logger);
-    const stats = config.log.statsIntervalMs > 0 ? setInterval(logStats, config.log.statsIntervalMs).unref() : undefined;
+    const stats =
+      config.log.statsIntervalMs > 0 ? setInterval(logStats, config.log.statsIntervalMs).unref() : undefined;
     logger.info({ address, cache: config.cache.enabled, keyspace: config.cassandra.keyspace }, 'Cassette is serving');
     let closing: Promise<void> | undefined;
     const serverCore = core;
