@@ -18,14 +18,14 @@ import { findOrStartCassandra, type CassandraEndpoint } from '../src/cassandra/i
 import { loadConfig } from '../src/config/index.js';
 import { connectSession, type CassandraClient } from '../src/store/index.js';
 import type { Job, JobResult, LoadSpec, TargetSpec } from './loadgen/protocol.js';
-import { datasetFingerprint, describeKeys } from './lib/dataset.js';
+import { datasetFingerprint, describeKeys, firstEntityToLoad } from './lib/dataset.js';
 import { Generator } from './lib/generator.js';
 import { decodeHistogram, percentileCurve, percentileMs, summarize } from './lib/histogram.js';
 import { renderHtml } from './lib/html.js';
-import { isLoaded, loadDataset, prepareKeyspace, setLoaded } from './lib/load.js';
+import { loadDataset, loadedFingerprint, prepareKeyspace, setLoaded } from './lib/load.js';
 import { parseHarnessArgs, USAGE, type HarnessOptions } from './lib/options.js';
 import { buildPlan, type ScenarioSpec } from './lib/plan.js';
-import { CpuMeter, MachineCpuMeter, pidListeningOn } from './lib/proc.js';
+import { CpuMeter, cpuSeconds, MachineCpuMeter, pidListeningOn } from './lib/proc.js';
 import { baselineRatios, reportSchema, type Report, type ScenarioResult } from './lib/report.js';
 import { ServerChild, type StatsLine } from './lib/servers.js';
 
@@ -231,7 +231,8 @@ async function runScenario(ctx: Context, spec: ScenarioSpec): Promise<ScenarioRe
   });
   const maxRps = probe.result.achievedRps;
   const matched = flow.kind === 'probe-then-match' ? ctx.results.find((r) => r.name === flow.match) : undefined;
-  const rate = Math.max(1, matched?.target_rps ?? flow.fraction * maxRps);
+  // At least a handful of arrivals in the window, even after a probe that barely got answers.
+  const rate = Math.max(5 / d.measureS, matched?.target_rps ?? flow.fraction * maxRps);
   const load: LoadSpec = {
     mode: 'open',
     ratePerSecond: rate,
@@ -361,35 +362,64 @@ async function main(): Promise<void> {
     }
 
     // --- Data
-    const loadInfo: Report['load'] = { skipped: true, rows: 0, seconds: 0, rows_per_s: null };
+    const loadInfo: Report['load'] = { skipped: true, rows: 0, seconds: 0, rows_per_s: null, cpu_seconds: null };
     const fingerprint = datasetFingerprint(options.seed, options.entities);
-    const alreadyLoaded = res.session
-      ? await isLoaded(res.session, options.keyspace, options.seed, options.entities)
-      : false;
+    const from = res.session
+      ? firstEntityToLoad(await loadedFingerprint(res.session, options.keyspace), options.seed, options.entities)
+      : 0;
     if (options.skipLoad) {
       say('--skip-load: using whatever data is there');
-    } else if (alreadyLoaded) {
-      say(`dataset already loaded (${fingerprint}): skipping the load`);
+    } else if (from === null) {
+      say(`dataset already loaded (${fingerprint} or a larger load of the same seed): skipping the load`);
     } else {
-      say(`loading ${options.entities} entities (${fingerprint}) through WriteFeatures …`);
-      if (res.session) await setLoaded(res.session, options.keyspace, null);
+      say(
+        `loading entities ${from}..${options.entities - 1} (${fingerprint}) through WriteFeatures` +
+          (from > 0 ? ', on top of an earlier load of the same dataset …' : ' …'),
+      );
+      // Another dataset is being replaced: its record goes first, in case this load is interrupted.
+      if (res.session && from === 0) await setLoaded(res.session, options.keyspace, null);
       const loadStart = performance.now();
-      let lastShown = 0;
-      await loadDataset(addressOf(servers.cache), options.seed, options.entities, (done) => {
-        if (done - lastShown >= options.entities / 10 || done === options.entities) {
-          lastShown = done;
-          say(`  ${done} / ${options.entities}`);
-        }
+      // CPU seconds each process spends on the load: where a slow load goes.
+      const cpuOf = () => ({
+        harness: ((usage) => (usage.user + usage.system) / 1e6)(process.cpuUsage()),
+        servers: res.servers.reduce((sum, s) => sum + (s.pid === null ? 0 : (cpuSeconds(s.pid) ?? 0)), 0),
+        cassandra: cassandraPid === null ? null : cpuSeconds(cassandraPid),
       });
+      const cpuBefore = cpuOf();
+      let lastShown = 0;
+      await loadDataset(
+        [...new Set([addressOf(servers.cache), addressOf(servers['no-cache'])])],
+        options.seed,
+        from,
+        options.entities,
+        (done) => {
+          if (done - lastShown >= options.entities / 10 || from + done === options.entities) {
+            lastShown = done;
+            say(`  ${from + done} / ${options.entities}`);
+          }
+        },
+      );
       const seconds = (performance.now() - loadStart) / 1000;
+      const cpuAfter = cpuOf();
+      const cpuSpent = (a: number | null, b: number | null) =>
+        a === null || b === null ? null : Math.round((b - a) * 10) / 10;
+      const loadCpu = {
+        harness: cpuSpent(cpuBefore.harness, cpuAfter.harness),
+        servers: cpuSpent(cpuBefore.servers, cpuAfter.servers),
+        cassandra: cpuSpent(cpuBefore.cassandra, cpuAfter.cassandra),
+      };
       if (res.session) await setLoaded(res.session, options.keyspace, fingerprint);
       Object.assign(loadInfo, {
         skipped: false,
-        rows: options.entities,
+        rows: options.entities - from,
         seconds: Math.round(seconds * 10) / 10,
-        rows_per_s: Math.round(options.entities / seconds),
+        rows_per_s: Math.round((options.entities - from) / seconds),
+        cpu_seconds: loadCpu,
       });
-      say(`loaded in ${seconds.toFixed(1)} s (${loadInfo.rows_per_s} rows/s)`);
+      say(
+        `loaded in ${seconds.toFixed(1)} s (${loadInfo.rows_per_s} rows/s); CPU seconds: harness ${loadCpu.harness}, ` +
+          `servers ${loadCpu.servers}, Cassandra ${loadCpu.cassandra ?? '?'}`,
+      );
     }
 
     // --- Scenarios
@@ -481,4 +511,7 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+await main().catch((error: unknown) => {
+  say(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  process.exitCode = 1;
+});

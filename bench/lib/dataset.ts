@@ -93,9 +93,22 @@ export function entityFeatures(seed: number, entity: number): Record<string, Val
   return features;
 }
 
-/** What was loaded: a later run with the same fingerprint can skip the load. */
+/** What was loaded: recorded after a complete load, so a later run can skip it. */
 export function datasetFingerprint(seed: number, entities: number): string {
   return `v${DATASET_VERSION} seed=${seed} entities=${entities}`;
+}
+
+/**
+ * Which rows a run still has to load, given the fingerprint recorded by an earlier load (if any):
+ * null when entities 0..entities-1 with this seed are all there (a larger load of the same seed
+ * covers a smaller one), otherwise the first entity to load: the recorded size when only more
+ * rows of the same dataset are needed, 0 when it is another dataset (or none).
+ */
+export function firstEntityToLoad(recorded: string | undefined, seed: number, entities: number): number | null {
+  const match = /^v(\d+) seed=(-?\d+) entities=(\d+)$/.exec(recorded ?? '');
+  if (!match || Number(match[1]) !== DATASET_VERSION || Number(match[2]) !== seed) return 0;
+  const loaded = Number(match[3]);
+  return loaded >= entities ? null : loaded;
 }
 
 export type KeyDistribution =

@@ -1,16 +1,17 @@
+import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 
-import { call, connectClients, deadlineIn } from '../../src/client/index.js';
+import { call, connectClients, deadlineIn, type CassetteClients } from '../../src/client/index.js';
 import type { FeatureRow } from '../../src/generated/cassette/v1/FeatureRow.js';
 import type { WriteFeaturesResponse__Output } from '../../src/generated/cassette/v1/WriteFeaturesResponse.js';
 import { parseRegistry } from '../../src/registry/index.js';
 import { applyRegistry, type CassandraClient } from '../../src/store/index.js';
 import { quoteIdentifier } from './cql.js';
-import { datasetFingerprint, entityFeatures, JOIN_KEY, REGISTRY_YAML, VIEW } from './dataset.js';
+import { entityFeatures, JOIN_KEY, REGISTRY_YAML, VIEW } from './dataset.js';
 
-/** Rows per WriteFeatures call, and calls in flight at once. */
+/** Rows per WriteFeatures call, and calls in flight at once on each server. */
 const ROWS_PER_CALL = 250;
-const CALLS_IN_FLIGHT = 6;
+const CALLS_PER_SERVER = 3;
 const MARKER_TABLE = 'bench_dataset';
 
 /** Applies the benchmark registry (idempotent) and creates the table recording what was loaded. */
@@ -32,19 +33,15 @@ export async function prepareKeyspace(
   );
 }
 
-/** True when the dataset with this seed and size was loaded completely before. */
-export async function isLoaded(
-  session: CassandraClient,
-  keyspace: string,
-  seed: number,
-  entities: number,
-): Promise<boolean> {
+/** The fingerprint recorded by the last complete load into this keyspace, if any. */
+export async function loadedFingerprint(session: CassandraClient, keyspace: string): Promise<string | undefined> {
   const result = await session.execute(
     `SELECT fingerprint FROM ${quoteIdentifier(keyspace)}.${MARKER_TABLE} WHERE feature_view = ?`,
     [VIEW],
     { prepare: true },
   );
-  return result.first()?.get('fingerprint') === datasetFingerprint(seed, entities);
+  const fingerprint: unknown = result.first()?.get('fingerprint');
+  return typeof fingerprint === 'string' ? fingerprint : undefined;
 }
 
 export async function setLoaded(session: CassandraClient, keyspace: string, fingerprint: string | null): Promise<void> {
@@ -60,21 +57,44 @@ export async function setLoaded(session: CassandraClient, keyspace: string, fing
   }
 }
 
+const RETRIES = 5;
+
 /**
- * Writes entities 0..entities-1 through the server's WriteFeatures, CALLS_IN_FLIGHT calls of
- * ROWS_PER_CALL rows at a time. Every row gets the default event time (now), so a reload with
- * another seed overwrites the previous values.
+ * A write that Cassandra could not take in time (a fresh node, a busy machine) is sent again:
+ * rewriting the same values is harmless.
+ */
+async function writeWithRetries<T>(write: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      const transient = code === grpc.status.UNAVAILABLE || code === grpc.status.DEADLINE_EXCEEDED;
+      if (!transient || attempt > RETRIES) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+    }
+  }
+}
+
+/**
+ * Writes entities from..entities-1 through WriteFeatures, spread over the given servers (each one
+ * process doing its own decoding and validation), CALLS_PER_SERVER calls of ROWS_PER_CALL rows in
+ * flight on each. Every row gets the default event time (now), so a reload with another seed
+ * overwrites the previous values.
  */
 export async function loadDataset(
-  address: string,
+  addresses: readonly string[],
   seed: number,
+  from: number,
   entities: number,
   progress: (done: number) => void,
 ): Promise<void> {
-  const clients = connectClients(address, { 'grpc.max_send_message_length': 64 * 1024 * 1024 });
-  let nextStart = 0;
+  const servers = addresses.map((address) =>
+    connectClients(address, { 'grpc.max_send_message_length': 64 * 1024 * 1024 }),
+  );
+  let nextStart = from;
   let written = 0;
-  const worker = async (): Promise<void> => {
+  const worker = async (server: CassetteClients): Promise<void> => {
     while (nextStart < entities) {
       const start = nextStart;
       const end = Math.min(entities, start + ROWS_PER_CALL);
@@ -83,17 +103,19 @@ export async function loadDataset(
       for (let id = start; id < end; id++) {
         rows.push({ entity_keys: { [JOIN_KEY]: { int64_val: String(id) } }, features: entityFeatures(seed, id) });
       }
-      const response = await call<WriteFeaturesResponse__Output>((cb) =>
-        clients.ingestion.WriteFeatures({ feature_view: VIEW, rows }, deadlineIn(120_000), cb),
+      const response = await writeWithRetries(() =>
+        call<WriteFeaturesResponse__Output>((cb) =>
+          server.ingestion.WriteFeatures({ feature_view: VIEW, rows }, deadlineIn(120_000), cb),
+        ),
       );
       written += Number(response.rows_written);
       progress(written);
     }
   };
   try {
-    await Promise.all(Array.from({ length: CALLS_IN_FLIGHT }, worker));
+    await Promise.all(servers.flatMap((server) => Array.from({ length: CALLS_PER_SERVER }, () => worker(server))));
   } finally {
-    clients.close();
+    for (const server of servers) server.close();
   }
-  if (written !== entities) throw new Error(`loaded ${written} rows, expected ${entities}`);
+  if (written !== entities - from) throw new Error(`loaded ${written} rows, expected ${entities - from}`);
 }

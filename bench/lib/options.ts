@@ -28,9 +28,11 @@ export interface HarnessOptions {
 
 export const USAGE = `npm run bench -- [options]
 
-  --quick                 short run (under 3 minutes): short phases, fewer sweep levels
+  --quick                 short run (under 3 minutes): short phases, fewer sweep levels,
+                          20,000 entities
   --seed <n>              dataset and key-mix seed (default 42)
-  --entities <n>          entities in the dataset (default 100000)
+  --entities <n>          entities in the dataset (default 100000, --quick 20000; a larger load
+                          of the same seed serves a smaller run)
   --seconds <s>           measured seconds per open-loop scenario (default 10, --quick 1.5);
                           the probe, warm-up and sweep phases scale with it
   --scenarios <regex>     run only scenarios whose name matches, e.g. 'b1 f10|sweep'
@@ -68,7 +70,7 @@ export function parseHarnessArgs(argv: readonly string[], env: NodeJS.ProcessEnv
       help: { type: 'boolean', short: 'h' },
       quick: { type: 'boolean', default: false },
       seed: { type: 'string', default: '42' },
-      entities: { type: 'string', default: '100000' },
+      entities: { type: 'string' },
       seconds: { type: 'string' },
       scenarios: { type: 'string' },
       target: { type: 'string' },
@@ -91,7 +93,7 @@ export function parseHarnessArgs(argv: readonly string[], env: NodeJS.ProcessEnv
   if (values.help) return 'help';
   const quick = values.quick;
   const defaults = quick
-    ? { probeS: 0.75, warmupS: 0.5, measureS: 1.5, sweepS: 1, sweepWarmupS: 0.25 }
+    ? { probeS: 0.75, warmupS: 0.25, measureS: 1.5, sweepS: 1, sweepWarmupS: 0.25 }
     : { probeS: 3, warmupS: 2, measureS: 10, sweepS: 4, sweepWarmupS: 1 };
   const measureS = values.seconds === undefined ? defaults.measureS : positiveNumber('seconds', values.seconds, false);
   const scale = measureS / defaults.measureS;
@@ -111,7 +113,7 @@ export function parseHarnessArgs(argv: readonly string[], env: NodeJS.ProcessEnv
   return {
     quick,
     seed,
-    entities: positiveNumber('entities', values.entities, true),
+    entities: positiveNumber('entities', values.entities ?? (quick ? '20000' : '100000'), true),
     durations: {
       probeS: round(defaults.probeS * scale),
       warmupS: round(defaults.warmupS * scale),

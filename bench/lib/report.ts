@@ -98,7 +98,20 @@ export const reportSchema = z.strictObject({
   target: z.string().nullable(),
   cassandra: z.strictObject({ contact_points: z.array(z.string()), source: z.string() }).nullable(),
   servers: z.array(z.strictObject({ name: z.string(), cache: z.boolean(), address: z.string(), config: z.string() })),
-  load: z.strictObject({ skipped: z.boolean(), rows: count, seconds: nonNegative, rows_per_s: nonNegative.nullable() }),
+  load: z.strictObject({
+    skipped: z.boolean(),
+    rows: count,
+    seconds: nonNegative,
+    rows_per_s: nonNegative.nullable(),
+    /** CPU seconds spent on the load by the harness, the servers and Cassandra (null: not measured). */
+    cpu_seconds: z
+      .strictObject({
+        harness: nonNegative.nullable(),
+        servers: nonNegative.nullable(),
+        cassandra: nonNegative.nullable(),
+      })
+      .nullable(),
+  }),
   wall_seconds: nonNegative,
   /** 1, 5 and 15-minute load averages: a busy shared machine shows here. */
   load_average: z.strictObject({ at_start: z.array(nonNegative), at_end: z.array(nonNegative) }),

@@ -34,28 +34,48 @@ function post(message: FromGenerator): void {
   process.send?.(message);
 }
 
+/** Recently used targets with their encoded request pools: a probe and its open loop, or a sweep, share one. */
+const targets = new Map<string, Target>();
+const TARGETS_KEPT = 4;
+
 async function targetFor(job: Job): Promise<Target> {
+  const key = JSON.stringify([job.target, job.workload]);
+  const cached = targets.get(key);
+  if (cached) {
+    // Most recently used last.
+    targets.delete(key);
+    targets.set(key, cached);
+    return cached;
+  }
+  const target = await buildTarget(job);
+  targets.set(key, target);
+  if (targets.size > TARGETS_KEPT) targets.delete(targets.keys().next().value!);
+  return target;
+}
+
+async function buildTarget(job: Job): Promise<Target> {
   const { workload } = job;
   const requests = Math.min(POOL_MAX_REQUESTS, Math.max(POOL_MIN_REQUESTS, Math.ceil(POOL_KEYS / workload.batch)));
-  const batches = keyBatches(workload.keys, workload.entities, workload.batch, requests, hash32(workload.seed, job.id));
+  // The same key batches for every system and feature count: the scenarios of a cell read the same rows.
+  const batches = keyBatches(workload.keys, workload.entities, workload.batch, requests, workload.seed);
   const pool = poolFor(batches, workload.features, workload.seed);
   const target = job.target;
   switch (target.kind) {
     case 'cassette': {
-      const key = `${target.address}/${target.channels}`;
-      let clients = channels.get(key);
+      const channelKey = `${target.address}/${target.channels}`;
+      let clients = channels.get(channelKey);
       if (!clients) {
         clients = await openChannels(target.address, target.channels);
-        channels.set(key, clients);
+        channels.set(channelKey, clients);
       }
       return cassetteTarget(clients, pool, target.deadlineMs);
     }
     case 'direct-driver': {
-      const key = `${target.cassandra.contactPoints.join(',')}/${target.cassandra.keyspace}`;
-      let session = sessions.get(key);
+      const sessionKey = `${target.cassandra.contactPoints.join(',')}/${target.cassandra.keyspace}`;
+      let session = sessions.get(sessionKey);
       if (!session) {
         session = await connectDirectSession(target.cassandra);
-        sessions.set(key, session);
+        sessions.set(sessionKey, session);
       }
       return directDriverTarget(session, target.cassandra.keyspace, pool, target.deadlineMs);
     }

@@ -107,7 +107,6 @@ export function runClosedLoop(
     const measureEnd = measureStart + load.durationMs;
     let measuredSent = 0;
     let lanes = load.concurrency;
-    let next = 0;
     const windowTimer = setTimeout(() => recorder.startWindow(performance.now()), load.warmupMs);
     const lane = (): void => {
       const sentAt = performance.now();
@@ -121,7 +120,7 @@ export function runClosedLoop(
       }
       const measured = sentAt >= measureStart;
       if (measured) measuredSent++;
-      const i = next++;
+      const i = target.cursor++;
       target.send(i, (error, response) => {
         const now = performance.now();
         if (measured) recorder.complete(i, now - sentAt, now, error, response);
@@ -161,7 +160,6 @@ export function runOpenLoop(
     const pacer = new OpenLoopPacer(schedule, load.warmupMs + load.durationMs);
     const t0 = performance.now();
     let inFlight = 0;
-    let next = 0;
     let timer: NodeJS.Timeout | undefined;
     let finished = false;
 
@@ -176,7 +174,7 @@ export function runOpenLoop(
     const send = (intended: number): void => {
       const measured = intended >= load.warmupMs;
       if (measured) recordMs(recorder.sendLag, performance.now() - t0 - intended);
-      const i = next++;
+      const i = target.cursor++;
       inFlight++;
       target.send(i, (error, response) => {
         inFlight--;

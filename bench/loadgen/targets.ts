@@ -18,6 +18,11 @@ import { verifyResponse, verifyRows } from './verify.js';
  * response for `check` to decode when the request was picked for verification.
  */
 export interface Target {
+  /**
+   * Number of the next request: kept across runs on the same target, so a run continues the key
+   * sequence where the previous one (e.g. its probe) stopped instead of replaying it.
+   */
+  cursor: number;
   send(i: number, done: (error: string | null, response?: unknown) => void): void;
   /** Decodes and checks a response to request i: null when it is right. */
   check(i: number, response: unknown): string | null;
@@ -89,6 +94,7 @@ export function cassetteTarget(clients: readonly grpc.Client[], pool: RequestPoo
   );
   let next = 0;
   return {
+    cursor: 0,
     send(i, done) {
       const client = clients[next++ % clients.length]!;
       client.makeUnaryRequest<Buffer, Buffer>(
@@ -176,6 +182,7 @@ export function directDriverTarget(
     readTimeout: deadlineMs,
   };
   return {
+    cursor: 0,
     send(i, done) {
       readBatch(session, query, params[i % params.length]!, options, done);
     },
@@ -199,6 +206,7 @@ export function connectPerRequestTarget(spec: CassandraSpec, pool: RequestPool):
     consistency: cassandra.types.consistencies.localQuorum,
   };
   return {
+    cursor: 0,
     send(i, done) {
       const session = new cassandra.Client({
         contactPoints: [...spec.contactPoints],

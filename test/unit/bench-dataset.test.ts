@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import {
   datasetFingerprint,
+  firstEntityToLoad,
   entityFeatures,
   featureValue,
   FEATURES,
@@ -208,5 +209,20 @@ describe('bench scenario plan', () => {
       'direct-driver b1 f10',
       'connect-per-request b1 f10',
     ]);
+  });
+});
+
+describe('bench dataset loading', () => {
+  it('loads everything when nothing or another dataset was recorded', () => {
+    expect(firstEntityToLoad(undefined, 42, 1000)).toBe(0);
+    expect(firstEntityToLoad('garbage', 42, 1000)).toBe(0);
+    expect(firstEntityToLoad(datasetFingerprint(41, 5000), 42, 1000)).toBe(0);
+    expect(firstEntityToLoad(datasetFingerprint(42, 5000).replace(/^v\d+/, 'v0'), 42, 1000)).toBe(0);
+  });
+
+  it('skips a load that an equal or larger load of the same seed covers, and loads only the missing rows of a larger one', () => {
+    expect(firstEntityToLoad(datasetFingerprint(42, 1000), 42, 1000)).toBeNull();
+    expect(firstEntityToLoad(datasetFingerprint(42, 100_000), 42, 20_000)).toBeNull();
+    expect(firstEntityToLoad(datasetFingerprint(42, 20_000), 42, 100_000)).toBe(20_000);
   });
 });

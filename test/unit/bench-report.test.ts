@@ -133,7 +133,7 @@ describe('bench report', () => {
       target: null,
       cassandra: null,
       servers: [],
-      load: { skipped: true, rows: 0, seconds: 0, rows_per_s: null },
+      load: { skipped: true, rows: 0, seconds: 0, rows_per_s: null, cpu_seconds: null },
       wall_seconds: 1,
       load_average: { at_start: [1, 1, 1], at_end: [1, 1, 1] },
       scenarios,

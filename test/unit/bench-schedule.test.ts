@@ -98,6 +98,7 @@ describe('open-loop pacing', () => {
  */
 function stallingTarget(): Target & { sent: number } {
   const target = {
+    cursor: 0,
     sent: 0,
     send(_i: number, done: (error: string | null) => void) {
       target.sent++;
