@@ -200,6 +200,7 @@ function entryOf(
     window_s: Math.round(result.windowMs) / 1000,
     verified: result.verified,
     verify_failures: result.verifyFailures,
+    verify_first_failure: result.firstVerifyFailure,
     histogram: result.histogram,
     percentile_curve: percentileCurve(histogram),
     series: spec.series ?? null,
@@ -274,7 +275,7 @@ function describe(entry: ScenarioResult): string {
     entry.cache_hit_ratio === null ? '' : `hits ${(entry.cache_hit_ratio * 100).toFixed(1)}%`,
     entry.server_cpu_percent === null ? '' : `server ${entry.server_cpu_percent}%`,
     entry.errors > 0 ? `ERRORS ${entry.errors} ${JSON.stringify(entry.errors_by_code)}` : '',
-    entry.verify_failures > 0 ? `VERIFY FAILURES ${entry.verify_failures}` : '',
+    entry.verify_failures > 0 ? `VERIFY FAILURES ${entry.verify_failures}: ${entry.verify_first_failure}` : '',
   ].filter(Boolean);
   return `${entry.name.padEnd(38)} ${rate.padEnd(34)} p50 ${entry.p50_ms} p99 ${entry.p99_ms} p99.9 ${entry.p999_ms} ms ${extras.join(' ')}`;
 }

@@ -48,6 +48,8 @@ export const scenarioResultSchema = z.strictObject({
   window_s: nonNegative,
   verified: count,
   verify_failures: count,
+  /** The first wrong value `--verify` found, if any. */
+  verify_first_failure: z.string().nullable(),
   /** The latency HdrHistogram (µs), compressed and base64-encoded, for re-analysis. */
   histogram: z.string().min(1),
   /** [percentile, ms] points evenly spaced in "nines", ending with [100, max]. */

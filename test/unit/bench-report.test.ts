@@ -38,6 +38,7 @@ function entry(overrides: Partial<ScenarioResult>): ScenarioResult {
     window_s: 1,
     verified: 0,
     verify_failures: 0,
+    verify_first_failure: null,
     histogram: encodeHistogram(h),
     percentile_curve: percentileCurve(h),
     series: null,
