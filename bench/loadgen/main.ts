@@ -86,6 +86,8 @@ async function buildTarget(job: Job): Promise<Target> {
 
 async function run(job: Job): Promise<JobResult> {
   const target = await targetFor(job);
+  // Collect the garbage of building the request pool now rather than during the run.
+  (globalThis as { gc?: () => void }).gc?.();
   const onWindow = (phase: 'start' | 'end') => post({ type: 'window', id: job.id, phase });
   if (job.load.mode === 'closed') return runClosedLoop(target, job.load, job.verify, onWindow);
   const drainMs = (job.target.kind === 'connect-per-request' ? 30_000 : job.target.deadlineMs) + 2_000;
