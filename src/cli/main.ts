@@ -60,7 +60,11 @@ function serveOverrides(options: ServeOptions): ConfigInput {
 async function serveInProcess(config: Config, logger: Logger): Promise<void> {
   if (!isWorkerProcess()) {
     const server = await startServer(config, logger);
+    // A stats line on demand, so a benchmark can read exact cache counters around its window.
+    const logStats = () => server.logStats();
+    process.on('SIGUSR2', logStats);
     const signal = await untilSignal();
+    process.off('SIGUSR2', logStats);
     logger.info({ signal }, 'shutting down');
     await server.close();
     return;
@@ -76,6 +80,7 @@ async function serveInProcess(config: Config, logger: Logger): Promise<void> {
   process.on('SIGTERM', stop);
   const server = await startServer(config, logger, { peers });
   current.server = server;
+  process.on('SIGUSR2', () => server.logStats());
   reportWorkerReady(server.address);
   await stopped;
   await server.close();
@@ -102,10 +107,14 @@ async function serveWithWorkers(config: Config, logger: Logger): Promise<void> {
     { address: group.address, workers: group.pids.length, pids: group.pids, cache: config.cache.enabled },
     'Cassette is serving',
   );
+  // Each worker logs its own stats line.
+  const forwardStats = () => group.signal('SIGUSR2');
+  process.on('SIGUSR2', forwardStats);
   try {
     const signal = await Promise.race([untilSignal(), fatal]);
     logger.info({ signal }, 'shutting down');
   } finally {
+    process.off('SIGUSR2', forwardStats);
     await group.close();
     logger.info('Cassette stopped');
   }

@@ -24,6 +24,8 @@ export interface RunningServer {
   readonly address: string;
   readonly core: FeatureServer;
   readonly transport: GrpcTransport;
+  /** Logs a `stats` line now (counters since the previous line), e.g. when a benchmark asks on SIGUSR2. */
+  logStats(): void;
   close(): Promise<void>;
 }
 
@@ -51,7 +53,9 @@ export async function startServer(
     core = await FeatureServer.create(config, client, logger, options.peers);
     const transport = new GrpcTransport(core, config, logger);
     const address = await transport.listen();
-    const stats = startStatsLog(core, transport, config.log.statsIntervalMs, logger);
+    const logStats = statsLogger(core, transport, logger);
+    const stats =
+      config.log.statsIntervalMs > 0 ? setInterval(logStats, config.log.statsIntervalMs).unref() : undefined;
     logger.info(
       { address, cache: config.cache.enabled, keyspace: config.cassandra.keyspace },
       options.peers ? 'serving worker ready' : 'Cassette is serving',
@@ -62,6 +66,7 @@ export async function startServer(
       address,
       core: serverCore,
       transport,
+      logStats,
       close: () =>
         (closing ??= (async () => {
           if (stats) clearInterval(stats);
@@ -78,16 +83,10 @@ export async function startServer(
   }
 }
 
-/** A periodic log line with request and cache counters (the delta since the previous line). */
-function startStatsLog(
-  core: FeatureServer,
-  transport: GrpcTransport,
-  intervalMs: number,
-  logger: Logger,
-): NodeJS.Timeout | undefined {
-  if (intervalMs <= 0) return undefined;
+/** Logs one line with request and cache counters: the delta since the previous line. */
+function statsLogger(core: FeatureServer, transport: GrpcTransport, logger: Logger): () => void {
   let last = { requests: 0, hits: 0, misses: 0, coalesced: 0 };
-  const timer = setInterval(() => {
+  return () => {
     const cache = core.cacheStats();
     const now = {
       requests: transport.counters.requests,
@@ -108,7 +107,5 @@ function startStatsLog(
       'stats',
     );
     last = now;
-  }, intervalMs);
-  timer.unref();
-  return timer;
+  };
 }

@@ -121,6 +121,8 @@ export interface WorkerGroup {
   /** The address every worker listens on. */
   readonly address: string;
   readonly pids: readonly number[];
+  /** Sends `signal` to every live worker. */
+  signal(signal: NodeJS.Signals): void;
   close(): Promise<void>;
 }
 
@@ -240,7 +242,14 @@ export async function startWorkerGroup(options: {
 
   try {
     const addresses = await Promise.all(Array.from({ length: count }, fork));
-    return { address: addresses[0]!, pids: [...workers].map((w) => w.process.pid!), close };
+    return {
+      address: addresses[0]!,
+      pids: [...workers].map((w) => w.process.pid!),
+      signal: (signal) => {
+        for (const worker of workers) if (!worker.isDead()) worker.process.kill(signal);
+      },
+      close,
+    };
   } catch (error) {
     await close();
     throw error;

@@ -1,0 +1,518 @@
+/**
+ * The latency harness: `npm run bench -- [--quick] [options]` (see bench/README.md, or --help).
+ *
+ * Finds or starts Cassandra, starts two Cassette server processes (row cache on and off), loads
+ * a deterministic dataset through WriteFeatures (skipped when already there), then runs every
+ * scenario from a separate load-generator process and writes bench/out/report.json and
+ * report.html. Open-loop scenarios first probe the maximum rate with a short closed loop, then
+ * send at a fraction of it on a fixed schedule, measuring latency from intended send times.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join, relative } from 'node:path';
+
+import pino from 'pino';
+
+import { findOrStartCassandra, type CassandraEndpoint } from '../src/cassandra/index.js';
+import { loadConfig } from '../src/config/index.js';
+import { connectSession, type CassandraClient } from '../src/store/index.js';
+import type { Job, JobResult, LoadSpec, TargetSpec } from './loadgen/protocol.js';
+import { datasetFingerprint, describeKeys, firstEntityToLoad } from './lib/dataset.js';
+import { Generator } from './lib/generator.js';
+import { decodeHistogram, percentileCurve, percentileMs, summarize } from './lib/histogram.js';
+import { renderHtml } from './lib/html.js';
+import { loadDataset, loadedFingerprint, prepareKeyspace, setLoaded } from './lib/load.js';
+import { parseHarnessArgs, USAGE, type HarnessOptions } from './lib/options.js';
+import { buildPlan, type ScenarioSpec } from './lib/plan.js';
+import { CpuMeter, cpuSeconds, MachineCpuMeter, pidListeningOn } from './lib/proc.js';
+import { baselineRatios, reportSchema, type Report, type ScenarioResult } from './lib/report.js';
+import { ServerChild, type StatsLine } from './lib/servers.js';
+
+const OPEN_LOOP_MAX_IN_FLIGHT = 512;
+const quietLogger = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'warn' });
+const startedAt = performance.now();
+
+function say(message: string): void {
+  const seconds = ((performance.now() - startedAt) / 1000).toFixed(0).padStart(4);
+  process.stdout.write(`[bench ${seconds}s] ${message}\n`);
+}
+
+function git(args: string[]): string {
+  try {
+    return execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return '';
+  }
+}
+
+/** Everything started by this run, stopped in reverse order on the way out (also on Ctrl-C). */
+class Resources {
+  generator: Generator | undefined;
+  servers: ServerChild[] = [];
+  session: CassandraClient | undefined;
+  endpoint: CassandraEndpoint | undefined;
+
+  async stopAll(): Promise<void> {
+    await this.generator?.stop().catch(() => this.generator?.kill());
+    await Promise.all(this.servers.map((s) => s.stop().catch(() => s.kill())));
+    await this.session?.shutdown().catch(() => undefined);
+    await this.endpoint?.stop().catch(() => undefined);
+  }
+
+  killAll(): void {
+    this.generator?.kill();
+    for (const server of this.servers) server.kill();
+  }
+}
+
+interface Context {
+  options: HarnessOptions;
+  generator: Generator;
+  /** Which server answers the 'cache' and 'no-cache' scenarios (the same one with --target). */
+  servers: { cache: ServerChild | string; 'no-cache': ServerChild | string };
+  cassandra: { contactPoints: string[]; localDataCenter: string } | undefined;
+  cassandraPid: number | null;
+  results: ScenarioResult[];
+}
+
+function addressOf(server: ServerChild | string): string {
+  return typeof server === 'string' ? server : server.address;
+}
+
+function targetOf(ctx: Context, spec: ScenarioSpec): TargetSpec {
+  const { options } = ctx;
+  if (spec.system === 'cassette') {
+    return {
+      kind: 'cassette',
+      address: addressOf(ctx.servers[spec.server ?? 'cache']),
+      channels: options.channels,
+      deadlineMs: options.deadlineMs,
+    };
+  }
+  if (!ctx.cassandra) throw new Error('baselines need Cassandra: pass --contact-points');
+  const cassandra = { ...ctx.cassandra, keyspace: options.keyspace };
+  return spec.system === 'direct-driver'
+    ? { kind: 'direct-driver', cassandra, deadlineMs: options.deadlineMs }
+    : { kind: 'connect-per-request', cassandra };
+}
+
+interface Window {
+  machineCpu: number | null;
+  serverCpu: number | null;
+  cassandraCpu: number | null;
+  stats: StatsLine | null;
+}
+
+/** Runs one job; around its measured window, samples server and Cassandra CPU and the cache counters. */
+async function measure(
+  ctx: Context,
+  spec: ScenarioSpec,
+  load: LoadSpec,
+): Promise<{ result: JobResult; window: Window }> {
+  const server = spec.server === null ? undefined : ctx.servers[spec.server];
+  const child = typeof server === 'object' ? server : undefined;
+  const serverCpu = new CpuMeter(child?.pid ?? null);
+  const cassandraCpu = new CpuMeter(ctx.cassandraPid);
+  const machineCpu = new MachineCpuMeter();
+  let statsAtStart: Promise<StatsLine | null> = Promise.resolve(null);
+  let statsAtEnd: Promise<StatsLine | null> = Promise.resolve(null);
+  const window: Window = { machineCpu: null, serverCpu: null, cassandraCpu: null, stats: null };
+  const job: Omit<Job, 'id'> = {
+    target: targetOf(ctx, spec),
+    workload: {
+      batch: spec.batch,
+      features: spec.features,
+      keys: spec.keys,
+      entities: ctx.options.entities,
+      seed: ctx.options.seed,
+    },
+    load,
+    verify: ctx.options.verify,
+  };
+  const result = await ctx.generator.run(job, {
+    onStart: () => {
+      serverCpu.start();
+      cassandraCpu.start();
+      machineCpu.start();
+      if (child) statsAtStart = child.stats();
+    },
+    onEnd: () => {
+      window.serverCpu = serverCpu.stop();
+      window.cassandraCpu = cassandraCpu.stop();
+      window.machineCpu = machineCpu.stop();
+      // Lines arrive in order: the start line is consumed before the end line.
+      if (child) statsAtEnd = statsAtStart.then(() => child.stats());
+    },
+  });
+  window.stats = await statsAtEnd;
+  return { result, window };
+}
+
+function hitRatio(stats: StatsLine | null): number | null {
+  if (!stats) return null;
+  const lookups = stats.cacheHits + stats.cacheMisses + stats.cacheCoalesced;
+  return lookups === 0 ? null : Math.round((stats.cacheHits / lookups) * 10_000) / 10_000;
+}
+
+function entryOf(
+  ctx: Context,
+  spec: ScenarioSpec,
+  load: LoadSpec,
+  result: JobResult,
+  window: Window,
+  maxRps: number | null,
+): ScenarioResult {
+  const histogram = decodeHistogram(result.histogram);
+  const summary = summarize(histogram);
+  if (summary.count === 0) throw new Error('no request completed in the measured window');
+  const lag = result.sendLag === null ? null : percentileMs(decodeHistogram(result.sendLag), 99);
+  const cache = spec.server === null ? 'off' : ctx.options.target ? 'unknown' : spec.server === 'cache' ? 'on' : 'off';
+  const round1 = (n: number) => Math.round(n * 10) / 10;
+  return {
+    name: spec.name,
+    group: spec.group,
+    system: spec.system,
+    mode: load.mode,
+    batch_size: spec.batch,
+    features: spec.features,
+    cache,
+    key_distribution: describeKeys(spec.keys),
+    concurrency: load.mode === 'closed' ? load.concurrency : null,
+    target_rps: load.mode === 'open' ? round1(load.ratePerSecond) : null,
+    achieved_rps: round1(result.achievedRps),
+    max_rps: maxRps === null ? null : round1(maxRps),
+    requests: summary.count,
+    p50_ms: summary.p50_ms,
+    p90_ms: summary.p90_ms,
+    p99_ms: summary.p99_ms,
+    p999_ms: summary.p999_ms,
+    max_ms: summary.max_ms,
+    mean_ms: summary.mean_ms,
+    errors: result.errors,
+    errors_by_code: result.errorsByCode,
+    cache_hit_ratio: cache === 'on' ? hitRatio(window.stats) : null,
+    server_cpu_percent: window.serverCpu,
+    cassandra_cpu_percent: window.cassandraCpu,
+    generator_cpu_percent: round1(result.cpuPercent),
+    machine_cpu_percent: window.machineCpu,
+    send_lag_p99_ms: lag,
+    window_s: Math.round(result.windowMs) / 1000,
+    verified: result.verified,
+    verify_failures: result.verifyFailures,
+    verify_first_failure: result.firstVerifyFailure,
+    histogram: result.histogram,
+    percentile_curve: percentileCurve(histogram),
+    series: spec.series ?? null,
+  };
+}
+
+async function runScenario(ctx: Context, spec: ScenarioSpec): Promise<ScenarioResult> {
+  const d = ctx.options.durations;
+  const flow = spec.flow;
+  if (flow.kind === 'closed') {
+    const isSweep = spec.group === 'sweep';
+    const load: LoadSpec = {
+      mode: 'closed',
+      concurrency: flow.concurrency,
+      warmupMs: (isSweep ? d.sweepWarmupS : 0) * 1000,
+      // A capped run (connect-per-request) gets time for its few costly requests.
+      durationMs: (isSweep ? d.sweepS : Math.max(d.measureS, 5)) * 1000,
+      ...(flow.maxRequests === undefined ? {} : { maxRequests: flow.maxRequests }),
+    };
+    const { result, window } = await measure(ctx, spec, load);
+    return entryOf(ctx, spec, load, result, window, null);
+  }
+  // Probe: a short closed loop for the maximum sustainable rate (also warms cache and connections).
+  const probe = await measure(ctx, spec, {
+    mode: 'closed',
+    concurrency: flow.probeConcurrency,
+    warmupMs: (d.warmupS / 2) * 1000,
+    durationMs: d.probeS * 1000,
+  });
+  const maxRps = probe.result.achievedRps;
+  const matched = flow.kind === 'probe-then-match' ? ctx.results.find((r) => r.name === flow.match) : undefined;
+  // At least a handful of arrivals in the window, even after a probe that barely got answers.
+  const rate = Math.max(5 / d.measureS, matched?.target_rps ?? flow.fraction * maxRps);
+  const load: LoadSpec = {
+    mode: 'open',
+    ratePerSecond: rate,
+    poisson: ctx.options.poisson,
+    warmupMs: d.warmupS * 1000,
+    durationMs: d.measureS * 1000,
+    maxInFlight: OPEN_LOOP_MAX_IN_FLIGHT,
+  };
+  const { result, window } = await measure(ctx, spec, load);
+  return entryOf(ctx, spec, load, result, window, maxRps);
+}
+
+/**
+ * Before the first scenario: a short unrecorded closed loop against each system the plan uses,
+ * so connections are open and the generator, the servers and the driver are past their JIT
+ * warm-up when the first probe starts.
+ */
+async function warmUp(ctx: Context, plan: readonly ScenarioSpec[]): Promise<void> {
+  const seen = new Set<string>();
+  for (const spec of plan) {
+    const key = `${spec.system}/${spec.server}`;
+    if (seen.has(key) || spec.system === 'connect-per-request') continue;
+    seen.add(key);
+    await ctx.generator.run({
+      target: targetOf(ctx, spec),
+      workload: { batch: 10, features: 10, keys: spec.keys, entities: ctx.options.entities, seed: ctx.options.seed },
+      load: { mode: 'closed', concurrency: 8, warmupMs: 0, durationMs: ctx.options.durations.warmupS * 2000 },
+      verify: false,
+    });
+  }
+}
+
+function describe(entry: ScenarioResult): string {
+  const rate =
+    entry.mode === 'open'
+      ? `${entry.achieved_rps}/${entry.target_rps} req/s (max ${entry.max_rps})`
+      : `${entry.achieved_rps} req/s c${entry.concurrency}`;
+  const extras = [
+    entry.cache_hit_ratio === null ? '' : `hits ${(entry.cache_hit_ratio * 100).toFixed(1)}%`,
+    entry.server_cpu_percent === null ? '' : `server ${entry.server_cpu_percent}%`,
+    entry.errors > 0 ? `ERRORS ${entry.errors} ${JSON.stringify(entry.errors_by_code)}` : '',
+    entry.verify_failures > 0 ? `VERIFY FAILURES ${entry.verify_failures}: ${entry.verify_first_failure}` : '',
+  ].filter(Boolean);
+  return `${entry.name.padEnd(38)} ${rate.padEnd(34)} p50 ${entry.p50_ms} p99 ${entry.p99_ms} p99.9 ${entry.p999_ms} ms ${extras.join(' ')}`;
+}
+
+function contactPort(contactPoint: string): number {
+  const match = /:(\d+)$/.exec(contactPoint);
+  return match ? Number(match[1]) : 9042;
+}
+
+async function main(): Promise<void> {
+  const parsed = parseHarnessArgs(process.argv.slice(2), process.env);
+  if (parsed === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const options = parsed;
+  const startDate = new Date().toISOString();
+  const loadAtStart = loadavg().map((n) => Math.round(n * 100) / 100);
+  const outDir = options.outDir;
+  mkdirSync(outDir, { recursive: true });
+  const res = new Resources();
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
+    say(`${signal}: stopping what this run started`);
+    res.killAll();
+    void res.stopAll().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    // --- Cassandra
+    let cassandra: Context['cassandra'];
+    let cassandraSource = 'none';
+    if (options.contactPoints) {
+      cassandra = { contactPoints: options.contactPoints, localDataCenter: options.localDataCenter };
+      cassandraSource = 'given';
+    } else if (!options.target) {
+      const env = { ...process.env };
+      delete env.CASSANDRA_CONTACT_POINTS;
+      say(`finding or starting Cassandra on port ${options.cassandraPort} …`);
+      res.endpoint = await findOrStartCassandra({ logger: quietLogger, port: options.cassandraPort, env });
+      cassandra = { contactPoints: res.endpoint.contactPoints, localDataCenter: res.endpoint.localDataCenter };
+      cassandraSource = res.endpoint.source;
+    }
+    const firstContact = cassandra?.contactPoints[0];
+    const cassandraPid =
+      firstContact && /^(127\.|localhost)/.test(firstContact) ? pidListeningOn(contactPort(firstContact)) : null;
+    if (cassandra) {
+      say(
+        `Cassandra (${cassandraSource}) at ${cassandra.contactPoints.join(', ')}${cassandraPid ? `, pid ${cassandraPid}` : ''}`,
+      );
+      const config = loadConfig({
+        env: {},
+        overrides: { cassandra: { ...cassandra, keyspace: options.keyspace } },
+      });
+      res.session = await connectSession(config.cassandra, quietLogger);
+      await prepareKeyspace(res.session, options.keyspace, cassandra.localDataCenter, quietLogger);
+    }
+
+    // --- Servers
+    let servers: Context['servers'];
+    if (options.target) {
+      servers = { cache: options.target, 'no-cache': options.target };
+      say(`benchmarking the running server at ${options.target}`);
+    } else {
+      const common = {
+        keyspace: options.keyspace,
+        contactPoints: cassandra!.contactPoints,
+        localDataCenter: cassandra!.localDataCenter,
+        outDir,
+        cpuProf: options.cpuProf,
+      };
+      const [withCache, withoutCache] = await Promise.all([
+        ServerChild.start({ ...common, name: 'cache', cache: true }),
+        ServerChild.start({ ...common, name: 'no-cache', cache: false }),
+      ]);
+      res.servers.push(withCache, withoutCache);
+      servers = { cache: withCache, 'no-cache': withoutCache };
+      say(
+        `servers: cache ${withCache.address} (pid ${withCache.pid}), no-cache ${withoutCache.address} (pid ${withoutCache.pid})`,
+      );
+    }
+
+    // --- Data
+    const loadInfo: Report['load'] = { skipped: true, rows: 0, seconds: 0, rows_per_s: null, cpu_seconds: null };
+    const fingerprint = datasetFingerprint(options.seed, options.entities);
+    const from = res.session
+      ? firstEntityToLoad(await loadedFingerprint(res.session, options.keyspace), options.seed, options.entities)
+      : 0;
+    if (options.skipLoad) {
+      say('--skip-load: using whatever data is there');
+    } else if (from === null) {
+      say(`dataset already loaded (${fingerprint} or a larger load of the same seed): skipping the load`);
+    } else {
+      say(
+        `loading entities ${from}..${options.entities - 1} (${fingerprint}) through WriteFeatures` +
+          (from > 0 ? ', on top of an earlier load of the same dataset …' : ' …'),
+      );
+      // Another dataset is being replaced: its record goes first, in case this load is interrupted.
+      if (res.session && from === 0) await setLoaded(res.session, options.keyspace, null);
+      const loadStart = performance.now();
+      // CPU seconds each process spends on the load: where a slow load goes.
+      const cpuOf = () => ({
+        harness: ((usage) => (usage.user + usage.system) / 1e6)(process.cpuUsage()),
+        servers: res.servers.reduce((sum, s) => sum + (s.pid === null ? 0 : (cpuSeconds(s.pid) ?? 0)), 0),
+        cassandra: cassandraPid === null ? null : cpuSeconds(cassandraPid),
+      });
+      const cpuBefore = cpuOf();
+      let lastShown = 0;
+      await loadDataset(
+        [...new Set([addressOf(servers.cache), addressOf(servers['no-cache'])])],
+        options.seed,
+        from,
+        options.entities,
+        (done) => {
+          if (done - lastShown >= options.entities / 10 || from + done === options.entities) {
+            lastShown = done;
+            say(`  ${from + done} / ${options.entities}`);
+          }
+        },
+      );
+      const seconds = (performance.now() - loadStart) / 1000;
+      const cpuAfter = cpuOf();
+      const cpuSpent = (a: number | null, b: number | null) =>
+        a === null || b === null ? null : Math.round((b - a) * 10) / 10;
+      const loadCpu = {
+        harness: cpuSpent(cpuBefore.harness, cpuAfter.harness),
+        servers: cpuSpent(cpuBefore.servers, cpuAfter.servers),
+        cassandra: cpuSpent(cpuBefore.cassandra, cpuAfter.cassandra),
+      };
+      if (res.session) await setLoaded(res.session, options.keyspace, fingerprint);
+      Object.assign(loadInfo, {
+        skipped: false,
+        rows: options.entities - from,
+        seconds: Math.round(seconds * 10) / 10,
+        rows_per_s: Math.round((options.entities - from) / seconds),
+        cpu_seconds: loadCpu,
+      });
+      say(
+        `loaded in ${seconds.toFixed(1)} s (${loadInfo.rows_per_s} rows/s); CPU seconds: harness ${loadCpu.harness}, ` +
+          `servers ${loadCpu.servers}, Cassandra ${loadCpu.cassandra ?? '?'}`,
+      );
+    }
+
+    // --- Scenarios
+    res.generator = await Generator.start();
+    const ctx: Context = { options, generator: res.generator, servers, cassandra, cassandraPid, results: [] };
+    const plan = buildPlan({
+      quick: options.quick,
+      rateFraction: options.rateFraction,
+      hotSet: options.hotSet,
+      zipfExponent: options.zipfExponent,
+      ...(options.filter ? { filter: options.filter } : {}),
+    });
+    say(`${plan.length} scenarios, load generator pid ${res.generator.pid}; warming up`);
+    await warmUp(
+      ctx,
+      plan.filter((spec) => spec.system === 'cassette' || cassandra),
+    );
+    const failures: Report['failures'] = [];
+    const report = (): Report => ({
+      schema_version: 1,
+      date: startDate,
+      git_commit: git(['rev-parse', 'HEAD']) || 'unknown',
+      git_dirty: git(['status', '--porcelain', '--untracked-files=no']) !== '',
+      command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+      machine: {
+        cores: cpus().length,
+        cpu_model: cpus()[0]?.model.trim() ?? 'unknown',
+        memory_gb: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+        node: process.version,
+        platform: `${process.platform} ${process.arch}`,
+      },
+      seed: options.seed,
+      entities: options.entities,
+      quick: options.quick,
+      durations: {
+        probe_s: options.durations.probeS,
+        warmup_s: options.durations.warmupS,
+        measure_s: options.durations.measureS,
+        sweep_s: options.durations.sweepS,
+      },
+      arrival: options.poisson ? 'poisson' : 'constant',
+      rate_fraction: options.rateFraction,
+      channels: options.channels,
+      target: options.target ?? null,
+      cassandra: cassandra ? { contact_points: cassandra.contactPoints, source: cassandraSource } : null,
+      servers: res.servers.map((s) => ({
+        name: s.name,
+        cache: s.cache,
+        address: s.address,
+        config: relative(process.cwd(), s.configPath),
+      })),
+      load: loadInfo,
+      wall_seconds: Math.round((performance.now() - startedAt) / 1000),
+      load_average: { at_start: loadAtStart, at_end: loadavg().map((n) => Math.round(n * 100) / 100) },
+      scenarios: ctx.results,
+      ratios: baselineRatios(ctx.results),
+      failures,
+    });
+    const jsonPath = join(outDir, 'report.json');
+    for (const spec of plan) {
+      if (interrupted) break;
+      if (spec.system !== 'cassette' && !cassandra) {
+        failures.push({ name: spec.name, message: 'skipped: baselines need Cassandra (--contact-points)' });
+        continue;
+      }
+      try {
+        const entry = await runScenario(ctx, spec);
+        ctx.results.push(entry);
+        say(describe(entry));
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        failures.push({ name: spec.name, message });
+        say(`${spec.name}: FAILED ${message}`);
+      }
+      // Written after every scenario, so an interrupted run still leaves its figures.
+      writeFileSync(jsonPath, JSON.stringify(report(), null, 2) + '\n');
+    }
+    const final = reportSchema.parse(report());
+    writeFileSync(jsonPath, JSON.stringify(final, null, 2) + '\n');
+    const htmlPath = join(outDir, 'report.html');
+    writeFileSync(htmlPath, renderHtml(final));
+    say(`report: ${jsonPath}, ${htmlPath} (wall time ${final.wall_seconds} s)`);
+    if (failures.length > 0) {
+      say(`${failures.length} scenario(s) failed or were skipped`);
+      process.exitCode = 1;
+    }
+  } finally {
+    if (!interrupted) await res.stopAll();
+  }
+}
+
+await main().catch((error: unknown) => {
+  say(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  process.exitCode = 1;
+});

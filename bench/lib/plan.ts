@@ -1,0 +1,155 @@
+import { describeKeys, type KeyDistribution } from './dataset.js';
+
+/** The scenarios of a harness run, in the order they run. Pure: options in, a list out. */
+
+export type SystemName = 'cassette' | 'direct-driver' | 'connect-per-request';
+
+export type Flow =
+  /** Closed-loop probe for the maximum sustainable rate, then an open loop at `fraction` of it. */
+  | { readonly kind: 'probe-then-open'; readonly probeConcurrency: number; readonly fraction: number }
+  /**
+   * A baseline: its own closed-loop probe (for the throughput ratio), then an open loop at the
+   * same offered rate as the Cassette scenario `match`, so latencies compare at equal load
+   * (at `fraction` of its own maximum if that scenario did not run).
+   */
+  | {
+      readonly kind: 'probe-then-match';
+      readonly probeConcurrency: number;
+      readonly match: string;
+      readonly fraction: number;
+    }
+  /** A closed loop at fixed concurrency, optionally capped at `maxRequests` measured requests. */
+  | { readonly kind: 'closed'; readonly concurrency: number; readonly maxRequests?: number };
+
+export interface ScenarioSpec {
+  readonly name: string;
+  /** matrix, zipf, baseline or sweep: how the report groups it. */
+  readonly group: 'matrix' | 'zipf' | 'baseline' | 'sweep';
+  readonly system: SystemName;
+  /** Which Cassette server: with the row cache or without (null for the baselines). */
+  readonly server: 'cache' | 'no-cache' | null;
+  readonly batch: number;
+  readonly features: number;
+  readonly keys: KeyDistribution;
+  readonly flow: Flow;
+  /** Sweep scenarios: the curve they belong to. */
+  readonly series?: string;
+}
+
+export interface PlanOptions {
+  readonly quick: boolean;
+  /** Open-loop rate as a fraction of the probed maximum. */
+  readonly rateFraction: number;
+  readonly hotSet: number;
+  readonly zipfExponent: number;
+  /** Optional name filter. */
+  readonly filter?: RegExp;
+}
+
+export const BATCH_SIZES = [1, 10, 100] as const;
+export const FEATURE_COUNTS = [10, 50] as const;
+export const FULL_SWEEP = [1, 2, 4, 8, 16, 32] as const;
+export const QUICK_SWEEP = [1, 4, 16] as const;
+const PROBE_CONCURRENCY = 16;
+
+export function cell(batch: number, features: number): string {
+  return `b${batch} f${features}`;
+}
+
+export function buildPlan(options: PlanOptions): ScenarioSpec[] {
+  const hot: KeyDistribution = { kind: 'hot', hotSet: options.hotSet };
+  const uniform: KeyDistribution = { kind: 'uniform' };
+  const zipf: KeyDistribution = { kind: 'zipf', exponent: options.zipfExponent };
+  const probe = { probeConcurrency: PROBE_CONCURRENCY, fraction: options.rateFraction };
+  const plan: ScenarioSpec[] = [];
+
+  for (const batch of BATCH_SIZES) {
+    for (const features of FEATURE_COUNTS) {
+      const at = cell(batch, features);
+      const cold = `cassette cold ${at}`;
+      plan.push(
+        {
+          name: `cassette warm ${at}`,
+          group: 'matrix',
+          system: 'cassette',
+          server: 'cache',
+          batch,
+          features,
+          keys: hot,
+          flow: { kind: 'probe-then-open', ...probe },
+        },
+        {
+          name: cold,
+          group: 'matrix',
+          system: 'cassette',
+          server: 'no-cache',
+          batch,
+          features,
+          keys: uniform,
+          flow: { kind: 'probe-then-open', ...probe },
+        },
+        {
+          name: `direct-driver ${at}`,
+          group: 'baseline',
+          system: 'direct-driver',
+          server: null,
+          batch,
+          features,
+          keys: uniform,
+          flow: { kind: 'probe-then-match', match: cold, ...probe },
+        },
+      );
+    }
+  }
+
+  plan.push({
+    name: `cassette zipf ${cell(10, 10)}`,
+    group: 'zipf',
+    system: 'cassette',
+    server: 'cache',
+    batch: 10,
+    features: 10,
+    keys: zipf,
+    flow: { kind: 'probe-then-open', ...probe },
+  });
+
+  plan.push({
+    name: `connect-per-request ${cell(1, 10)}`,
+    group: 'baseline',
+    system: 'connect-per-request',
+    server: null,
+    batch: 1,
+    features: 10,
+    keys: uniform,
+    // Each request costs a full session set-up: one at a time, and only a few.
+    flow: { kind: 'closed', concurrency: 1, maxRequests: options.quick ? 5 : 30 },
+  });
+
+  const levels = options.quick ? QUICK_SWEEP : FULL_SWEEP;
+  const sweeps: Array<{ series: string; system: SystemName; server: ScenarioSpec['server']; keys: KeyDistribution }> = [
+    { series: `cassette warm ${cell(10, 10)}`, system: 'cassette', server: 'cache', keys: hot },
+    { series: `cassette cold ${cell(10, 10)}`, system: 'cassette', server: 'no-cache', keys: uniform },
+    { series: `direct-driver ${cell(10, 10)}`, system: 'direct-driver', server: null, keys: uniform },
+  ];
+  for (const sweep of sweeps) {
+    for (const concurrency of levels) {
+      plan.push({
+        name: `sweep ${sweep.series} c${concurrency}`,
+        group: 'sweep',
+        system: sweep.system,
+        server: sweep.server,
+        batch: 10,
+        features: 10,
+        keys: sweep.keys,
+        flow: { kind: 'closed', concurrency },
+        series: sweep.series,
+      });
+    }
+  }
+
+  return options.filter ? plan.filter((s) => options.filter!.test(s.name)) : plan;
+}
+
+export function keysLabel(spec: ScenarioSpec): string {
+  return describeKeys(spec.keys);
+}

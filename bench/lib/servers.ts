@@ -1,0 +1,187 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+import { stringify } from 'yaml';
+
+import type { ConfigInput } from '../../src/config/index.js';
+
+const BIN = fileURLToPath(new URL('../../bin/cassette.js', import.meta.url));
+const START_TIMEOUT_MS = 60_000;
+const STATS_TIMEOUT_MS = 5_000;
+const STOP_TIMEOUT_MS = 15_000;
+
+/** Counters of one `stats` log line (deltas since the previous line). */
+export interface StatsLine {
+  requests: number;
+  cacheHits: number;
+  cacheMisses: number;
+  cacheCoalesced: number;
+}
+
+export interface ServerChildOptions {
+  /** Used in file names and messages, e.g. "cache" or "no-cache". */
+  name: string;
+  cache: boolean;
+  keyspace: string;
+  contactPoints: readonly string[];
+  localDataCenter: string;
+  /** Config files, logs and (with cpuProf) profiles go under here. */
+  outDir: string;
+  cpuProf: boolean;
+}
+
+/**
+ * A `cassette serve` child process with its own config file and port. Its JSON log on stderr
+ * is kept in a file, and its `stats` lines (logged on SIGUSR2) are handed to `stats()` callers.
+ */
+export class ServerChild {
+  private readonly waiting: Array<(line: StatsLine) => void> = [];
+  private exited = false;
+  private readonly exit: Promise<void>;
+
+  private constructor(
+    readonly name: string,
+    readonly cache: boolean,
+    readonly address: string,
+    private readonly child: ChildProcess,
+    readonly configPath: string,
+    readonly logPath: string,
+  ) {
+    this.exit = new Promise((resolve) => child.once('exit', () => resolve()));
+    void this.exit.then(() => (this.exited = true));
+  }
+
+  get pid(): number | null {
+    return this.child.pid ?? null;
+  }
+
+  static async start(options: ServerChildOptions): Promise<ServerChild> {
+    const dir = join(options.outDir, 'servers');
+    mkdirSync(dir, { recursive: true });
+    const configPath = join(dir, `${options.name}.yaml`);
+    const logPath = join(dir, `${options.name}.log`);
+    const config: ConfigInput = {
+      listen: '127.0.0.1:0',
+      cassandra: {
+        contactPoints: [...options.contactPoints],
+        localDataCenter: options.localDataCenter,
+        keyspace: options.keyspace,
+      },
+      // The defaults, spelled out so the report's config files say what was measured.
+      cache: { enabled: options.cache, maxBytes: 256 * 1024 * 1024, ttlMs: 30_000 },
+      // No periodic stats lines: the harness asks for one (SIGUSR2) at each window boundary.
+      log: { level: 'info', statsIntervalMs: 0 },
+    };
+    writeFileSync(configPath, `# Written by the latency harness (bench/harness.ts)\n${stringify(config)}`);
+    // The config file alone decides: no CASSETTE_*/CASSANDRA_* settings leak in from this shell.
+    const env = Object.fromEntries(
+      Object.entries(process.env).filter(([name]) => !/^(CASSETTE_|CASSANDRA_)/.test(name)),
+    );
+    const nodeArgs = options.cpuProf
+      ? [
+          '--cpu-prof',
+          '--cpu-prof-dir',
+          join(options.outDir, 'profiles'),
+          '--cpu-prof-name',
+          `${options.name}.cpuprofile`,
+        ]
+      : [];
+    const child = spawn(process.execPath, [...nodeArgs, BIN, '-c', configPath, 'serve'], {
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const logFile = createWriteStream(logPath);
+    const recent: string[] = [];
+    // Set once serving: from then on, log lines go to the ServerChild.
+    const started: { server?: ServerChild } = {};
+    const lines = createInterface({ input: child.stderr! });
+    const address = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`server ${options.name} did not start within ${START_TIMEOUT_MS / 1000} s`)),
+        START_TIMEOUT_MS,
+      );
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(
+          new Error(`server ${options.name} exited with ${code} before serving:\n${recent.slice(-20).join('\n')}`),
+        );
+      });
+      lines.on('line', (line) => {
+        logFile.write(line + '\n');
+        if (started.server) {
+          started.server.onLogLine(line);
+          return;
+        }
+        recent.push(line);
+        const entry = parseLogLine(line);
+        if (entry?.msg === 'Cassette is serving' && typeof entry.address === 'string') {
+          clearTimeout(timer);
+          resolve(entry.address);
+        }
+      });
+    }).catch((error: unknown) => {
+      child.kill('SIGKILL');
+      throw error;
+    });
+    child.removeAllListeners('exit');
+    child.once('exit', () => logFile.end());
+    started.server = new ServerChild(options.name, options.cache, address, child, configPath, logPath);
+    return started.server;
+  }
+
+  private onLogLine(line: string): void {
+    const entry = parseLogLine(line);
+    if (entry?.msg !== 'stats') return;
+    const next = this.waiting.shift();
+    next?.({
+      requests: Number(entry.requests ?? 0),
+      cacheHits: Number(entry.cacheHits ?? 0),
+      cacheMisses: Number(entry.cacheMisses ?? 0),
+      cacheCoalesced: Number(entry.cacheCoalesced ?? 0),
+    });
+  }
+
+  /** Asks the server for a stats line now (SIGUSR2) and returns its counters: the delta since the last one. */
+  stats(): Promise<StatsLine | null> {
+    if (this.exited || this.child.pid === undefined) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        const index = this.waiting.indexOf(deliver);
+        if (index >= 0) this.waiting.splice(index, 1);
+        resolve(null);
+      }, STATS_TIMEOUT_MS);
+      const deliver = (line: StatsLine) => {
+        clearTimeout(timer);
+        resolve(line);
+      };
+      this.waiting.push(deliver);
+      this.child.kill('SIGUSR2');
+    });
+  }
+
+  /** SIGTERM (a graceful stop, which also writes a --cpu-prof profile), SIGKILL if it hangs. */
+  async stop(): Promise<void> {
+    if (this.exited) return;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+    await this.exit;
+    clearTimeout(timer);
+  }
+
+  /** Last resort on the way out (e.g. the harness is interrupted): no waiting. */
+  kill(): void {
+    if (!this.exited) this.child.kill('SIGKILL');
+  }
+}
+
+function parseLogLine(line: string): Record<string, unknown> | undefined {
+  try {
+    const parsed: unknown = JSON.parse(line);
+    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}

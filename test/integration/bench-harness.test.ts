@@ -1,0 +1,152 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { z } from 'zod';
+
+import { connectTestSession, dropKeyspace, testConfig, uniqueKeyspace } from '../helpers/cluster.js';
+
+/**
+ * The latency harness end to end on a tiny dataset: real Cassandra (the tests' node), two real
+ * server processes, the real load-generator process. Checks the report's shape, not its figures.
+ */
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+const ms = z.number().refine(Number.isFinite).pipe(z.number().nonnegative());
+const entrySchema = z.object({
+  name: z.string().min(1),
+  batch_size: z.number().int().positive(),
+  features: z.number().int().positive(),
+  cache: z.enum(['on', 'off', 'unknown']),
+  target_rps: ms.nullable(),
+  achieved_rps: ms,
+  p50_ms: ms,
+  p90_ms: ms,
+  p99_ms: ms,
+  p999_ms: ms,
+  max_ms: ms,
+  errors: z.number().int().nonnegative(),
+  cache_hit_ratio: z.number().min(0).max(1).nullable(),
+  server_cpu_percent: ms.nullable(),
+  mode: z.enum(['open', 'closed']),
+  system: z.enum(['cassette', 'direct-driver', 'connect-per-request']),
+  group: z.string(),
+  verified: z.number().int().nonnegative(),
+  verify_failures: z.number().int().nonnegative(),
+  percentile_curve: z.array(z.tuple([ms, ms])).min(2),
+});
+const reportShape = z.object({
+  date: z.string().refine((d) => !Number.isNaN(Date.parse(d))),
+  git_commit: z.string().min(1),
+  machine: z.object({ cores: z.number().int().positive() }),
+  seed: z.literal(7),
+  entities: z.literal(500),
+  durations: z.object({ probe_s: ms, warmup_s: ms, measure_s: ms, sweep_s: ms }),
+  load: z.object({ skipped: z.boolean(), rows: z.number().int() }),
+  scenarios: z.array(entrySchema).min(1),
+  ratios: z.array(
+    z.object({
+      scenario: z.string(),
+      baseline: z.string(),
+      p50_ratio: ms.nullable(),
+      p99_ratio: ms.nullable(),
+      throughput_ratio: ms.nullable(),
+    }),
+  ),
+  failures: z.array(z.object({ name: z.string(), message: z.string() })),
+});
+
+function runHarness(args: string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/harness.ts', ...args], {
+      cwd: ROOT,
+      env: { ...process.env, CASSANDRA_CONTACT_POINTS: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('exit', (code) => resolve({ code, output }));
+  });
+}
+
+describe('the latency harness (npm run bench)', () => {
+  const keyspace = uniqueKeyspace('bench');
+  const out = mkdtempSync(join(tmpdir(), 'cassette-bench-'));
+  const cassandra = inject('cassandra');
+
+  afterAll(async () => {
+    const session = await connectTestSession(testConfig(keyspace));
+    await dropKeyspace(session, keyspace);
+    await session.shutdown();
+    rmSync(out, { recursive: true, force: true });
+  });
+
+  it('runs --quick on a tiny dataset and writes a complete report.json and a self-contained report.html', async () => {
+    const { code, output } = await runHarness([
+      '--quick',
+      '--entities',
+      '500',
+      '--seed',
+      '7',
+      '--seconds',
+      '0.5',
+      '--contact-points',
+      cassandra.contactPoints.join(','),
+      '--local-dc',
+      cassandra.localDataCenter,
+      '--keyspace',
+      keyspace,
+      '--out',
+      out,
+      '--verify',
+    ]);
+    expect(code, output).toBe(0);
+
+    const report = reportShape.parse(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')));
+    expect(report.failures).toEqual([]);
+    expect(report.load).toMatchObject({ skipped: false, rows: 500 });
+    const byName = new Map(report.scenarios.map((s) => [s.name, s]));
+    for (const b of [1, 10, 100]) {
+      for (const f of [10, 50]) {
+        for (const name of [`cassette warm b${b} f${f}`, `cassette cold b${b} f${f}`, `direct-driver b${b} f${f}`]) {
+          const s = byName.get(name);
+          expect(s, name).toBeDefined();
+          expect(s!.mode).toBe('open');
+          expect(s!.target_rps).toBeGreaterThan(0);
+          expect([s!.batch_size, s!.features]).toEqual([b, f]);
+        }
+      }
+    }
+    for (const s of report.scenarios) {
+      expect(s.errors, s.name).toBe(0);
+      expect(s.verify_failures, s.name).toBe(0);
+      expect(s.p50_ms).toBeLessThanOrEqual(s.p99_ms);
+      expect(s.p99_ms).toBeLessThanOrEqual(s.max_ms);
+      if (s.system === 'cassette') {
+        // The servers were started by the harness: CPU is known; the cache ratio only with the cache.
+        expect(s.server_cpu_percent, s.name).not.toBeNull();
+        if (s.cache === 'on') expect(s.cache_hit_ratio, s.name).not.toBeNull();
+        else expect(s.cache_hit_ratio, s.name).toBeNull();
+      }
+      if (s.group !== 'sweep' && s.system !== 'connect-per-request') expect(s.verified, s.name).toBeGreaterThan(0);
+    }
+    // Hot keys are pre-warmed: nearly every lookup is a hit.
+    expect(byName.get('cassette warm b10 f10')!.cache_hit_ratio).toBeGreaterThan(0.9);
+    expect(byName.get('cassette zipf b10 f10')?.cache).toBe('on');
+    expect(byName.get('connect-per-request b1 f10')?.mode).toBe('closed');
+    expect(report.scenarios.filter((s) => s.group === 'sweep').length).toBeGreaterThanOrEqual(9);
+    expect(report.ratios.length).toBeGreaterThanOrEqual(12);
+
+    const htmlPath = join(out, 'report.html');
+    expect(existsSync(htmlPath)).toBe(true);
+    const html = readFileSync(htmlPath, 'utf8');
+    expect(html).toMatch(/^<!doctype html>/i);
+    expect(html).toContain('<svg');
+    // Self-contained: no scripts, stylesheets, images or anything else loaded from elsewhere.
+    expect(html).not.toMatch(/<script|<link|<img|<iframe|src\s*=|url\(|@import|https?:\/\//i);
+  }, 120_000);
+});
