@@ -7,6 +7,14 @@
  * Every scenario runs in a child process of its own, so its peak RSS is its own; scenarios
  * alternate within a round (baseline, cassette, …, baseline, cassette, …) so that the noise of
  * this shared machine hits both alike. Compare medians and ratios within one run.
+ *
+ * Scenarios (--scenarios a,b,…; each may carry settings, e.g. `sink:connections=1`):
+ *   driver          executeConcurrent on a plain cassandra-driver client (the ceiling)
+ *   sink            RowSink from stored values (the write path, without parsing)
+ *   sink-validate   validateRow on protobuf-shaped rows, then RowSink (what a file or RPC row costs)
+ *   driver-batch    raw driver, consecutive rows of one entity as UNLOGGED BATCHes (with --per-entity)
+ *   driver-session  executeConcurrent over Cassette's bulk session (isolates session settings)
+ *   store           OnlineStore.write with bounded concurrency, no sink (isolates the sink's scheduling)
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,6 +26,7 @@ import cassandra from 'cassandra-driver';
 import pino from 'pino';
 
 import { findOrStartCassandra } from '../src/cassandra/index.js';
+import { runBounded } from '../src/concurrency/index.js';
 import { loadConfig, type Config } from '../src/config/index.js';
 import type { FeatureRow__Output } from '../src/generated/cassette/v1/FeatureRow.js';
 import type { Value__Output } from '../src/generated/cassette/v1/Value.js';
@@ -218,11 +227,15 @@ async function runChild(scenario: string, settings: Settings): Promise<void> {
   const { rows, perEntity } = settings;
   let client: CassandraClient;
   let work: () => Promise<{ retried?: number; batches?: number }>;
-  if (scenario === 'driver' || scenario === 'driver-batch') {
-    client = await rawClient(config, settings);
+  if (scenario === 'driver' || scenario === 'driver-batch' || scenario === 'driver-session') {
+    // driver-session: the same executeConcurrent over Cassette's session (connectSession, bulk).
+    client =
+      scenario === 'driver-session'
+        ? await connectSession(config.cassandra, logger, { profile: 'bulk', coalescingThreshold: settings.coalescing })
+        : await rawClient(config, settings);
     await client.execute(INSERT, insertParams(rows, perEntity), { prepare: true });
     work =
-      scenario === 'driver'
+      scenario !== 'driver-batch'
         ? async () => {
             function* params(): Generator<unknown[]> {
               for (let i = 0; i < rows; i++) yield insertParams(i, perEntity);
@@ -251,23 +264,33 @@ async function runChild(scenario: string, settings: Settings): Promise<void> {
       5000,
     );
     const validate = scenario === 'sink-validate';
-    work = async () => {
-      const sink = new RowSink(store, view, {
-        concurrency: settings.concurrency,
-        maxRowsPerSecond: 0,
-        writeTimeoutMs: config.ingest.writeTimeoutMs,
-        maxAttempts: config.ingest.writeAttempts,
-        partitionBatchRows: settings.partitionBatch,
-      });
-      const now = Date.now();
-      for (let i = 0; i < rows; i++) {
-        const row = validate ? validated(view, protoRow(i, perEntity), now, config) : writeRow(i, perEntity);
-        const room = sink.push(row, i);
-        if (room !== null) await room;
-      }
-      await sink.flush();
-      return { retried: sink.stats.retried, batches: sink.stats.batches };
-    };
+    if (scenario === 'store') {
+      // Diagnostic: OnlineStore.write with bounded concurrency, no sink.
+      work = async () => {
+        await runBounded(rows, settings.concurrency, async (i) => {
+          const row = writeRow(i, perEntity);
+          await store.write(view, row.key, row.features, row.eventTimeMicros, row.ttlSeconds, 10_000);
+        });
+        return {};
+      };
+    } else
+      work = async () => {
+        const sink = new RowSink(store, view, {
+          concurrency: settings.concurrency,
+          maxRowsPerSecond: 0,
+          writeTimeoutMs: config.ingest.writeTimeoutMs,
+          maxAttempts: config.ingest.writeAttempts,
+          partitionBatchRows: settings.partitionBatch,
+        });
+        const now = Date.now();
+        for (let i = 0; i < rows; i++) {
+          const row = validate ? validated(view, protoRow(i, perEntity), now, config) : writeRow(i, perEntity);
+          const room = sink.push(row, i);
+          if (room !== null) await room;
+        }
+        await sink.flush();
+        return { retried: sink.stats.retried, batches: sink.stats.batches };
+      };
   }
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
