@@ -427,7 +427,7 @@ describe('cassette ingest', () => {
       env,
     );
     expect(okSummary(within)).toMatchObject({ status: 'finished', rowsRejected: badRows });
-  });
+  }, 180_000);
 
   it('ends in the same state whatever order files come in, and when a job runs twice', async () => {
     const newer = join(dir, 'newer.csv');
@@ -490,7 +490,7 @@ describe('cassette ingest', () => {
     expect(rows).toBeGreaterThan(900);
     await expectSameTables(a, b, rows);
     await expectSameTables(a, c, rows);
-  });
+  }, 180_000);
 
   it('--server sends rows through StreamWriteFeatures, so the server serves them at once; a direct job waits for the cache', async () => {
     const server = await startTestServer('ingest_server', REGISTRY, { cache: { ttlMs: 2000 } });
@@ -612,5 +612,5 @@ describe('cassette ingest', () => {
 
     const again = await runCli([...args, '--resume'], cliEnv(killed));
     expect(okSummary(again).status).toBe('already finished');
-  });
+  }, 180_000);
 });
