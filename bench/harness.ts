@@ -195,6 +195,8 @@ function entryOf(
     server_cpu_percent: window.serverCpu,
     cassandra_cpu_percent: window.cassandraCpu,
     generator_cpu_percent: round1(result.cpuPercent),
+    generator_gc_max_ms: Math.round(result.gcPauseMaxMs * 100) / 100,
+    generator_gc_ms_per_s: Math.round((result.gcPauseTotalMs / (result.windowMs / 1000)) * 100) / 100,
     machine_cpu_percent: window.machineCpu,
     send_lag_p99_ms: lag,
     window_s: Math.round(result.windowMs) / 1000,
@@ -224,16 +226,19 @@ async function runScenario(ctx: Context, spec: ScenarioSpec): Promise<ScenarioRe
     return entryOf(ctx, spec, load, result, window, null);
   }
   // Probe: a short closed loop for the maximum sustainable rate (also warms cache and connections).
-  const probe = await measure(ctx, spec, {
-    mode: 'closed',
-    concurrency: flow.probeConcurrency,
-    warmupMs: (d.warmupS / 2) * 1000,
-    durationMs: d.probeS * 1000,
-  });
-  const maxRps = probe.result.achievedRps;
+  let maxRps: number | null = null;
+  if (ctx.options.rate === undefined) {
+    const probe = await measure(ctx, spec, {
+      mode: 'closed',
+      concurrency: flow.probeConcurrency,
+      warmupMs: (d.warmupS / 2) * 1000,
+      durationMs: d.probeS * 1000,
+    });
+    maxRps = probe.result.achievedRps;
+  }
   const matched = flow.kind === 'probe-then-match' ? ctx.results.find((r) => r.name === flow.match) : undefined;
   // At least a handful of arrivals in the window, even after a probe that barely got answers.
-  const rate = Math.max(5 / d.measureS, matched?.target_rps ?? flow.fraction * maxRps);
+  const rate = Math.max(5 / d.measureS, ctx.options.rate ?? matched?.target_rps ?? flow.fraction * (maxRps ?? 0));
   const load: LoadSpec = {
     mode: 'open',
     ratePerSecond: rate,

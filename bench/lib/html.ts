@@ -329,10 +329,11 @@ function resultsTable(scenarios: ScenarioResult[]): string {
     'generator CPU',
     'machine CPU',
     'send lag p99',
+    'gen GC max',
   ];
   const rows = scenarios.map((s) => {
     const mode = s.mode === 'open' ? 'open' : `closed c${s.concurrency}`;
-    return `<tr><td><i class="dot" style="background:${colorOf(s)}"></i>${escapeHtml(s.name)}</td><td>${mode}</td><td class="num">${fmtNum(s.target_rps)}</td><td class="num">${fmtNum(s.achieved_rps)}</td><td class="num">${fmtNum(s.max_rps)}</td><td class="num">${fmtMs(s.p50_ms)}</td><td class="num">${fmtMs(s.p90_ms)}</td><td class="num strong">${fmtMs(s.p99_ms)}</td><td class="num">${fmtMs(s.p999_ms)}</td><td class="num">${fmtMs(s.max_ms)}</td><td class="num${s.errors > 0 ? ' bad' : ''}">${fmtNum(s.errors)}</td><td class="num">${s.cache_hit_ratio == null ? '–' : fmtPct(s.cache_hit_ratio * 100, 1)}</td><td class="num">${fmtPct(s.server_cpu_percent)}</td><td class="num">${fmtPct(s.cassandra_cpu_percent)}</td><td class="num">${fmtPct(s.generator_cpu_percent)}</td><td class="num">${fmtPct(s.machine_cpu_percent)}</td><td class="num">${fmtMs(s.send_lag_p99_ms)}</td></tr>`;
+    return `<tr><td><i class="dot" style="background:${colorOf(s)}"></i>${escapeHtml(s.name)}</td><td>${mode}</td><td class="num">${fmtNum(s.target_rps)}</td><td class="num">${fmtNum(s.achieved_rps)}</td><td class="num">${fmtNum(s.max_rps)}</td><td class="num">${fmtMs(s.p50_ms)}</td><td class="num">${fmtMs(s.p90_ms)}</td><td class="num strong">${fmtMs(s.p99_ms)}</td><td class="num">${fmtMs(s.p999_ms)}</td><td class="num">${fmtMs(s.max_ms)}</td><td class="num${s.errors > 0 ? ' bad' : ''}">${fmtNum(s.errors)}</td><td class="num">${s.cache_hit_ratio == null ? '–' : fmtPct(s.cache_hit_ratio * 100, 1)}</td><td class="num">${fmtPct(s.server_cpu_percent)}</td><td class="num">${fmtPct(s.cassandra_cpu_percent)}</td><td class="num">${fmtPct(s.generator_cpu_percent)}</td><td class="num">${fmtPct(s.machine_cpu_percent)}</td><td class="num">${fmtMs(s.send_lag_p99_ms)}</td><td class="num">${fmtMs(s.generator_gc_max_ms)}</td></tr>`;
   });
   return `<table class="results"><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
@@ -458,7 +459,7 @@ ${ratiosTable(report.ratios)}
 <h2>How this was measured</h2>
 <ul class="notes">
 <li>Load comes from a separate generator process over ${report.channels} gRPC channels (separate HTTP/2 connections), requests pre-encoded, responses kept as bytes.</li>
-<li>Open loop: requests leave on a fixed schedule whatever the server does, and latency counts from each request's <em>intended</em> send time, so a stall shows in the tail instead of lowering the rate (no coordinated omission). “send lag” is how late the generator itself was.</li>
+<li>Open loop: requests leave on a fixed schedule whatever the server does, and latency counts from each request's <em>intended</em> send time, so a stall shows in the tail instead of lowering the rate (no coordinated omission). “send lag” is how late the generator itself was, and “gen GC max” its longest garbage-collection pause: latencies near those figures may be the generator's, not the server's.</li>
 <li>Closed loop (probe, sweep, connect-per-request): N callers, each sending when its previous answer arrives; latency from the actual send.</li>
 <li>Latencies are recorded in HdrHistogram (µs, 3 significant digits); errors and timeouts are recorded with the time they took.</li>
 <li>Warm: keys cycle over a hot set (${escapeHtml(hotSet)}), pre-warmed before the first scenario and again by each probe. Cold: uniform keys over the whole dataset against the server started with <code>--no-cache</code>. Cache hit ratio comes from the server's own counters (a stats line requested at the window's start and end).</li>

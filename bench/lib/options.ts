@@ -21,6 +21,8 @@ export interface HarnessOptions {
   poisson: boolean;
   channels: number;
   rateFraction: number;
+  /** A fixed open-loop rate for every open-loop scenario (no probe). */
+  rate: number | undefined;
   hotSet: number;
   zipfExponent: number;
   deadlineMs: number;
@@ -49,6 +51,7 @@ export const USAGE = `npm run bench -- [options]
   --poisson               Poisson arrivals (seeded) instead of a constant rate
   --channels <n>          gRPC channels (HTTP/2 connections) per server (default 2)
   --rate-fraction <f>     open-loop rate as a fraction of the probed maximum (default 0.5)
+  --rate <rps>            a fixed open-loop rate instead (no probe), e.g. to compare with ghz
   --hot-set <n>           entities in the warm-cache hot set (default 1000)
   --zipf <s>              Zipf exponent of the skewed key mix (default 0.99)
   --deadline-ms <n>       deadline of each request (default 5000)
@@ -85,6 +88,7 @@ export function parseHarnessArgs(argv: readonly string[], env: NodeJS.ProcessEnv
       poisson: { type: 'boolean', default: false },
       channels: { type: 'string', default: '2' },
       'rate-fraction': { type: 'string', default: '0.5' },
+      rate: { type: 'string' },
       'hot-set': { type: 'string', default: '1000' },
       zipf: { type: 'string', default: '0.99' },
       'deadline-ms': { type: 'string', default: '5000' },
@@ -134,6 +138,7 @@ export function parseHarnessArgs(argv: readonly string[], env: NodeJS.ProcessEnv
     poisson: values.poisson,
     channels: positiveNumber('channels', values.channels, true),
     rateFraction,
+    rate: values.rate === undefined ? undefined : positiveNumber('rate', values.rate, false),
     hotSet: positiveNumber('hot-set', values['hot-set'], true),
     zipfExponent: positiveNumber('zipf', values.zipf, false),
     deadlineMs: positiveNumber('deadline-ms', values['deadline-ms'], true),

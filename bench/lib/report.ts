@@ -41,6 +41,9 @@ export const scenarioResultSchema = z.strictObject({
   /** Cassandra JVM CPU over the window, when its process is visible on this machine. */
   cassandra_cpu_percent: nonNegative.nullable(),
   generator_cpu_percent: nonNegative,
+  /** The generator's longest GC pause in the window, and GC time per second of window. */
+  generator_gc_max_ms: nonNegative,
+  generator_gc_ms_per_s: nonNegative,
   /** Busy CPU of the whole machine over the window (100 = one core): more than the parts above means other load. */
   machine_cpu_percent: nonNegative.nullable(),
   /** Open loop: p99 of how late requests left the generator after their intended time. */

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, createWriteStream, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -82,6 +82,8 @@ export class ServerChild {
     const env = Object.fromEntries(
       Object.entries(process.env).filter(([name]) => !/^(CASSETTE_|CASSANDRA_)/.test(name)),
     );
+    // Extra node flags for the servers, e.g. BENCH_SERVER_FLAGS='--trace-gc' (output in the log file).
+    const extra = (process.env.BENCH_SERVER_FLAGS ?? '').split(/\s+/).filter((flag) => flag.length > 0);
     const nodeArgs = options.cpuProf
       ? [
           '--cpu-prof',
@@ -91,10 +93,13 @@ export class ServerChild {
           `${options.name}.cpuprofile`,
         ]
       : [];
-    const child = spawn(process.execPath, [...nodeArgs, BIN, '-c', configPath, 'serve'], {
+    // stdout (where e.g. --trace-gc writes) goes straight to a file; the JSON log on stderr is read here.
+    const stdout = openSync(join(dir, `${options.name}.stdout.log`), 'w');
+    const child = spawn(process.execPath, [...extra, ...nodeArgs, BIN, '-c', configPath, 'serve'], {
       env,
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', stdout, 'pipe'],
     });
+    closeSync(stdout);
     const logFile = createWriteStream(logPath);
     const recent: string[] = [];
     // Set once serving: from then on, log lines go to the ServerChild.

@@ -68,6 +68,9 @@ export interface JobResult {
   readonly windowMs: number;
   /** The generator process's own CPU over the window (100 = one core). */
   readonly cpuPercent: number;
+  /** The generator's garbage-collection pauses during the window: total and longest. */
+  readonly gcPauseTotalMs: number;
+  readonly gcPauseMaxMs: number;
   readonly verified: number;
   readonly verifyFailures: number;
   readonly firstVerifyFailure: string | null;

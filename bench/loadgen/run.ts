@@ -1,3 +1,5 @@
+import { PerformanceObserver } from 'node:perf_hooks';
+
 import { createHistogram, encodeHistogram, recordMs, type Histogram } from '../lib/histogram.js';
 import { ArrivalSchedule, latencyFromIntended, OpenLoopPacer, sleepBefore } from '../lib/schedule.js';
 import type { JobResult, LoadSpec } from './protocol.js';
@@ -24,6 +26,16 @@ class Recorder {
   private windowStart = 0;
   private lastCompletion = 0;
   private cpuAtStart: NodeJS.CpuUsage = process.cpuUsage();
+  /** The generator's own garbage-collection pauses in the window: how much of a tail could be ours. */
+  private gcTotalMs = 0;
+  private gcMaxMs = 0;
+  private readonly gcObserver = new PerformanceObserver((list) => {
+    if (!this.windowOpen) return;
+    for (const entry of list.getEntries()) {
+      this.gcTotalMs += entry.duration;
+      if (entry.duration > this.gcMaxMs) this.gcMaxMs = entry.duration;
+    }
+  });
 
   constructor(
     private readonly target: Target,
@@ -37,6 +49,7 @@ class Recorder {
     this.windowStart = now;
     this.lastCompletion = now;
     this.cpuAtStart = process.cpuUsage();
+    this.gcObserver.observe({ entryTypes: ['gc'] });
     this.onWindow('start');
   }
 
@@ -72,6 +85,7 @@ class Recorder {
     this.startWindow(performance.now());
     const windowMs = Math.max(this.lastCompletion - this.windowStart, 1);
     const cpu = process.cpuUsage(this.cpuAtStart);
+    this.gcObserver.disconnect();
     this.onWindow('end');
     return {
       histogram: encodeHistogram(this.latency),
@@ -82,6 +96,8 @@ class Recorder {
       errorsByCode: this.errorsByCode,
       windowMs,
       cpuPercent: ((cpu.user + cpu.system) / 1000 / windowMs) * 100,
+      gcPauseTotalMs: this.gcTotalMs,
+      gcPauseMaxMs: this.gcMaxMs,
       verified: this.verified,
       verifyFailures: this.verifyFailures,
       firstVerifyFailure: this.firstVerifyFailure,

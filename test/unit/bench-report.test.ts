@@ -33,6 +33,8 @@ function entry(overrides: Partial<ScenarioResult>): ScenarioResult {
     server_cpu_percent: 50,
     cassandra_cpu_percent: 30,
     generator_cpu_percent: 10,
+    generator_gc_max_ms: 3,
+    generator_gc_ms_per_s: 5,
     machine_cpu_percent: 95,
     send_lag_p99_ms: 1.2,
     window_s: 1,
