@@ -38,6 +38,23 @@ type EncodedServingHandlers = {
 type Counters = { requests: number; errors: Partial<Record<keyof typeof grpc.status, number>> };
 
 /**
+ * Turns Nagle's algorithm off on the server's accepted connections. grpc-js sets TCP_NODELAY on
+ * the connections its clients open but not on those its server accepts, and Node's servers
+ * keep Nagle on by default: a response goes out as several small writes (headers, data,
+ * trailers), and Nagle holds the later ones until the client acknowledges the first, which a
+ * delayed ACK can put off for 40 ms. grpc-js has no option for it; it hands these options to
+ * http2.createServer (which passes `noDelay` on to net.Server), so set it there, before binding.
+ */
+function disableNagle(server: grpc.Server, logger: Logger): void {
+  const internals = server as unknown as { commonServerOptions?: { noDelay?: boolean } };
+  if (typeof internals.commonServerOptions === 'object' && internals.commonServerOptions !== null) {
+    internals.commonServerOptions.noDelay = true;
+  } else {
+    logger.warn('this grpc-js version keeps its server options elsewhere: connections keep Nagle on');
+  }
+}
+
+/**
  * Binds the FeatureServer core to gRPC: typed handlers, status mapping, health and reflection.
  * Lifecycle: listen() binds and reports SERVING; close() reports NOT_SERVING, drains, stops.
  */
@@ -59,6 +76,7 @@ export class GrpcTransport {
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
       'grpc.keepalive_permit_without_calls': 1,
     });
+    disableNagle(this.server, logger);
     // Responses leave the core already encoded (see wire.ts), so this method's serializer
     // passes the bytes through; everything else about the method is as generated.
     const servingService = loaded.cassette.v1.FeatureServing.service;

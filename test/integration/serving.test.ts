@@ -115,6 +115,12 @@ describe('serving against a real Cassandra', () => {
     expect(views.feature_views.find((v) => v.name === 'fresh')?.ttl_seconds).toBe('60');
   });
 
+  it('accepts connections with Nagle off (guards the grpc-js internals disableNagle relies on)', () => {
+    const grpcServer = (t.server.transport as unknown as { server: { commonServerOptions?: { noDelay?: boolean } } })
+      .server;
+    expect(grpcServer.commonServerOptions?.noDelay).toBe(true);
+  });
+
   it('writes and reads back every value type, with the event time as the timestamp', async () => {
     const written = await t.write({
       feature_view: 'all_types',
