@@ -5,8 +5,9 @@
  *   npm run bench:ingest -- [--rows 1000000] [--rounds 2] [--port 9042]
  *
  * Every scenario runs in a child process of its own, so its peak RSS is its own; scenarios
- * alternate within a round (baseline, cassette, …, baseline, cassette, …) so that the noise of
- * this shared machine hits both alike. Compare medians and ratios within one run.
+ * alternate within a round, in reverse order every other round (A B C, C B A, …), so that the
+ * noise of this shared machine hits all alike, and each run starts once Cassandra has finished
+ * the flushes and compactions of the previous one. Compare medians and ratios within one run.
  *
  * Scenarios (--scenarios a,b,…; each may carry settings, e.g. `sink:connections=1`):
  *   driver          executeConcurrent on a plain cassandra-driver client (the ceiling)
@@ -183,6 +184,18 @@ interface ChildResult {
   cpuMicrosPerRow: number;
   retried?: number;
   batches?: number;
+  writesPer100Rows: number;
+  readsPer100Rows: number;
+}
+
+/** Read and write system calls of this process so far (Linux /proc). */
+function syscalls(): { reads: number; writes: number } {
+  try {
+    const io = readFileSync('/proc/self/io', 'utf8');
+    return { reads: Number(/syscr: (\d+)/.exec(io)?.[1]), writes: Number(/syscw: (\d+)/.exec(io)?.[1]) };
+  } catch {
+    return { reads: Number.NaN, writes: Number.NaN };
+  }
 }
 
 function childConfig(settings: Settings, contactPoints: string[], dc: string): Config {
@@ -292,11 +305,13 @@ async function runChild(scenario: string, settings: Settings): Promise<void> {
         return { retried: sink.stats.retried, batches: sink.stats.batches };
       };
   }
+  const ioBefore = syscalls();
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const { retried, batches } = await work();
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
+  const io = syscalls();
   const result: ChildResult = {
     scenario,
     rows,
@@ -304,6 +319,9 @@ async function runChild(scenario: string, settings: Settings): Promise<void> {
     rowsPerSecond: Math.round(rows / seconds),
     peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
     cpuMicrosPerRow: Number(((cpu.user + cpu.system) / rows).toFixed(1)),
+    // Socket writes and reads per 100 rows: how well requests share a write (coalescing) and responses a read.
+    writesPer100Rows: Number(((100 * (io.writes - ioBefore.writes)) / rows).toFixed(1)),
+    readsPer100Rows: Number(((100 * (io.reads - ioBefore.reads)) / rows).toFixed(1)),
     ...(retried !== undefined ? { retried } : {}),
     ...(batches !== undefined ? { batches } : {}),
   };
@@ -370,6 +388,24 @@ function cpuSecondsOf(pid: number | undefined): number {
   } catch {
     return Number.NaN;
   }
+}
+
+/**
+ * Waits until Cassandra is idle (under 15% of a core for two seconds in a row, at most
+ * `maxSeconds`): the flushes and compactions a run leaves behind must not be billed to the next.
+ */
+async function quiesce(pid: number | undefined, maxSeconds = 120): Promise<number> {
+  if (pid === undefined) return 0;
+  const started = performance.now();
+  let calm = 0;
+  let last = cpuSecondsOf(pid);
+  while (calm < 2 && performance.now() - started < maxSeconds * 1000) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const now = cpuSecondsOf(pid);
+    calm = now - last < 0.15 ? calm + 1 : 0;
+    last = now;
+  }
+  return Math.round((performance.now() - started) / 1000);
 }
 
 function median(values: number[]): number {
@@ -441,7 +477,10 @@ async function main(): Promise<void> {
   );
   for (const rows of rowCounts) {
     for (let round = 0; round < Number(args.rounds); round++) {
-      for (const { spec, name, settings } of scenarios) {
+      // ABBA: odd rounds run the scenarios in reverse, so no scenario always follows the same one.
+      const order = round % 2 === 0 ? scenarios : [...scenarios].reverse();
+      for (const { spec, name, settings } of order) {
+        const waited = await quiesce(serverPid);
         const flags = Object.entries(settings).flatMap(([k, v]) => [`--${k}`, v]);
         const serverCpuBefore = cpuSecondsOf(serverPid);
         const child = await spawnChild(name, [
@@ -459,7 +498,8 @@ async function main(): Promise<void> {
         console.log(
           `${String(rows).padStart(8)} ${spec.padEnd(24)} ${String(result.rowsPerSecond).padStart(7)} rows/s  ` +
             `${result.seconds.toFixed(1).padStart(6)} s  peak RSS ${String(result.peakRssMb).padStart(4)} MB  ` +
-            `CPU µs/row client ${result.cpuMicrosPerRow} Cassandra ${result.serverCpuMicrosPerRow}${result.retried ? `  retried ${result.retried}` : ''}${result.batches ? `  batches ${result.batches}` : ''}`,
+            `CPU µs/row client ${result.cpuMicrosPerRow} Cassandra ${result.serverCpuMicrosPerRow}  ` +
+            `syscalls/100 rows w ${result.writesPer100Rows} r ${result.readsPer100Rows}  (waited ${waited} s for Cassandra to idle)${result.retried ? `  retried ${result.retried}` : ''}${result.batches ? `  batches ${result.batches}` : ''}`,
         );
       }
     }
@@ -476,7 +516,7 @@ async function main(): Promise<void> {
     throw new Error('spot check failed: the last row was not written as generated');
   }
 
-  // Ratios are taken per round against the first scenario of that round (run just before), and
+  // Ratios are taken per round against the first scenario given (run in the same round), and
   // their median reported: it cancels most of the drift of a shared machine.
   const baseline = scenarios[0]!.spec;
   const summary = rowCounts.flatMap((n) =>
