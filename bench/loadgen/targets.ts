@@ -53,6 +53,14 @@ function methodDefinition(): UnaryMethod {
 }
 
 /**
+ * HTTP/2 receive window of each channel and stream. grpc-js keeps the protocol's default of
+ * 64 KiB, so a response larger than that (batch 100 x 50 features is ~125 KB) waits for the
+ * client's WINDOW_UPDATE frames mid-stream, and concurrent responses share one 64 KiB
+ * connection window. A latency-sensitive client raises it, so the generator does too.
+ */
+const RECEIVE_WINDOW_BYTES = Number(process.env.BENCH_RECEIVE_WINDOW ?? 16 * 1024 * 1024);
+
+/**
  * `channels` gRPC clients to one server, each its own HTTP/2 connection: a distinct user agent
  * and a private subchannel pool keep grpc-js from sharing one connection between them.
  */
@@ -64,6 +72,7 @@ export async function openChannels(address: string, channels: number): Promise<g
         'grpc.primary_user_agent': `cassette-bench/channel-${i}`,
         'grpc.use_local_subchannel_pool': 1,
         'grpc.max_receive_message_length': 64 * 1024 * 1024,
+        ...(RECEIVE_WINDOW_BYTES > 0 ? { 'grpc-node.flow_control_window': RECEIVE_WINDOW_BYTES } : {}),
       }),
   );
   await Promise.all(
