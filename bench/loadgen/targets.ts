@@ -58,7 +58,17 @@ function methodDefinition(): UnaryMethod {
  * client's WINDOW_UPDATE frames mid-stream, and concurrent responses share one 64 KiB
  * connection window. A latency-sensitive client raises it, so the generator does too.
  */
-const RECEIVE_WINDOW_BYTES = Number(process.env.BENCH_RECEIVE_WINDOW ?? 16 * 1024 * 1024);
+const RECEIVE_WINDOW_BYTES = receiveWindowBytes(process.env.BENCH_RECEIVE_WINDOW);
+
+/** BENCH_RECEIVE_WINDOW in bytes (0 keeps grpc-js's default); a typo fails rather than measure the default. */
+function receiveWindowBytes(setting: string | undefined): number {
+  if (setting === undefined || setting === '') return 16 * 1024 * 1024;
+  const bytes = Number(setting);
+  if (!Number.isSafeInteger(bytes) || bytes < 0) {
+    throw new Error(`BENCH_RECEIVE_WINDOW must be a whole number of bytes (0 for grpc-js's default), got ${setting}`);
+  }
+  return bytes;
+}
 
 /**
  * `channels` gRPC clients to one server, each its own HTTP/2 connection: a distinct user agent
