@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import cassandra from 'cassandra-driver';
 import pino from 'pino';
 
+import { DEFAULT_RECEIVE_WINDOW_BYTES } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import type { GetOnlineFeaturesRequest } from '../../src/generated/cassette/v1/GetOnlineFeaturesRequest.js';
 import type { GetOnlineFeaturesResponse__Output } from '../../src/generated/cassette/v1/GetOnlineFeaturesResponse.js';
@@ -53,16 +54,14 @@ function methodDefinition(): UnaryMethod {
 }
 
 /**
- * HTTP/2 receive window of each channel and stream. grpc-js keeps the protocol's default of
- * 64 KiB, so a response larger than that (batch 100 x 50 features is ~125 KB) waits for the
- * client's WINDOW_UPDATE frames mid-stream, and concurrent responses share one 64 KiB
- * connection window. A latency-sensitive client raises it, so the generator does too.
+ * HTTP/2 receive window of each channel: Cassette's client default (see src/client), unless
+ * BENCH_RECEIVE_WINDOW says otherwise, e.g. 0 to measure what grpc-js's 64 KiB costs.
  */
 const RECEIVE_WINDOW_BYTES = receiveWindowBytes(process.env.BENCH_RECEIVE_WINDOW);
 
 /** BENCH_RECEIVE_WINDOW in bytes (0 keeps grpc-js's default); a typo fails rather than measure the default. */
 function receiveWindowBytes(setting: string | undefined): number {
-  if (setting === undefined || setting === '') return 16 * 1024 * 1024;
+  if (setting === undefined || setting === '') return DEFAULT_RECEIVE_WINDOW_BYTES;
   const bytes = Number(setting);
   if (!Number.isSafeInteger(bytes) || bytes < 0) {
     throw new Error(`BENCH_RECEIVE_WINDOW must be a whole number of bytes (0 for grpc-js's default), got ${setting}`);

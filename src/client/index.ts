@@ -22,12 +22,22 @@ export interface CassetteClients {
   close(): void;
 }
 
+/**
+ * HTTP/2 receive window for client channels. grpc-js starts at 64 KiB, so a larger batch response
+ * (100 entities x 50 features is ~125 KB) would wait mid-stream for the client's window updates.
+ */
+export const DEFAULT_RECEIVE_WINDOW_BYTES = 16 * 1024 * 1024;
+
+/** `options` override the defaults (e.g. `'grpc-node.flow_control_window'`). */
 export function connectClients(address: string, options: grpc.ChannelOptions = {}): CassetteClients {
   const loaded = grpc.loadPackageDefinition(loadCassetteProtos()) as unknown as ServingProto &
     IngestionProto &
     RegistryProto;
   const credentials = grpc.credentials.createInsecure();
-  const serving = new loaded.cassette.v1.FeatureServing(address, credentials, options);
+  const serving = new loaded.cassette.v1.FeatureServing(address, credentials, {
+    'grpc-node.flow_control_window': DEFAULT_RECEIVE_WINDOW_BYTES,
+    ...options,
+  });
   // Re-use the first client's channel so all three multiplex over one HTTP/2 connection.
   const channelOverride = { channelOverride: serving.getChannel() };
   const ingestion = new loaded.cassette.v1.FeatureIngestion(address, credentials, channelOverride);
