@@ -31,7 +31,7 @@ import { runBounded } from '../src/concurrency/index.js';
 import { loadConfig, type Config } from '../src/config/index.js';
 import type { FeatureRow__Output } from '../src/generated/cassette/v1/FeatureRow.js';
 import type { Value__Output } from '../src/generated/cassette/v1/Value.js';
-import { RowSink, validateRow, type WriteRow } from '../src/ingest/index.js';
+import { RowSink, validateRow, type WriteRow } from '../src/write/index.js';
 import { parseRegistry, type FeatureViewDef } from '../src/registry/index.js';
 import { applyRegistry, connectSession, OnlineStore, type CassandraClient } from '../src/store/index.js';
 import { entityKeyString, type StoredValue } from '../src/values/index.js';

@@ -6,7 +6,7 @@ import { DEFAULT_RECEIVE_WINDOW_BYTES } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import type { GetOnlineFeaturesRequest } from '../../src/generated/cassette/v1/GetOnlineFeaturesRequest.js';
 import type { GetOnlineFeaturesResponse__Output } from '../../src/generated/cassette/v1/GetOnlineFeaturesResponse.js';
-import { loadCassetteProtos } from '../../src/serving/index.js';
+import { loadCassetteProtos } from '../../src/server/index.js';
 import { connectSession } from '../../src/store/index.js';
 import { selectFeaturesCql } from '../lib/cql.js';
 import { featureRefs, JOIN_KEY, requestedFeatures, type FeatureDef } from '../lib/dataset.js';

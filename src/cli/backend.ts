@@ -7,7 +7,7 @@ import type { ListFeatureViewsResponse__Output } from '../generated/cassette/v1/
 import type { WriteFeaturesRequest } from '../generated/cassette/v1/WriteFeaturesRequest.js';
 import type { WriteFeaturesResponse__Output } from '../generated/cassette/v1/WriteFeaturesResponse.js';
 import { connectSession } from '../store/index.js';
-import { FeatureServer, loadCassetteProtos } from '../serving/index.js';
+import { FeatureServer, loadCassetteProtos } from '../server/index.js';
 import { resolveCassandra, type CommandContext } from './context.js';
 
 /** What `get` and `write` need, whether they go through a server or straight to Cassandra. */

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 
-import { DEFAULT_EVENT_TIME_COLUMN } from '../ingest-files/index.js';
+import { DEFAULT_EVENT_TIME_COLUMN } from '../import/index.js';
 import type { Registry } from '../registry/index.js';
 import { connectSession } from '../store/index.js';
 import { generateFile, type SyntheticFormat } from '../synthetic/index.js';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 
 import type { ConfigInput } from '../config/index.js';
-import { RowSink } from '../ingest/index.js';
+import { RowSink } from '../write/index.js';
 import {
   DEFAULT_EVENT_TIME_COLUMN,
   EVENT_TIME_UNITS,
@@ -16,7 +16,7 @@ import {
   type RowWriter,
   type FileFormat,
   type IngestSummary,
-} from '../ingest-files/index.js';
+} from '../import/index.js';
 import { call, connectClients, deadlineIn } from '../client/index.js';
 import type { FeatureViewSpec__Output } from '../generated/cassette/v1/FeatureViewSpec.js';
 import type { ListFeatureViewsResponse__Output } from '../generated/cassette/v1/ListFeatureViewsResponse.js';

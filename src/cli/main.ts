@@ -12,7 +12,7 @@ import {
   startServer,
   startWorkerGroup,
   type RunningServer,
-} from '../serving/index.js';
+} from '../server/index.js';
 import { connectSession } from '../store/index.js';
 import { applyRegistryFile, describeApply } from './apply.js';
 import { directBackend, serverBackend, type Backend } from './backend.js';

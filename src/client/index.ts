@@ -10,7 +10,7 @@ import type { WriteFeaturesResponse__Output } from '../generated/cassette/v1/Wri
 import type { ProtoGrpcType as IngestionProto } from '../generated/ingestion.js';
 import type { ProtoGrpcType as RegistryProto } from '../generated/registry.js';
 import type { ProtoGrpcType as ServingProto } from '../generated/serving.js';
-import { loadCassetteProtos } from '../serving/proto.js';
+import { loadCassetteProtos } from '../api/proto.js';
 
 export type { FeatureIngestionClient, FeatureServingClient, RegistryClient };
 

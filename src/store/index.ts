@@ -15,6 +15,6 @@ export {
   type ApplyResult,
   type KeyspaceSettings,
   type StoredRegistry,
-} from './schema.js';
+} from '../registry/storage.js';
 export { cqlType } from './cql.js';
 export { storeError, isClientTimeout, isTransientWriteError } from './errors.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import type { IngestSummary } from '../../src/ingest-files/index.js';
+import type { IngestSummary } from '../../src/import/index.js';
 import type { CassandraClient } from '../../src/store/index.js';
 import { cliEnv, runCli } from '../helpers/cli.js';
 import { applyYaml, connectTestSession, dropKeyspace, testConfig, uniqueKeyspace } from '../helpers/cluster.js';

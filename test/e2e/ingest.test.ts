@@ -7,7 +7,7 @@ import type { SchemaElement } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { GetOnlineFeaturesResponse__Output } from '../../src/generated/cassette/v1/GetOnlineFeaturesResponse.js';
-import type { Checkpoint, IngestSummary } from '../../src/ingest-files/index.js';
+import type { Checkpoint, IngestSummary } from '../../src/import/index.js';
 import { VALUE_TYPES, type ValueType } from '../../src/registry/index.js';
 import type { CassandraClient } from '../../src/store/index.js';
 import { valueToJson } from '../../src/values/index.js';

@@ -6,7 +6,7 @@ import type { GetOnlineFeaturesRequest } from '../../src/generated/cassette/v1/G
 import type { GetOnlineFeaturesResponse__Output } from '../../src/generated/cassette/v1/GetOnlineFeaturesResponse.js';
 import type { WriteFeaturesRequest } from '../../src/generated/cassette/v1/WriteFeaturesRequest.js';
 import type { WriteFeaturesResponse__Output } from '../../src/generated/cassette/v1/WriteFeaturesResponse.js';
-import { startServer, type RunningServer } from '../../src/serving/index.js';
+import { startServer, type RunningServer } from '../../src/server/index.js';
 import type { CassandraClient } from '../../src/store/index.js';
 import { applyYaml, connectTestSession, dropKeyspace, silentLogger, testConfig, uniqueKeyspace } from './cluster.js';
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findOrStartCassandra, type CassandraEndpoint } from '../../src/cassandra/index.js';
 import { call, connectClients, deadlineIn, type CassetteClients } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/index.js';
-import { startServer, type RunningServer } from '../../src/serving/index.js';
+import { startServer, type RunningServer } from '../../src/server/index.js';
 import { connectSession } from '../../src/store/index.js';
 import { applyYaml, silentLogger } from '../helpers/cluster.js';
 import { grpcError } from '../helpers/server.js';

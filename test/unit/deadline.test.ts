@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { withDeadline } from '../../src/concurrency/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { CassetteError } from '../../src/errors/index.js';
-import { monotonicMicros } from '../../src/ingest/clock.js';
+import { monotonicMicros } from '../../src/write/clock.js';
 import { isClientTimeout, storeError } from '../../src/store/index.js';
 import { partitionKeyBytes } from '../../src/values/index.js';
 

@@ -5,20 +5,20 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 
-import type { WriteRow } from '../../src/ingest/index.js';
+import type { WriteRow } from '../../src/write/index.js';
 import {
   IngestSetupError,
   readCheckpoint,
   runIngestJob,
   type IngestJobOptions,
   type RowWriter,
-} from '../../src/ingest-files/index.js';
-import { ColumnResolver, parseMaps, planColumns } from '../../src/ingest-files/mapping.js';
-import { parseMaxRejects, rejectLimitExceeded } from '../../src/ingest-files/max-rejects.js';
-import { LineSplitter } from '../../src/ingest-files/jsonl-source.js';
-import { openParquetSource } from '../../src/ingest-files/parquet-source.js';
-import { renderBar } from '../../src/ingest-files/progress.js';
-import { Outcome, WatermarkTracker } from '../../src/ingest-files/watermark.js';
+} from '../../src/import/index.js';
+import { ColumnResolver, parseMaps, planColumns } from '../../src/import/mapping.js';
+import { parseMaxRejects, rejectLimitExceeded } from '../../src/import/max-rejects.js';
+import { LineSplitter } from '../../src/import/sources/jsonl-source.js';
+import { openParquetSource } from '../../src/import/sources/parquet-source.js';
+import { renderBar } from '../../src/import/progress.js';
+import { Outcome, WatermarkTracker } from '../../src/import/watermark.js';
 import { parseRegistry, type FeatureViewDef } from '../../src/registry/index.js';
 import { generateFile, type SyntheticFormat } from '../../src/synthetic/index.js';
 

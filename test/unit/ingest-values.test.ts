@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 
 import { CassetteError } from '../../src/errors/index.js';
 import type { Value__Output } from '../../src/generated/cassette/v1/Value.js';
-import { eventTimeFromText, eventTimeFromValue, ParquetTimestamp } from '../../src/ingest-files/event-time.js';
-import { valueFromParquet } from '../../src/ingest-files/parquet-source.js';
-import { RejectedRecord } from '../../src/ingest-files/source.js';
+import { eventTimeFromText, eventTimeFromValue, ParquetTimestamp } from '../../src/import/event-time.js';
+import { valueFromParquet } from '../../src/import/sources/parquet-source.js';
+import { RejectedRecord } from '../../src/import/sources/source.js';
 import { VALUE_TYPES, type ValueType } from '../../src/registry/index.js';
 import { decodeValue, decodedValueFromJson, valueFromJson, valueFromText } from '../../src/values/index.js';
 

@@ -4,9 +4,9 @@ import { describe, expect, it } from 'vitest';
 
 import type { GetOnlineFeaturesResponse__Output } from '../../src/generated/cassette/v1/GetOnlineFeaturesResponse.js';
 import type { Value } from '../../src/generated/cassette/v1/Value.js';
-import { planLookup, type LookupPlan } from '../../src/serving/plan.js';
-import { loadCassetteProtos } from '../../src/serving/proto.js';
-import { assembleResponse, STATUS } from '../../src/serving/response.js';
+import { planLookup, type LookupPlan } from '../../src/read/plan.js';
+import { loadCassetteProtos } from '../../src/api/proto.js';
+import { assembleResponse, STATUS } from '../../src/read/response.js';
 import type { StoredValue } from '../../src/values/index.js';
 import type { StoredRow } from '../../src/store/index.js';
 import { featuresRequest, items, serviceRequest, shopRegistry, users } from './serving-fixtures.js';

@@ -10,9 +10,9 @@ import {
   writeMessageStream,
   type ValidatedMessage,
   type WriteRow,
-} from '../../src/ingest/index.js';
+} from '../../src/write/index.js';
 import type { FeatureViewDef } from '../../src/registry/index.js';
-import { limitReadAhead } from '../../src/serving/grpc-server.js';
+import { limitReadAhead } from '../../src/server/grpc-transport.js';
 import type { OnlineStore } from '../../src/store/index.js';
 
 const views = new Map<string, FeatureViewDef>([

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 
-import type { WriteRow } from '../../src/ingest/index.js';
-import { runIngestJob, type RowWriter } from '../../src/ingest-files/index.js';
+import type { WriteRow } from '../../src/write/index.js';
+import { runIngestJob, type RowWriter } from '../../src/import/index.js';
 import { parseRegistry, VALUE_TYPES } from '../../src/registry/index.js';
 import { generateFile, Random, type SyntheticFormat } from '../../src/synthetic/index.js';
 

@@ -4,10 +4,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 import { parseRegistry, type ScalarType, type ValueType } from '../../src/registry/index.js';
-import { planLookup } from '../../src/serving/plan.js';
-import { loadCassetteProtos } from '../../src/serving/proto.js';
-import { assembleResponse } from '../../src/serving/response.js';
-import { encodeCells, encodeResponse } from '../../src/serving/wire.js';
+import { planLookup } from '../../src/read/plan.js';
+import { loadCassetteProtos } from '../../src/api/proto.js';
+import { assembleResponse } from '../../src/read/response.js';
+import { encodeCells, encodeResponse } from '../../src/read/wire.js';
 import type { StoredRow } from '../../src/store/index.js';
 import type { StoredScalar, StoredValue } from '../../src/values/index.js';
 import { featuresRequest, users } from './serving-fixtures.js';

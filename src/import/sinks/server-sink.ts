@@ -1,7 +1,7 @@
-import { deadlineIn, streamWriteFeatures, type FeatureIngestionClient } from '../client/index.js';
-import type { FeatureRow, FeatureRow__Output } from '../generated/cassette/v1/FeatureRow.js';
-import type { WriteFeaturesRequest } from '../generated/cassette/v1/WriteFeaturesRequest.js';
-import type { RowWriter } from './job.js';
+import { deadlineIn, streamWriteFeatures, type FeatureIngestionClient } from '../../client/index.js';
+import type { FeatureRow, FeatureRow__Output } from '../../generated/cassette/v1/FeatureRow.js';
+import type { WriteFeaturesRequest } from '../../generated/cassette/v1/WriteFeaturesRequest.js';
+import type { RowWriter } from '../job.js';
 
 export interface StreamWriterOptions {
   readonly view: string;

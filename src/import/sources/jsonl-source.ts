@@ -1,7 +1,7 @@
-import type { FeatureRow__Output } from '../generated/cassette/v1/FeatureRow.js';
-import { decodedValueFromJson } from '../values/index.js';
-import { eventTimeFromValue } from './event-time.js';
-import type { ColumnTarget } from './mapping.js';
+import type { FeatureRow__Output } from '../../generated/cassette/v1/FeatureRow.js';
+import { decodedValueFromJson } from '../../values/index.js';
+import { eventTimeFromValue } from '../event-time.js';
+import type { ColumnTarget } from '../mapping.js';
 import {
   newRow,
   place,

@@ -1,7 +1,7 @@
 import type { RowCache } from '../cache/index.js';
 import { CassetteError } from '../errors/index.js';
 import type { Logger } from '../observability/logger.js';
-import type { Registry } from '../registry/index.js';
+import type { Registry } from './index.js';
 import {
   loadRegistry,
   registryVersion,

@@ -2,14 +2,14 @@ import type { Config } from '../config/index.js';
 import type { Logger } from '../observability/logger.js';
 import { connectSession, type CassandraClient } from '../store/index.js';
 import { FeatureServer } from './feature-server.js';
-import { GrpcTransport } from './grpc-server.js';
+import { GrpcTransport } from './grpc-transport.js';
 import type { PeerCaches } from './workers.js';
 
 export { FeatureServer, type CallContext } from './feature-server.js';
-export { GrpcTransport, SERVICE_NAMES } from './grpc-server.js';
-export { loadCassetteProtos, LOADER_OPTIONS, PROTO_DIR, PROTO_FILES } from './proto.js';
-export { planLookup, type LookupPlan } from './plan.js';
-export { assembleResponse, STATUS } from './response.js';
+export { GrpcTransport, SERVICE_NAMES } from './grpc-transport.js';
+export { loadCassetteProtos, LOADER_OPTIONS, PROTO_DIR, PROTO_FILES } from '../api/proto.js';
+export { planLookup, type LookupPlan } from '../read/plan.js';
+export { assembleResponse, STATUS } from '../read/response.js';
 export {
   isWorkerProcess,
   joinWorkerGroup,

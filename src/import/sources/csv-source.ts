@@ -1,9 +1,9 @@
-import type { FeatureRow__Output } from '../generated/cassette/v1/FeatureRow.js';
-import type { Value__Output } from '../generated/cassette/v1/Value.js';
-import { valueFromText } from '../values/index.js';
+import type { FeatureRow__Output } from '../../generated/cassette/v1/FeatureRow.js';
+import type { Value__Output } from '../../generated/cassette/v1/Value.js';
+import { valueFromText } from '../../values/index.js';
 import { CsvParser, type CsvRecord } from './csv-parser.js';
-import { eventTimeFromText } from './event-time.js';
-import { planColumns, type ColumnPlan, type ColumnTarget } from './mapping.js';
+import { eventTimeFromText } from '../event-time.js';
+import { planColumns, type ColumnPlan, type ColumnTarget } from '../mapping.js';
 import {
   newRow,
   place,

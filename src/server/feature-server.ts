@@ -15,16 +15,16 @@ import {
   writeMessageStream,
   type ValidatedMessage,
   type WriteRow,
-} from '../ingest/index.js';
+} from '../write/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { FeatureViewDef } from '../registry/index.js';
 import { OnlineStore, isClientTimeout, storeError, type CassandraClient } from '../store/index.js';
 import { isUnstorableKey } from '../values/index.js';
-import { planLookup, type LookupPlan } from './plan.js';
-import { RegistrySync } from './registry-sync.js';
-import { assembleResponse } from './response.js';
+import { planLookup, type LookupPlan } from '../read/plan.js';
+import { RegistrySync } from '../registry/sync.js';
+import { assembleResponse } from '../read/response.js';
 import { PeerInvalidations, type PeerCaches } from './workers.js';
-import { encodeCells, encodeResponse, type ServedRow } from './wire.js';
+import { encodeCells, encodeResponse, type ServedRow } from '../read/wire.js';
 
 /**
  * How long after a client-side write timeout Cassandra may still apply the write: its own

@@ -1,7 +1,7 @@
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 
 import type { EventTimeUnit } from './event-time.js';
-import type { FileFormat } from './source.js';
+import type { FileFormat } from './sources/source.js';
 import type { Counts, Watermark } from './watermark.js';
 
 /** An input as the job saw it: a changed file cannot be resumed. */

@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 import type { FeatureRow__Output } from '../generated/cassette/v1/FeatureRow.js';
-import { validateRow, type WritePolicy, type WriteRow } from '../ingest/index.js';
+import { validateRow, type WritePolicy, type WriteRow } from '../write/index.js';
 import type { Logger } from '../observability/logger.js';
 import type { FeatureViewDef } from '../registry/index.js';
 import {
@@ -16,12 +16,12 @@ import {
   type InputFile,
   type JobSettings,
 } from './checkpoint.js';
-import { openCsvSource } from './csv-source.js';
+import { openCsvSource } from './sources/csv-source.js';
 import { timestampFromMicros, type EventTimeUnit } from './event-time.js';
-import { openJsonlSource } from './jsonl-source.js';
+import { openJsonlSource } from './sources/jsonl-source.js';
 import { ColumnResolver, type ColumnPlan, type MappingOptions } from './mapping.js';
 import { rejectLimitExceeded, type RejectLimit } from './max-rejects.js';
-import { openParquetSource } from './parquet-source.js';
+import { openParquetSource } from './sources/parquet-source.js';
 import type { ProgressReporter } from './progress.js';
 import { RejectWriter } from './rejects.js';
 import {
@@ -32,7 +32,7 @@ import {
   type FileSource,
   type Position,
   type RowContext,
-} from './source.js';
+} from './sources/source.js';
 import { Outcome, WatermarkTracker, type Counts, type Watermark } from './watermark.js';
 
 /** Where rows go: the shared write path (src/ingest/sink.ts) or anything with its shape. */

@@ -9,12 +9,12 @@ import {
   type ParquetParsers,
 } from 'hyparquet';
 
-import type { FeatureRow__Output } from '../generated/cassette/v1/FeatureRow.js';
-import type { Value__Output } from '../generated/cassette/v1/Value.js';
-import { elementType, isListType, type ScalarType, type ValueType } from '../registry/index.js';
-import { decodedValueFromJson, valueFromText } from '../values/index.js';
-import { eventTimeFromValue, isoFromMicros, ParquetTimestamp } from './event-time.js';
-import { planColumns, type ColumnPlan, type ColumnTarget } from './mapping.js';
+import type { FeatureRow__Output } from '../../generated/cassette/v1/FeatureRow.js';
+import type { Value__Output } from '../../generated/cassette/v1/Value.js';
+import { elementType, isListType, type ScalarType, type ValueType } from '../../registry/index.js';
+import { decodedValueFromJson, valueFromText } from '../../values/index.js';
+import { eventTimeFromValue, isoFromMicros, ParquetTimestamp } from '../event-time.js';
+import { planColumns, type ColumnPlan, type ColumnTarget } from '../mapping.js';
 import {
   newRow,
   place,

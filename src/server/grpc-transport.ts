@@ -14,7 +14,7 @@ import type { ProtoGrpcType as IngestionProto } from '../generated/ingestion.js'
 import type { ProtoGrpcType as RegistryProto } from '../generated/registry.js';
 import type { Logger } from '../observability/logger.js';
 import type { CallContext, FeatureServer } from './feature-server.js';
-import { loadCassetteProtos } from './proto.js';
+import { loadCassetteProtos } from '../api/proto.js';
 
 const GRPC_STATUS: Record<ErrorStatus, grpc.status> = {
   INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,

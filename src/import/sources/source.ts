@@ -3,11 +3,11 @@ import { basename } from 'node:path';
 import { pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 
-import { CassetteError, invalidArgument } from '../errors/index.js';
-import type { FeatureRow__Output } from '../generated/cassette/v1/FeatureRow.js';
-import type { Timestamp__Output } from '../generated/google/protobuf/Timestamp.js';
-import type { EventTimeUnit } from './event-time.js';
-import type { ColumnResolver, ColumnTarget } from './mapping.js';
+import { CassetteError, invalidArgument } from '../../errors/index.js';
+import type { FeatureRow__Output } from '../../generated/cassette/v1/FeatureRow.js';
+import type { Timestamp__Output } from '../../generated/google/protobuf/Timestamp.js';
+import type { EventTimeUnit } from '../event-time.js';
+import type { ColumnResolver, ColumnTarget } from '../mapping.js';
 
 export type FileFormat = 'csv' | 'jsonl' | 'parquet';
 export const FILE_FORMATS: readonly FileFormat[] = ['csv', 'jsonl', 'parquet'];

@@ -1,8 +1,8 @@
 import { CassetteError } from '../errors/index.js';
 import type { Logger } from '../observability/logger.js';
-import { describeRegistry, parseRegistry, type FeatureViewDef, type Registry } from '../registry/index.js';
-import { cqlType, q } from './cql.js';
-import type { CassandraClient } from './session.js';
+import { describeRegistry, parseRegistry, type FeatureViewDef, type Registry } from './index.js';
+import { cqlType, q } from '../store/cql.js';
+import type { CassandraClient } from '../store/session.js';
 
 /** The table holding the applied registry, so every replica serves the same definitions. */
 export const REGISTRY_TABLE = 'cassette_registry';

@@ -10,7 +10,7 @@ import {
   writeSync,
 } from 'node:fs';
 
-import type { RecordLocation } from './source.js';
+import type { RecordLocation } from './sources/source.js';
 
 export interface RejectEntry {
   readonly file: string;
