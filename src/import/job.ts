@@ -114,7 +114,7 @@ export async function runImportJob(options: ImportJobOptions, deps: ImportJobDep
   });
   deps.progress?.start(() => loop.progress());
 
-  let status: ImportStatus = 'failed';
+  let status: ImportStatus = 'failed'; // unless the loop returns
   let failure: string | undefined;
   try {
     status = await loop.run();
