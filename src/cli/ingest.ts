@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 
 import type { ConfigInput } from '../config/index.js';
-import { RowSink } from '../write/index.js';
 import {
   DEFAULT_EVENT_TIME_COLUMN,
   EVENT_TIME_UNITS,
@@ -9,13 +8,15 @@ import {
   formatBytes,
   parseMaps,
   parseMaxRejects,
+  openCassandraSink,
   ProgressReporter,
-  runIngestJob,
-  StreamWriter,
+  runImportJob,
+  ServerSink,
   type EventTimeUnit,
-  type RowWriter,
   type FileFormat,
-  type IngestSummary,
+  type ImportSummary,
+  type ImportTarget,
+  type OpenImportSink,
 } from '../import/index.js';
 import { call, connectClients, deadlineIn } from '../client/index.js';
 import type { FeatureViewSpec__Output } from '../generated/cassette/v1/FeatureViewSpec.js';
@@ -66,7 +67,7 @@ function oneOf<T extends string>(flag: string, value: string, allowed: readonly 
   return value as T;
 }
 
-export function describeSummary(summary: IngestSummary): string {
+export function describeSummary(summary: ImportSummary): string {
   const n = (x: number) => x.toLocaleString('en-US');
   const lines: string[] = [];
   const verb = summary.dryRun ? 'checked' : 'ingested';
@@ -97,9 +98,8 @@ export function describeSummary(summary: IngestSummary): string {
 /** Where a job's rows go. */
 interface IngestTarget {
   readonly view: FeatureViewDef;
-  /** Recorded in the checkpoint: a job resumes only against the same target. */
-  readonly label: string;
-  openWriter(onWritten: (tag: number) => void): RowWriter;
+  readonly destination: ImportTarget;
+  readonly openSink: OpenImportSink;
   close(): Promise<void>;
 }
 
@@ -116,16 +116,8 @@ async function directTarget(ctx: CommandContext, viewName: string): Promise<Inge
       await store.prepare(registry);
       return {
         view,
-        label: keyspace,
-        openWriter: (onWritten) =>
-          new RowSink(store, view, {
-            concurrency: config.ingest.writeConcurrency,
-            maxRowsPerSecond: config.ingest.maxRowsPerSecond,
-            writeTimeoutMs: config.ingest.writeTimeoutMs,
-            maxAttempts: config.ingest.writeAttempts,
-            partitionBatchRows: config.ingest.partitionBatchRows,
-            onWritten: (_row, tag) => onWritten(tag),
-          }),
+        destination: { kind: 'cassandra', keyspace },
+        openSink: (onWritten) => openCassandraSink(store, view, config.ingest, onWritten),
         close: async () => {
           await client.shutdown();
           await endpoint.stop();
@@ -170,9 +162,9 @@ async function serverTarget(address: string, viewName: string): Promise<IngestTa
     const view = viewFromSpec(spec);
     return {
       view,
-      label: `server ${address}`,
-      openWriter: (onWritten) =>
-        new StreamWriter(
+      destination: { kind: 'server', address },
+      openSink: (onWritten) =>
+        new ServerSink(
           clients.ingestion,
           { view: view.name, rowsPerMessage: 1000, rowsPerStream: 20_000, streams: 2, timeoutMs: 10 * 60_000 },
           onWritten,
@@ -220,11 +212,11 @@ export async function ingestCommand(program: Command, files: string[], options: 
     const progress = options.progress
       ? new ProgressReporter({ stream: process.stderr, logger, logEveryMs: progressEverySeconds * 1000 })
       : undefined;
-    const summary = await runIngestJob(
+    const summary = await runImportJob(
       {
         files,
         view: target.view,
-        keyspace: target.label,
+        target: target.destination,
         ...(format ? { format: format as FileFormat } : {}),
         mapping: {
           maps,
@@ -244,7 +236,7 @@ export async function ingestCommand(program: Command, files: string[], options: 
         checkpointIntervalMs: 1000,
         maxOutstanding: MAX_OUTSTANDING,
       },
-      { logger, ...(progress ? { progress } : {}), stopRequested: () => stopping, openWriter: target.openWriter },
+      { logger, ...(progress ? { progress } : {}), stopRequested: () => stopping, openSink: target.openSink },
     );
     logger.info({ ...summary }, 'ingestion summary');
     process.stdout.write((options.json ? JSON.stringify(summary, null, 2) : describeSummary(summary)) + '\n');

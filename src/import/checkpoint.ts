@@ -149,3 +149,67 @@ export function resumeProblems(
   }
   return problems.length > 0 ? problems.join('; ') : null;
 }
+
+/** The parts of a checkpoint that stay the same for a whole run. */
+export type CheckpointBasis = Pick<
+  Checkpoint,
+  'settings' | 'inputs' | 'startedAt' | 'startedAtMicros' | 'runs' | 'rejectsFile'
+>;
+
+/**
+ * Keeps a run's checkpoint at the low watermark: on demand, and every interval while the run
+ * reads, each time only if the watermark moved. A null path (a dry run) keeps none.
+ */
+export class CheckpointKeeper {
+  private saved: Watermark | undefined;
+  private ticker: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly path: string | null,
+    private readonly basis: CheckpointBasis,
+    private readonly progress: { readonly watermark: Watermark },
+    /** The reject file, which must hold at least what a checkpoint says it does. */
+    private readonly rejects: { sync(): void },
+  ) {}
+
+  save(finished = false, failure?: string): void {
+    if (!this.path) return;
+    const watermark = this.progress.watermark;
+    if (!finished && failure === undefined && watermark === this.saved) return;
+    this.rejects.sync();
+    writeCheckpoint(this.path, {
+      version: CHECKPOINT_VERSION,
+      settings: this.basis.settings,
+      inputs: this.basis.inputs,
+      startedAt: this.basis.startedAt,
+      startedAtMicros: this.basis.startedAtMicros,
+      updatedAt: new Date().toISOString(),
+      runs: this.basis.runs,
+      position: { file: watermark.file, offset: watermark.offset, line: watermark.line },
+      files: fileProgress(this.basis.inputs, watermark),
+      counts: watermark.counts,
+      rejectsFile: this.basis.rejectsFile,
+      rejectsBytes: watermark.rejectBytes,
+      finished,
+      ...(failure !== undefined ? { failure } : {}),
+    });
+    this.saved = watermark;
+  }
+
+  /** Saves every `intervalMs` until stopSaving(); a failed save is reported and retried next time. */
+  saveEvery(intervalMs: number, onError: (error: unknown) => void): void {
+    this.ticker = setInterval(() => {
+      try {
+        this.save();
+      } catch (error) {
+        onError(error);
+      }
+    }, intervalMs);
+    this.ticker.unref();
+  }
+
+  stopSaving(): void {
+    clearInterval(this.ticker);
+    this.ticker = undefined;
+  }
+}

@@ -1,19 +1,14 @@
-export {
-  runIngestJob,
-  defaultCheckpointPath,
-  defaultRejectsPath,
-  IngestSetupError,
-  type IngestJobOptions,
-  type IngestDeps,
-  type IngestSummary,
-  type IngestStatus,
-  type RowWriter,
-} from './job.js';
+export { runImportJob, type ImportJobOptions, type ImportJobDeps, type ImportTarget } from './job.js';
+export { defaultCheckpointPath, defaultRejectsPath } from './setup.js';
+export { IngestSetupError } from './errors.js';
+export type { ImportSummary, ImportStatus } from './summary.js';
 export { CheckpointError, readCheckpoint, type Checkpoint } from './checkpoint.js';
 export { EVENT_TIME_UNITS, type EventTimeUnit } from './event-time.js';
 export { DEFAULT_EVENT_TIME_COLUMN, parseMaps, type MappingOptions } from './mapping.js';
 export { parseMaxRejects, type RejectLimit } from './max-rejects.js';
 export { ProgressReporter, formatBytes, formatDuration } from './progress.js';
-export { detectFormat, FILE_FORMATS, type FileFormat } from './sources/source.js';
+export { detectFormat, FILE_FORMATS, type FileFormat, type Source } from './sources/source.js';
 export { CSV_NULL } from './sources/csv-source.js';
-export { StreamWriter, type StreamWriterOptions } from './sinks/server-sink.js';
+export type { ImportSink, OpenImportSink, RowAsRead } from './sinks/sink.js';
+export { openCassandraSink, type CassandraSinkSettings } from './sinks/cassandra-sink.js';
+export { ServerSink, type ServerSinkOptions } from './sinks/server-sink.js';

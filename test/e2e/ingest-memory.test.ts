@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import type { IngestSummary } from '../../src/import/index.js';
+import type { ImportSummary } from '../../src/import/index.js';
 import type { CassandraClient } from '../../src/store/index.js';
 import { cliEnv, runCli } from '../helpers/cli.js';
 import { applyYaml, connectTestSession, dropKeyspace, testConfig, uniqueKeyspace } from '../helpers/cluster.js';
@@ -97,7 +97,7 @@ describe('cassette ingest memory', () => {
         const secondHalf = Math.max(...samples.slice(half));
         expect(secondHalf - firstHalf).toBeLessThan(PLATEAU_SLACK);
       }
-      const summary = JSON.parse(result.stdout) as IngestSummary;
+      const summary = JSON.parse(result.stdout) as ImportSummary;
       expect(summary).toMatchObject({ status: 'finished', rowsRead: rows, rowsWritten: rows });
       peak[rows] = summary.peakRssBytes;
       console.error(

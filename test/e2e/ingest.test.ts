@@ -7,7 +7,7 @@ import type { SchemaElement } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { GetOnlineFeaturesResponse__Output } from '../../src/generated/cassette/v1/GetOnlineFeaturesResponse.js';
-import type { Checkpoint, IngestSummary } from '../../src/import/index.js';
+import type { Checkpoint, ImportSummary } from '../../src/import/index.js';
 import { VALUE_TYPES, type ValueType } from '../../src/registry/index.js';
 import type { CassandraClient } from '../../src/store/index.js';
 import { valueToJson } from '../../src/values/index.js';
@@ -44,15 +44,15 @@ const dir = mkdtempSync(join(tmpdir(), 'cassette-ingest-e2e-'));
 const registryFile = join(dir, 'registry.yaml');
 writeFileSync(registryFile, REGISTRY);
 
-function summaryOf(result: CliResult): IngestSummary {
+function summaryOf(result: CliResult): ImportSummary {
   try {
-    return JSON.parse(result.stdout) as IngestSummary;
+    return JSON.parse(result.stdout) as ImportSummary;
   } catch {
     throw new Error(`no JSON summary (exit ${result.status}): ${result.stdout}\n${result.stderr}`);
   }
 }
 
-function okSummary(result: CliResult): IngestSummary {
+function okSummary(result: CliResult): ImportSummary {
   if (result.status !== 0) throw new Error(`exit ${result.status}: ${result.stdout}\n${result.stderr}`);
   return summaryOf(result);
 }

@@ -9,9 +9,9 @@ import type { WriteRow } from '../../src/write/index.js';
 import {
   IngestSetupError,
   readCheckpoint,
-  runIngestJob,
-  type IngestJobOptions,
-  type RowWriter,
+  runImportJob,
+  type ImportJobOptions,
+  type ImportSink,
 } from '../../src/import/index.js';
 import { ColumnResolver, parseMaps, planColumns } from '../../src/import/mapping.js';
 import { parseMaxRejects, rejectLimitExceeded } from '../../src/import/max-rejects.js';
@@ -197,7 +197,7 @@ describe('progress bar', () => {
  * A stand-in for the RowSink in these logic tests: rows finish out of order after random
  * delays, at most `window` at a time, and it can fail for good after `failAfter` rows.
  */
-class ShuffledWriter implements RowWriter {
+class ShuffledWriter implements ImportSink {
   readonly written: WriteRow[] = [];
   private pending: { row: WriteRow; tag: number }[] = [];
   private waiters: (() => void)[] = [];
@@ -253,12 +253,12 @@ function jobOptions(
   dir: string,
   files: string[],
   view: FeatureViewDef,
-  more: Partial<IngestJobOptions> = {},
-): IngestJobOptions {
+  more: Partial<ImportJobOptions> = {},
+): ImportJobOptions {
   return {
     files,
     view,
-    keyspace: 'unit',
+    target: { kind: 'cassandra', keyspace: 'unit' },
     mapping: { maps: new Map(), eventTimeColumn: 'event_timestamp', ignoreUnknown: false },
     eventTimeUnit: 's',
     delimiter: ',',
@@ -277,7 +277,7 @@ function jobOptions(
 
 const rowKey = (row: WriteRow) => `${row.keyString}@${row.eventTimeMicros.toString()}`;
 
-describe('runIngestJob (with a stand-in writer)', () => {
+describe('runImportJob (with a stand-in writer)', () => {
   const formats: [SyntheticFormat, string][] = [
     ['csv', 'csv'],
     ['jsonl', 'jsonl'],
@@ -307,9 +307,9 @@ describe('runIngestJob (with a stand-in writer)', () => {
       // An uninterrupted run, for reference.
       const refDir = mkdtempSync(join(tmpdir(), 'cassette-job-ref-'));
       let reference: ShuffledWriter | undefined;
-      const whole = await runIngestJob(jobOptions(refDir, [file], VIEW), {
+      const whole = await runImportJob(jobOptions(refDir, [file], VIEW), {
         logger,
-        openWriter: (onWritten) => (reference = new ShuffledWriter(onWritten)),
+        openSink: (onWritten) => (reference = new ShuffledWriter(onWritten)),
       });
       expect(whole).toMatchObject({
         status: 'finished',
@@ -321,9 +321,9 @@ describe('runIngestJob (with a stand-in writer)', () => {
 
       // The same job failing for good after 1200 rows, then resumed.
       let first: ShuffledWriter | undefined;
-      const failed = await runIngestJob(jobOptions(dir, [file], VIEW), {
+      const failed = await runImportJob(jobOptions(dir, [file], VIEW), {
         logger,
-        openWriter: (onWritten) => (first = new ShuffledWriter(onWritten, 1200)),
+        openSink: (onWritten) => (first = new ShuffledWriter(onWritten, 1200)),
       });
       expect(failed.status).toBe('failed');
       expect(failed.error).toMatch(/Cassandra is gone/);
@@ -333,12 +333,12 @@ describe('runIngestJob (with a stand-in writer)', () => {
       expect(readFileSync(join(dir, 'rejects.jsonl')).length).toBeGreaterThanOrEqual(checkpoint.rejectsBytes);
 
       await expect(
-        runIngestJob(jobOptions(dir, [file], VIEW), { logger, openWriter: (w) => new ShuffledWriter(w) }),
+        runImportJob(jobOptions(dir, [file], VIEW), { logger, openSink: (w) => new ShuffledWriter(w) }),
       ).rejects.toThrow(IngestSetupError);
       let second: ShuffledWriter | undefined;
-      const resumed = await runIngestJob(jobOptions(dir, [file], VIEW, { resume: true }), {
+      const resumed = await runImportJob(jobOptions(dir, [file], VIEW, { resume: true }), {
         logger,
-        openWriter: (onWritten) => (second = new ShuffledWriter(onWritten)),
+        openSink: (onWritten) => (second = new ShuffledWriter(onWritten)),
       });
       expect(resumed).toMatchObject({ status: 'finished', resumed: true, rowsRead: 3000, rowsRejected: badRows });
       expect(resumed.rowsWritten).toBe(3000 - badRows);
@@ -350,9 +350,9 @@ describe('runIngestJob (with a stand-in writer)', () => {
         readFileSync(join(refDir, 'rejects.jsonl'), 'utf8'),
       );
 
-      const again = await runIngestJob(jobOptions(dir, [file], VIEW, { resume: true }), {
+      const again = await runImportJob(jobOptions(dir, [file], VIEW, { resume: true }), {
         logger,
-        openWriter: () => {
+        openSink: () => {
           throw new Error('a finished job must not write');
         },
       });
@@ -378,10 +378,10 @@ describe('runIngestJob (with a stand-in writer)', () => {
     });
     let pushed = 0;
     let first: ShuffledWriter | undefined;
-    const stopped = await runIngestJob(jobOptions(dir, [file], VIEW), {
+    const stopped = await runImportJob(jobOptions(dir, [file], VIEW), {
       logger,
       stopRequested: () => pushed > 500,
-      openWriter: (onWritten) =>
+      openSink: (onWritten) =>
         (first = new ShuffledWriter((tag) => {
           pushed++;
           onWritten(tag);
@@ -390,9 +390,9 @@ describe('runIngestJob (with a stand-in writer)', () => {
     expect(stopped.status).toBe('interrupted');
     expect(stopped.rowsRead).toBeLessThan(2000);
     let second: ShuffledWriter | undefined;
-    const resumed = await runIngestJob(jobOptions(dir, [file], VIEW, { resume: true }), {
+    const resumed = await runImportJob(jobOptions(dir, [file], VIEW, { resume: true }), {
       logger,
-      openWriter: (onWritten) => (second = new ShuffledWriter(onWritten)),
+      openSink: (onWritten) => (second = new ShuffledWriter(onWritten)),
     });
     expect(resumed).toMatchObject({ status: 'finished', rowsRead: 2000, rowsWritten: 2000 });
     expect(new Set([...first!.written, ...second!.written].map(rowKey)).size).toBe(2000);
@@ -402,37 +402,37 @@ describe('runIngestJob (with a stand-in writer)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cassette-job-'));
     const file = join(dir, 'rows.jsonl');
     writeFileSync(file, '{"user_id": 1, "shop_id": "a", "clicks": 1}\n');
-    const done = await runIngestJob(jobOptions(dir, [file], VIEW), {
+    const done = await runImportJob(jobOptions(dir, [file], VIEW), {
       logger,
-      openWriter: (w) => new ShuffledWriter(w),
+      openSink: (w) => new ShuffledWriter(w),
     });
     expect(done.status).toBe('finished');
     // Finished jobs start over without --resume; make an unfinished checkpoint by hand.
     const path = join(dir, 'checkpoint.json');
     writeFileSync(path, JSON.stringify({ ...readCheckpoint(path)!, finished: false }));
     await expect(
-      runIngestJob(jobOptions(dir, [file], VIEW, { resume: true, eventTimeUnit: 'ms' }), {
+      runImportJob(jobOptions(dir, [file], VIEW, { resume: true, eventTimeUnit: 'ms' }), {
         logger,
-        openWriter: (w) => new ShuffledWriter(w),
+        openSink: (w) => new ShuffledWriter(w),
       }),
     ).rejects.toThrow(/eventTimeUnit was "s", now "ms"/);
     utimesSync(file, new Date(), new Date(Date.now() + 5000));
     await expect(
-      runIngestJob(jobOptions(dir, [file], VIEW, { resume: true }), {
+      runImportJob(jobOptions(dir, [file], VIEW, { resume: true }), {
         logger,
-        openWriter: (w) => new ShuffledWriter(w),
+        openSink: (w) => new ShuffledWriter(w),
       }),
     ).rejects.toThrow(/rows.jsonl was modified/);
     writeFileSync(file, '{"user_id": 1, "shop_id": "a", "clicks": 2}\n{}\n');
     await expect(
-      runIngestJob(jobOptions(dir, [file], VIEW, { resume: true }), {
+      runImportJob(jobOptions(dir, [file], VIEW, { resume: true }), {
         logger,
-        openWriter: (w) => new ShuffledWriter(w),
+        openSink: (w) => new ShuffledWriter(w),
       }),
     ).rejects.toThrow(/changed size/);
-    const restarted = await runIngestJob(jobOptions(dir, [file], VIEW, { restart: true }), {
+    const restarted = await runImportJob(jobOptions(dir, [file], VIEW, { restart: true }), {
       logger,
-      openWriter: (w) => new ShuffledWriter(w),
+      openSink: (w) => new ShuffledWriter(w),
     });
     expect(restarted).toMatchObject({ status: 'finished', rowsRead: 2, rowsWritten: 1, rowsRejected: 1 });
   });
@@ -442,17 +442,17 @@ describe('runIngestJob (with a stand-in writer)', () => {
     const file = join(dir, 'rows.jsonl');
     const good = (i: number) => JSON.stringify({ user_id: i, shop_id: 's', clicks: i });
     writeFileSync(file, [good(1), 'not json', good(2), '{"user_id": 3}', good(4), '[]', good(5)].join('\n') + '\n');
-    const byCount = await runIngestJob(jobOptions(dir, [file], VIEW, { maxRejects: parseMaxRejects('1') }), {
+    const byCount = await runImportJob(jobOptions(dir, [file], VIEW, { maxRejects: parseMaxRejects('1') }), {
       logger,
-      openWriter: (w) => new ShuffledWriter(w),
+      openSink: (w) => new ShuffledWriter(w),
     });
     expect(byCount).toMatchObject({ status: 'failed', rowsRejected: 2 });
     expect(byCount.error).toMatch(/2 records were rejected, more than --max-rejects 1/);
-    const byShare = await runIngestJob(
+    const byShare = await runImportJob(
       jobOptions(dir, [file], VIEW, { maxRejects: parseMaxRejects('40%'), restart: true }),
       {
         logger,
-        openWriter: (w) => new ShuffledWriter(w),
+        openSink: (w) => new ShuffledWriter(w),
       },
     );
     expect(byShare).toMatchObject({ status: 'failed', rowsRead: 7, rowsWritten: 4, rowsRejected: 3 });

@@ -6,7 +6,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 
 import type { WriteRow } from '../../src/write/index.js';
-import { runIngestJob, type RowWriter } from '../../src/import/index.js';
+import { runImportJob, type ImportSink } from '../../src/import/index.js';
 import { parseRegistry, VALUE_TYPES } from '../../src/registry/index.js';
 import { generateFile, Random, type SyntheticFormat } from '../../src/synthetic/index.js';
 
@@ -47,7 +47,7 @@ async function generate(dir: string, format: SyntheticFormat, seed: number, rows
 async function ingested(file: string): Promise<Map<string, unknown>> {
   const dir = mkdtempSync(join(tmpdir(), 'cassette-synthetic-job-'));
   const rows: WriteRow[] = [];
-  const writer = (onWritten: (tag: number) => void): RowWriter => ({
+  const writer = (onWritten: (tag: number) => void): ImportSink => ({
     push: (row, tag) => {
       rows.push(row);
       onWritten(tag);
@@ -55,11 +55,11 @@ async function ingested(file: string): Promise<Map<string, unknown>> {
     },
     flush: async () => undefined,
   });
-  const summary = await runIngestJob(
+  const summary = await runImportJob(
     {
       files: [file],
       view: VIEW,
-      keyspace: 'k',
+      target: { kind: 'cassandra', keyspace: 'k' },
       mapping: { maps: new Map(), eventTimeColumn: 'event_timestamp', ignoreUnknown: false },
       eventTimeUnit: 's',
       delimiter: ',',
@@ -74,7 +74,7 @@ async function ingested(file: string): Promise<Map<string, unknown>> {
       checkpointIntervalMs: 1000,
       maxOutstanding: 10_000,
     },
-    { logger: pino({ level: 'silent' }), openWriter: writer },
+    { logger: pino({ level: 'silent' }), openSink: writer },
   );
   expect(summary.rowsRejected).toBe(0);
   const plain = (v: unknown): unknown =>

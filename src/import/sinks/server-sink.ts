@@ -1,9 +1,10 @@
 import { deadlineIn, streamWriteFeatures, type FeatureIngestionClient } from '../../client/index.js';
-import type { FeatureRow, FeatureRow__Output } from '../../generated/cassette/v1/FeatureRow.js';
+import type { FeatureRow } from '../../generated/cassette/v1/FeatureRow.js';
 import type { WriteFeaturesRequest } from '../../generated/cassette/v1/WriteFeaturesRequest.js';
-import type { RowWriter } from '../job.js';
+import type { WriteRow } from '../../write/index.js';
+import type { ImportSink, RowAsRead } from './sink.js';
 
-export interface StreamWriterOptions {
+export interface ServerSinkOptions {
   readonly view: string;
   /** Rows per WriteFeaturesRequest message. */
   readonly rowsPerMessage: number;
@@ -27,22 +28,22 @@ interface Chunk {
  * and a chunk's rows count as written (for the checkpoint) when its call succeeds; a few calls
  * run at once so the server always has rows. The first failed call fails the job.
  */
-export class StreamWriter implements RowWriter {
+export class ServerSink implements ImportSink {
   private chunk: Chunk = { rows: [], tags: [] };
   private readonly running = new Set<Promise<void>>();
   private failure: { error: unknown } | undefined;
 
   constructor(
     private readonly ingestion: FeatureIngestionClient,
-    private readonly options: StreamWriterOptions,
+    private readonly options: ServerSinkOptions,
     private readonly onWritten: (tag: number) => void,
   ) {}
 
-  push(_row: unknown, tag: number, source?: FeatureRow__Output): Promise<void> | null {
+  /** Sends the row as read: the validated row has no request form yet (see RowAsRead). */
+  push(_row: WriteRow, tag: number, asRead: RowAsRead): Promise<void> | null {
     if (this.failure) throw this.failure.error;
-    if (!source) throw new Error('StreamWriter needs the FeatureRow of each row');
     // A decoded row is a valid request row: proto serialization ignores the `val` case names.
-    this.chunk.rows.push(source as FeatureRow);
+    this.chunk.rows.push(asRead as FeatureRow);
     this.chunk.tags.push(tag);
     if (this.chunk.rows.length < this.options.rowsPerStream) return null;
     this.send();

@@ -13,7 +13,7 @@ import {
   truncateRaw,
   type ChunkReader,
   type FileKind,
-  type FileSource,
+  type Source,
   type Position,
   type RecordBatch,
   type RecordLocation,
@@ -83,7 +83,7 @@ class CsvBatch implements RecordBatch {
   }
 }
 
-export interface CsvSource extends FileSource {
+export interface CsvSource extends Source {
   readonly columns: readonly string[];
   readonly plan: ColumnPlan;
 }

@@ -9,7 +9,7 @@ import {
   RejectedRecord,
   truncateRaw,
   type FileKind,
-  type FileSource,
+  type Source,
   type Position,
   type RecordBatch,
   type RecordLocation,
@@ -196,11 +196,12 @@ class JsonlBatch implements RecordBatch {
  * `cassette write` (valueFromJson). A missing key leaves the feature as it is; null clears it.
  * Blank lines are skipped.
  */
-export function openJsonlSource(path: string, kind: FileKind, start: Position, ctx: RowContext): FileSource {
+export function openJsonlSource(path: string, kind: FileKind, start: Position, ctx: RowContext): Source {
   const reader = readChunks(path, kind.gzip, start.offset);
   const splitter = new LineSplitter(start, ctx.maxRecordBytes);
   const targets = new Map<string, ColumnTarget | null | undefined>();
   return {
+    plan: null,
     bytesDone: () => reader.bytesRead(),
     close: async () => reader.close(),
     batches: async function* () {

@@ -20,7 +20,7 @@ import {
   place,
   RejectedRecord,
   truncateRaw,
-  type FileSource,
+  type Source,
   type Position,
   type RecordBatch,
   type RecordLocation,
@@ -209,7 +209,7 @@ class ParquetBatch implements RecordBatch {
   }
 }
 
-export interface ParquetSource extends FileSource {
+export interface ParquetSource extends Source {
   readonly columns: readonly string[];
   readonly plan: ColumnPlan;
   readonly rowCount: number;

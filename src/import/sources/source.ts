@@ -7,7 +7,7 @@ import { CassetteError, invalidArgument } from '../../errors/index.js';
 import type { FeatureRow__Output } from '../../generated/cassette/v1/FeatureRow.js';
 import type { Timestamp__Output } from '../../generated/google/protobuf/Timestamp.js';
 import type { EventTimeUnit } from '../event-time.js';
-import type { ColumnResolver, ColumnTarget } from '../mapping.js';
+import type { ColumnPlan, ColumnResolver, ColumnTarget } from '../mapping.js';
 
 export type FileFormat = 'csv' | 'jsonl' | 'parquet';
 export const FILE_FORMATS: readonly FileFormat[] = ['csv', 'jsonl', 'parquet'];
@@ -75,7 +75,13 @@ export interface RecordBatch {
   rawText(i: number): string;
 }
 
-export interface FileSource {
+/** An open input file, whatever its format: every reader (csv, jsonl, parquet) returns one. */
+export interface Source {
+  /**
+   * The file's columns matched to the view, for formats that plan them before any record (the
+   * CSV header, the Parquet schema); null where fields are resolved record by record (JSON Lines).
+   */
+  readonly plan: ColumnPlan | null;
   batches(): AsyncIterable<RecordBatch>;
   /** Progress, in bytes of the file on disk. */
   bytesDone(): number;
