@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 
+import { CassetteError } from '../errors/index.js';
 import type { FeatureRow__Output } from '../generated/cassette/v1/FeatureRow.js';
 import { validateRow, type WritePolicy, type WriteRow } from '../write/index.js';
 import type { Logger } from '../observability/logger.js';
@@ -102,8 +103,11 @@ export interface IngestSummary {
 }
 
 /** A problem with the job's setup, reported before anything is written. */
-export class IngestSetupError extends Error {
-  override name = 'IngestSetupError';
+export class IngestSetupError extends CassetteError {
+  constructor(message: string) {
+    super('CST_ERR_INGEST_SETUP', message);
+    this.name = 'IngestSetupError';
+  }
 }
 
 export function defaultCheckpointPath(firstFile: string, view: string): string {
@@ -407,8 +411,11 @@ export async function runIngestJob(options: IngestJobOptions, deps: IngestDeps):
   return summarize('finished', counts, runRecords);
 }
 
-class RejectLimitError extends Error {
-  override name = 'RejectLimitError';
+class RejectLimitError extends CassetteError {
+  constructor(message: string) {
+    super('CST_ERR_REJECT_LIMIT', message);
+    this.name = 'RejectLimitError';
+  }
 }
 
 async function openSource(input: InputFile, from: Position, ctx: RowContext): Promise<FileSource> {

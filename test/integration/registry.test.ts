@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CassetteError } from '../../src/errors/index.js';
-import { loadRegistry, type CassandraClient } from '../../src/store/index.js';
+import { loadRegistry } from '../../src/registry/storage.js';
+import type { CassandraClient } from '../../src/store/index.js';
 import { applyYaml, connectTestSession, dropKeyspace, testConfig, uniqueKeyspace } from '../helpers/cluster.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
