@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CassetteError } from '../../src/errors/index.js';
-import { loadRegistry } from '../../src/registry/storage.js';
+import { loadAppliedRegistry, loadRegistry } from '../../src/registry/storage.js';
 import type { CassandraClient } from '../../src/store/index.js';
 import { applyYaml, connectTestSession, dropKeyspace, testConfig, uniqueKeyspace } from '../helpers/cluster.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -55,6 +55,7 @@ describe('applying the registry', () => {
     const error = await applyYaml(session, config, changed).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CassetteError);
     expect((error as CassetteError).status).toBe('FAILED_PRECONDITION');
+    expect((error as CassetteError).code).toBe('CST_ERR_REGISTRY_CONFLICT');
     expect((error as CassetteError).message).toMatch(
       /"profile:age" is declared string \(text\) but the stored column is int/,
     );
@@ -68,6 +69,46 @@ describe('applying the registry', () => {
     // Re-adding it later finds the column (and its data) still there.
     const back = await applyYaml(session, config, V2);
     expect(back.addedColumns).toEqual([]);
+  });
+});
+
+describe('reading the applied registry', () => {
+  const config = testConfig(uniqueKeyspace('unapplied'));
+  let session: CassandraClient;
+
+  beforeAll(async () => {
+    session = await connectTestSession(config);
+  });
+  afterAll(async () => {
+    await dropKeyspace(session, config.cassandra.keyspace);
+    await session.shutdown();
+  });
+
+  /** The error loadAppliedRegistry fails with (fails the test if it succeeded). */
+  const failure = async (): Promise<CassetteError> => {
+    const error = await loadAppliedRegistry(session, config.cassandra.keyspace).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(CassetteError);
+    return error as CassetteError;
+  };
+
+  it('says to apply one when the keyspace does not exist (Cassandra refuses the read as invalid)', async () => {
+    const error = await failure();
+    expect(error).toMatchObject({ code: 'CST_ERR_REGISTRY_NOT_APPLIED', status: 'FAILED_PRECONDITION' });
+    expect(error.message).toMatch(
+      /^cannot read the feature registry from keyspace "t_unapplied_\w+": .*; run `cassette apply/,
+    );
+  });
+
+  it('says to apply one when the keyspace exists without the registry table', async () => {
+    await session.execute(
+      `CREATE KEYSPACE "${config.cassandra.keyspace}" WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`,
+    );
+    const error = await failure();
+    expect(error.code).toBe('CST_ERR_REGISTRY_NOT_APPLIED');
+    expect(error.message).toMatch(/; run `cassette apply <registry.yaml>` first$/);
   });
 });
 
