@@ -28,7 +28,37 @@ describe('applying the registry', () => {
   });
   afterAll(async () => {
     await dropKeyspace(session, config.cassandra.keyspace);
+    await dropKeyspace(session, unapplied);
     await session.shutdown();
+  });
+
+  /** A keyspace no registry is applied to, for reading the applied registry where there is none. */
+  const unapplied = uniqueKeyspace('unapplied');
+  /** The error loadAppliedRegistry fails with (fails the test if it succeeded). */
+  const readFailure = async (): Promise<CassetteError> => {
+    const error = await loadAppliedRegistry(session, unapplied).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(CassetteError);
+    return error as CassetteError;
+  };
+
+  it('says to apply one when the keyspace does not exist (Cassandra refuses the read as invalid)', async () => {
+    const error = await readFailure();
+    expect(error).toMatchObject({ code: 'CST_ERR_REGISTRY_NOT_APPLIED', status: 'FAILED_PRECONDITION' });
+    expect(error.message).toMatch(
+      /^cannot read the feature registry from keyspace "t_unapplied_\w+": .*; run `cassette apply/,
+    );
+  });
+
+  it('says to apply one when the keyspace exists without the registry table', async () => {
+    await session.execute(
+      `CREATE KEYSPACE "${unapplied}" WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`,
+    );
+    const error = await readFailure();
+    expect(error.code).toBe('CST_ERR_REGISTRY_NOT_APPLIED');
+    expect(error.message).toMatch(/; run `cassette apply <registry.yaml>` first$/);
   });
 
   it('creates the keyspace and tables, and a second apply changes nothing', async () => {
@@ -69,46 +99,6 @@ describe('applying the registry', () => {
     // Re-adding it later finds the column (and its data) still there.
     const back = await applyYaml(session, config, V2);
     expect(back.addedColumns).toEqual([]);
-  });
-});
-
-describe('reading the applied registry', () => {
-  const config = testConfig(uniqueKeyspace('unapplied'));
-  let session: CassandraClient;
-
-  beforeAll(async () => {
-    session = await connectTestSession(config);
-  });
-  afterAll(async () => {
-    await dropKeyspace(session, config.cassandra.keyspace);
-    await session.shutdown();
-  });
-
-  /** The error loadAppliedRegistry fails with (fails the test if it succeeded). */
-  const failure = async (): Promise<CassetteError> => {
-    const error = await loadAppliedRegistry(session, config.cassandra.keyspace).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(error).toBeInstanceOf(CassetteError);
-    return error as CassetteError;
-  };
-
-  it('says to apply one when the keyspace does not exist (Cassandra refuses the read as invalid)', async () => {
-    const error = await failure();
-    expect(error).toMatchObject({ code: 'CST_ERR_REGISTRY_NOT_APPLIED', status: 'FAILED_PRECONDITION' });
-    expect(error.message).toMatch(
-      /^cannot read the feature registry from keyspace "t_unapplied_\w+": .*; run `cassette apply/,
-    );
-  });
-
-  it('says to apply one when the keyspace exists without the registry table', async () => {
-    await session.execute(
-      `CREATE KEYSPACE "${config.cassandra.keyspace}" WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`,
-    );
-    const error = await failure();
-    expect(error.code).toBe('CST_ERR_REGISTRY_NOT_APPLIED');
-    expect(error.message).toMatch(/; run `cassette apply <registry.yaml>` first$/);
   });
 });
 
