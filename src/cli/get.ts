@@ -1,8 +1,6 @@
 import Table from 'cli-table3';
 
-import type { GetOnlineFeaturesRequest } from '../generated/cassette/v1/GetOnlineFeaturesRequest.js';
-import type { GetOnlineFeaturesResponse__Output } from '../generated/cassette/v1/GetOnlineFeaturesResponse.js';
-import type { Value } from '../generated/cassette/v1/Value.js';
+import type { GetOnlineFeaturesRequest, GetOnlineFeaturesResponse__Output, Value } from '../api/index.js';
 import { featureViewFromSpec, type EntityKeyType } from '../registry/index.js';
 import { valueFromJson, valueToJson } from '../values/index.js';
 import type { Backend } from './backend.js';

@@ -1,8 +1,6 @@
 import { readFileSync } from 'node:fs';
 
-import type { FeatureRow } from '../generated/cassette/v1/FeatureRow.js';
-import type { FeatureViewSpec__Output } from '../generated/cassette/v1/FeatureViewSpec.js';
-import type { Value } from '../generated/cassette/v1/Value.js';
+import type { FeatureRow, FeatureViewSpec__Output, Value } from '../api/index.js';
 import { featureViewFromSpec, type ValueType } from '../registry/index.js';
 import { valueFromJson } from '../values/index.js';
 
