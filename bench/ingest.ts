@@ -33,7 +33,8 @@ import type { FeatureRow__Output } from '../src/generated/cassette/v1/FeatureRow
 import type { Value__Output } from '../src/generated/cassette/v1/Value.js';
 import { RowSink, validateRow, type WriteRow } from '../src/write/index.js';
 import { parseRegistry, type FeatureViewDef } from '../src/registry/index.js';
-import { applyRegistry, connectSession, OnlineStore, type CassandraClient } from '../src/store/index.js';
+import { applyRegistry } from '../src/registry/storage.js';
+import { connectSession, OnlineStore, type CassandraClient } from '../src/store/index.js';
 import { entityKeyString, type StoredValue } from '../src/values/index.js';
 
 const { values: args } = parseArgs({

@@ -5,7 +5,8 @@ import { call, connectClients, deadlineIn, type CassetteClients } from '../../sr
 import type { FeatureRow } from '../../src/generated/cassette/v1/FeatureRow.js';
 import type { WriteFeaturesResponse__Output } from '../../src/generated/cassette/v1/WriteFeaturesResponse.js';
 import { parseRegistry } from '../../src/registry/index.js';
-import { applyRegistry, type CassandraClient } from '../../src/store/index.js';
+import { applyRegistry } from '../../src/registry/storage.js';
+import type { CassandraClient } from '../../src/store/index.js';
 import { quoteIdentifier } from './cql.js';
 import { entityFeatures, JOIN_KEY, REGISTRY_YAML, VIEW } from './dataset.js';
 

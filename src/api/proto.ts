@@ -1,8 +1,11 @@
 import { fileURLToPath } from 'node:url';
 
+import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 
-/** proto/ at the repository root: two levels up from both src/serving and dist/serving. */
+import type { IngestionProto, RegistryProto, ServingProto } from './types.js';
+
+/** proto/ at the repository root: two levels up from both src/api and dist/api. */
 export const PROTO_DIR = fileURLToPath(new URL('../../proto', import.meta.url));
 
 export const PROTO_FILES = ['cassette/v1/serving.proto', 'cassette/v1/ingestion.proto', 'cassette/v1/registry.proto'];
@@ -22,4 +25,13 @@ export const LOADER_OPTIONS: protoLoader.Options = {
 
 export function loadCassetteProtos(): protoLoader.PackageDefinition {
   return protoLoader.loadSync(PROTO_FILES, LOADER_OPTIONS);
+}
+
+/** The three Cassette services, as grpc-js loads them: clients to construct, definitions to serve. */
+export type CassetteGrpcObject = ServingProto & IngestionProto & RegistryProto;
+
+export function loadCassetteGrpcObject(
+  definition: protoLoader.PackageDefinition = loadCassetteProtos(),
+): CassetteGrpcObject {
+  return grpc.loadPackageDefinition(definition) as unknown as CassetteGrpcObject;
 }

@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
-
-import type { Logger } from '../observability/logger.js';
-import { parseRegistry } from '../registry/index.js';
-import { applyRegistry, type ApplyResult, type CassandraClient } from '../store/index.js';
 import type { Config } from '../config/index.js';
+import type { Logger } from '../observability/logger.js';
+import { readRegistryFile } from '../registry/index.js';
+import { applyRegistry, type ApplyResult } from '../registry/storage.js';
+import type { CassandraClient } from '../store/index.js';
 
 /** Validates a registry file and applies it; throws RegistryValidationError listing every problem. */
 export async function applyRegistryFile(
@@ -12,13 +11,7 @@ export async function applyRegistryFile(
   config: Config,
   logger: Logger,
 ): Promise<ApplyResult> {
-  let source: string;
-  try {
-    source = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new Error(`cannot read ${file}: ${(error as Error).message}`);
-  }
-  const registry = parseRegistry(source, file);
+  const { source, registry } = readRegistryFile(file);
   return applyRegistry(
     client,
     {

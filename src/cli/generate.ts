@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 
 import { DEFAULT_EVENT_TIME_COLUMN } from '../import/index.js';
-import type { Registry } from '../registry/index.js';
+import { readRegistryFile, viewNamed, type Registry } from '../registry/index.js';
+import { loadAppliedRegistry } from '../registry/storage.js';
 import { connectSession } from '../store/index.js';
 import { generateFile, type SyntheticFormat } from '../synthetic/index.js';
 import { commandContext, resolveCassandra, type GlobalOptions } from './context.js';
-import { appliedRegistry, registryFromFile, viewNamed } from './registry.js';
 
 export interface GenerateCommandOptions {
   view: string;
@@ -48,13 +48,13 @@ function formatOf(out: string, given: string | undefined): SyntheticFormat {
 }
 
 async function registryFor(program: Command, options: GenerateCommandOptions): Promise<Registry> {
-  if (options.schema) return registryFromFile(options.schema);
+  if (options.schema) return readRegistryFile(options.schema).registry;
   const ctx = commandContext(program.opts<GlobalOptions>());
   const { config, endpoint } = await resolveCassandra(ctx);
   try {
     const client = await connectSession(config.cassandra, ctx.logger);
     try {
-      return await appliedRegistry(client, config.cassandra.keyspace);
+      return (await loadAppliedRegistry(client, config.cassandra.keyspace)).registry;
     } finally {
       await client.shutdown();
     }

@@ -1,9 +1,7 @@
 import Table from 'cli-table3';
 
-import type { GetOnlineFeaturesRequest } from '../generated/cassette/v1/GetOnlineFeaturesRequest.js';
-import type { GetOnlineFeaturesResponse__Output } from '../generated/cassette/v1/GetOnlineFeaturesResponse.js';
-import type { Value } from '../generated/cassette/v1/Value.js';
-import type { EntityKeyType } from '../registry/index.js';
+import type { GetOnlineFeaturesRequest, GetOnlineFeaturesResponse__Output, Value } from '../api/index.js';
+import { featureViewFromSpec, type EntityKeyType } from '../registry/index.js';
 import { valueFromJson, valueToJson } from '../values/index.js';
 import type { Backend } from './backend.js';
 
@@ -27,8 +25,8 @@ export async function buildGetRequest(backend: Backend, options: GetOptions): Pr
   if (options.entity.length === 0) throw new Error('give at least one --entity JOIN_KEY=VALUE[,VALUE...]');
   const views = await backend.listFeatureViews();
   const keyTypes = new Map<string, EntityKeyType>();
-  for (const view of views.feature_views) {
-    for (const entity of view.entities) keyTypes.set(entity.join_key, entity.type as EntityKeyType);
+  for (const view of views.feature_views.map(featureViewFromSpec)) {
+    for (const entity of view.entities) keyTypes.set(entity.joinKey, entity.type);
   }
   const entities: Record<string, { val: Value[] }> = {};
   for (const flag of options.entity) {

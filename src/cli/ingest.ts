@@ -19,12 +19,11 @@ import {
   type OpenImportSink,
 } from '../import/index.js';
 import { call, connectClients, deadlineIn } from '../client/index.js';
-import type { FeatureViewSpec__Output } from '../generated/cassette/v1/FeatureViewSpec.js';
-import type { ListFeatureViewsResponse__Output } from '../generated/cassette/v1/ListFeatureViewsResponse.js';
-import type { EntityKeyType, FeatureViewDef, ValueType } from '../registry/index.js';
+import type { ListFeatureViewsResponse__Output } from '../api/index.js';
+import { featureViewFromSpec, viewNamed, type FeatureViewDef } from '../registry/index.js';
+import { loadAppliedRegistry } from '../registry/storage.js';
 import { connectSession, OnlineStore } from '../store/index.js';
 import { commandContext, resolveCassandra, type CommandContext, type GlobalOptions } from './context.js';
-import { appliedRegistry, viewNamed } from './registry.js';
 
 export interface IngestOptions {
   view: string;
@@ -110,7 +109,7 @@ async function directTarget(ctx: CommandContext, viewName: string): Promise<Inge
     const client = await connectSession(config.cassandra, ctx.logger, { profile: 'bulk' });
     try {
       const keyspace = config.cassandra.keyspace;
-      const registry = await appliedRegistry(client, keyspace);
+      const { registry } = await loadAppliedRegistry(client, keyspace);
       const view = viewNamed(registry, viewName);
       const store = new OnlineStore(client, keyspace, config.cassandra);
       await store.prepare(registry);
@@ -133,18 +132,6 @@ async function directTarget(ctx: CommandContext, viewName: string): Promise<Inge
   }
 }
 
-/** A view as a server lists it, in the registry's own shape (for mapping and validation here). */
-function viewFromSpec(spec: FeatureViewSpec__Output): FeatureViewDef {
-  const features = spec.features.map((f) => ({ name: f.name, type: f.type as ValueType }));
-  return {
-    name: spec.name,
-    entities: spec.entities.map((e) => ({ name: e.name, joinKey: e.join_key, type: e.type as EntityKeyType })),
-    features,
-    ttlSeconds: Number(spec.ttl_seconds),
-    featureIndex: new Map(features.map((f, i) => [f.name, i])),
-  };
-}
-
 /**
  * A Cassette server's StreamWriteFeatures: the server writes the rows with its own settings and
  * invalidates its row cache for each of them, so it serves them at once.
@@ -159,7 +146,7 @@ async function serverTarget(address: string, viewName: string): Promise<IngestTa
     if (!spec) {
       throw new Error(`--view: unknown feature view "${viewName}" (known: ${views.map((v) => v.name).join(', ')})`);
     }
-    const view = viewFromSpec(spec);
+    const view = featureViewFromSpec(spec);
     return {
       view,
       destination: { kind: 'server', address },

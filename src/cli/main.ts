@@ -1,9 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { Command } from 'commander';
 
-import { ConfigError, type Config, type ConfigInput } from '../config/index.js';
+import type { Config, ConfigInput } from '../config/index.js';
 import { isCassetteError } from '../errors/index.js';
-import { RegistryValidationError } from '../registry/index.js';
 import type { Logger } from '../observability/logger.js';
 import {
   isWorkerProcess,
@@ -289,7 +288,7 @@ function isServiceError(error: unknown): error is grpc.ServiceError {
 
 /** Prints a failure the way an operator wants to read it, and sets the exit code. */
 function report(error: unknown): void {
-  if (error instanceof RegistryValidationError || error instanceof ConfigError || isCassetteError(error)) {
+  if (isCassetteError(error)) {
     process.stderr.write(`cassette: ${error.message}\n`);
   } else if (isServiceError(error)) {
     process.stderr.write(`cassette: the server answered ${grpc.status[error.code]}: ${error.details}\n`);

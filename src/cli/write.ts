@@ -1,9 +1,7 @@
 import { readFileSync } from 'node:fs';
 
-import type { FeatureRow } from '../generated/cassette/v1/FeatureRow.js';
-import type { FeatureViewSpec__Output } from '../generated/cassette/v1/FeatureViewSpec.js';
-import type { Value } from '../generated/cassette/v1/Value.js';
-import type { ValueType } from '../registry/index.js';
+import type { FeatureRow, FeatureViewSpec__Output, Value } from '../api/index.js';
+import { featureViewFromSpec, type ValueType } from '../registry/index.js';
 import { valueFromJson } from '../values/index.js';
 
 /** The key of a flat JSON row that holds its event time (ISO-8601 or unix seconds). */
@@ -37,9 +35,10 @@ function eventTimestamp(value: unknown, where: string): FeatureRow['event_timest
  * Converts flat JSON rows ({join keys…, features…, event_timestamp?}) into FeatureRows for `view`,
  * typing every value by the registry.
  */
-export function rowsFromJson(view: FeatureViewSpec__Output, rows: readonly unknown[]): FeatureRow[] {
-  const keyTypes = new Map(view.entities.map((e) => [e.join_key, e.type as ValueType]));
-  const featureTypes = new Map(view.features.map((f) => [f.name, f.type as ValueType]));
+export function rowsFromJson(spec: FeatureViewSpec__Output, rows: readonly unknown[]): FeatureRow[] {
+  const view = featureViewFromSpec(spec);
+  const keyTypes = new Map<string, ValueType>(view.entities.map((e) => [e.joinKey, e.type]));
+  const featureTypes = new Map<string, ValueType>(view.features.map((f) => [f.name, f.type]));
   return rows.map((raw, i) => {
     const where = `row ${i}`;
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw))

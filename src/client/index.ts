@@ -2,17 +2,19 @@ import { once } from 'node:events';
 
 import * as grpc from '@grpc/grpc-js';
 
-import type { FeatureIngestionClient } from '../generated/cassette/v1/FeatureIngestion.js';
-import type { FeatureServingClient } from '../generated/cassette/v1/FeatureServing.js';
-import type { RegistryClient } from '../generated/cassette/v1/Registry.js';
-import type { WriteFeaturesRequest } from '../generated/cassette/v1/WriteFeaturesRequest.js';
-import type { WriteFeaturesResponse__Output } from '../generated/cassette/v1/WriteFeaturesResponse.js';
-import type { ProtoGrpcType as IngestionProto } from '../generated/ingestion.js';
-import type { ProtoGrpcType as RegistryProto } from '../generated/registry.js';
-import type { ProtoGrpcType as ServingProto } from '../generated/serving.js';
-import { loadCassetteProtos } from '../api/proto.js';
+import {
+  ERROR_DOMAIN,
+  errorInfoOf,
+  loadCassetteGrpcObject,
+  type ErrorInfo,
+  type FeatureIngestionClient,
+  type FeatureServingClient,
+  type RegistryClient,
+  type WriteFeaturesRequest,
+  type WriteFeaturesResponse__Output,
+} from '../api/index.js';
 
-export type { FeatureIngestionClient, FeatureServingClient, RegistryClient };
+export type { ErrorInfo, FeatureIngestionClient, FeatureServingClient, RegistryClient };
 
 /** Typed gRPC clients for one Cassette server, sharing one channel. */
 export interface CassetteClients {
@@ -30,9 +32,7 @@ export const DEFAULT_RECEIVE_WINDOW_BYTES = 16 * 1024 * 1024;
 
 /** `options` override the defaults (e.g. `'grpc-node.flow_control_window'`). */
 export function connectClients(address: string, options: grpc.ChannelOptions = {}): CassetteClients {
-  const loaded = grpc.loadPackageDefinition(loadCassetteProtos()) as unknown as ServingProto &
-    IngestionProto &
-    RegistryProto;
+  const loaded = loadCassetteGrpcObject();
   const credentials = grpc.credentials.createInsecure();
   const serving = new loaded.cassette.v1.FeatureServing(address, credentials, {
     'grpc-node.flow_control_window': DEFAULT_RECEIVE_WINDOW_BYTES,
@@ -60,6 +60,22 @@ export function call<Res>(
       else resolve(response as Res);
     });
   });
+}
+
+/**
+ * The Cassette error code (e.g. `CST_ERR_UNKNOWN_FEATURE_VIEW`) of a failed call: the reason of
+ * the google.rpc.ErrorInfo the server sent in the status trailer. Undefined when the error did
+ * not come from a Cassette server. A newer server may send codes this client does not know.
+ */
+export function errorCodeOf(error: unknown): string | undefined {
+  const info = errorInfoOf(error);
+  return info?.domain === ERROR_DOMAIN ? info.reason : undefined;
+}
+
+/** The metadata of a failed call's ErrorInfo (e.g. `field`), empty when there is none. */
+export function errorMetadataOf(error: unknown): Readonly<Record<string, string>> {
+  const info = errorInfoOf(error);
+  return info?.domain === ERROR_DOMAIN ? info.metadata : {};
 }
 
 export function deadlineIn(ms: number): grpc.CallOptions {

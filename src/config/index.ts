@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
+import { CassetteError } from '../errors/index.js';
+
 /**
  * Configuration, layered: defaults < config file < environment < command-line flags.
  * Every layer is a partial object of the same shape; the merged result is validated once.
@@ -119,9 +121,9 @@ export const configSchema = z.strictObject({
 export type Config = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
 
-export class ConfigError extends Error {
+export class ConfigError extends CassetteError {
   constructor(message: string) {
-    super(message);
+    super('CST_ERR_CONFIG', message);
     this.name = 'ConfigError';
   }
 }

@@ -1,5 +1,6 @@
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 
+import { CassetteError } from '../errors/index.js';
 import type { EventTimeUnit } from './event-time.js';
 import type { FileFormat } from './sources/source.js';
 import type { Counts, Watermark } from './watermark.js';
@@ -86,8 +87,11 @@ export function writeCheckpoint(path: string, checkpoint: Checkpoint): void {
   renameSync(temp, path);
 }
 
-export class CheckpointError extends Error {
-  override name = 'CheckpointError';
+export class CheckpointError extends CassetteError {
+  constructor(message: string) {
+    super('CST_ERR_CHECKPOINT', message);
+    this.name = 'CheckpointError';
+  }
 }
 
 export function readCheckpoint(path: string): Checkpoint | undefined {

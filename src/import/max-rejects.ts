@@ -1,3 +1,5 @@
+import { CassetteError } from '../errors/index.js';
+
 /**
  * `--max-rejects N` fails the job as soon as more than N records were rejected.
  * `--max-rejects P%` fails it when more than P percent of the records read so far were rejected,
@@ -15,11 +17,15 @@ export function parseMaxRejects(text: string): RejectLimit {
   const percent = /^(\d+(?:\.\d+)?)%$/.exec(trimmed);
   if (percent) {
     const max = Number(percent[1]);
-    if (max > 100) throw new Error(`--max-rejects ${text}: a percentage must be between 0% and 100%`);
+    if (max > 100)
+      throw new CassetteError('CST_ERR_USAGE', `--max-rejects ${text}: a percentage must be between 0% and 100%`);
     return { kind: 'percent', max };
   }
   if (/^\d+$/.test(trimmed) && Number.isSafeInteger(Number(trimmed))) return { kind: 'count', max: Number(trimmed) };
-  throw new Error(`--max-rejects ${text}: expected a number of records (e.g. 100) or a percentage (e.g. 0.5%)`);
+  throw new CassetteError(
+    'CST_ERR_USAGE',
+    `--max-rejects ${text}: expected a number of records (e.g. 100) or a percentage (e.g. 0.5%)`,
+  );
 }
 
 /**

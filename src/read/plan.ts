@@ -55,28 +55,63 @@ function requestedRefs(
   if (request.kind === 'feature_service') {
     const name = request.feature_service ?? '';
     const service = registry.featureServices.get(name);
-    if (!service) throw invalidArgument(`feature_service: unknown feature service ${quoteInput(name)}`);
+    if (!service)
+      throw invalidArgument(
+        `feature_service: unknown feature service ${quoteInput(name)}`,
+        'CST_ERR_UNKNOWN_FEATURE_SERVICE',
+        {
+          field: 'feature_service',
+        },
+      );
     return { refs: [...service.features], field: 'feature_service' };
   }
   if (request.kind === 'features') {
     const texts = request.features?.val ?? [];
-    if (texts.length === 0) throw invalidArgument('features: list at least one "view:feature" reference');
+    if (texts.length === 0) {
+      throw invalidArgument('features: list at least one "view:feature" reference', 'CST_ERR_INVALID_ARGUMENT', {
+        field: 'features',
+      });
+    }
     const seen = new Set<string>();
     const refs = texts.map((text, i) => {
       const ref = parseFeatureRef(text);
-      if (!ref) throw invalidArgument(`features[${i}]: ${quoteInput(text)} is not a "view:feature" reference`);
-      const view = registry.featureViews.get(ref.view);
-      if (!view) throw invalidArgument(`features[${i}]: unknown feature view ${quoteInput(ref.view)}`);
-      if (!view.featureIndex.has(ref.feature)) {
-        throw invalidArgument(`features[${i}]: feature view "${ref.view}" has no feature ${quoteInput(ref.feature)}`);
+      if (!ref) {
+        throw invalidArgument(
+          `features[${i}]: ${quoteInput(text)} is not a "view:feature" reference`,
+          'CST_ERR_INVALID_ARGUMENT',
+          {
+            field: `features[${i}]`,
+          },
+        );
       }
-      if (seen.has(text)) throw invalidArgument(`features[${i}]: "${text}" is requested twice`);
+      const view = registry.featureViews.get(ref.view);
+      if (!view) {
+        throw invalidArgument(
+          `features[${i}]: unknown feature view ${quoteInput(ref.view)}`,
+          'CST_ERR_UNKNOWN_FEATURE_VIEW',
+          {
+            field: `features[${i}]`,
+          },
+        );
+      }
+      if (!view.featureIndex.has(ref.feature)) {
+        throw invalidArgument(
+          `features[${i}]: feature view "${ref.view}" has no feature ${quoteInput(ref.feature)}`,
+          'CST_ERR_UNKNOWN_FEATURE',
+          { field: `features[${i}]` },
+        );
+      }
+      if (seen.has(text)) {
+        throw invalidArgument(`features[${i}]: "${text}" is requested twice`, 'CST_ERR_INVALID_ARGUMENT', {
+          field: `features[${i}]`,
+        });
+      }
       seen.add(text);
       return ref;
     });
     return { refs, field: 'features' };
   }
-  throw invalidArgument('set either feature_service or features');
+  throw invalidArgument('set either feature_service or features', 'CST_ERR_INVALID_ARGUMENT', { field: 'kind' });
 }
 
 /**
@@ -91,12 +126,19 @@ export function planLookup(
   const { refs, field } = requestedRefs(registry, request);
 
   const columns = Object.entries(request.entities ?? {}) as [string, RepeatedValue__Output][];
-  if (columns.length === 0) throw invalidArgument('entities: give at least one join key column');
+  if (columns.length === 0) {
+    throw invalidArgument('entities: give at least one join key column', 'CST_ERR_INVALID_ARGUMENT', {
+      field: 'entities',
+    });
+  }
   let batchSize = -1;
   let firstKey = '';
   for (const [joinKey, column] of columns) {
-    if (!registry.entitiesByJoinKey.has(joinKey))
-      throw invalidArgument(`entities: unknown join key ${quoteInput(joinKey)}`);
+    if (!registry.entitiesByJoinKey.has(joinKey)) {
+      throw invalidArgument(`entities: unknown join key ${quoteInput(joinKey)}`, 'CST_ERR_UNKNOWN_JOIN_KEY', {
+        field: 'entities',
+      });
+    }
     const length = column.val?.length ?? 0;
     if (batchSize === -1) {
       batchSize = length;
@@ -104,11 +146,17 @@ export function planLookup(
     } else if (length !== batchSize) {
       throw invalidArgument(
         `entities: column "${joinKey}" has ${length} values but column "${firstKey}" has ${batchSize}; every column needs the batch's length`,
+        'CST_ERR_RAGGED_ENTITIES',
+        { field: 'entities' },
       );
     }
   }
   if (batchSize > limits.maxBatchSize) {
-    throw invalidArgument(`entities: a batch of ${batchSize} rows exceeds the limit of ${limits.maxBatchSize}`);
+    throw invalidArgument(
+      `entities: a batch of ${batchSize} rows exceeds the limit of ${limits.maxBatchSize}`,
+      'CST_ERR_BATCH_TOO_LARGE',
+      { field: 'entities' },
+    );
   }
 
   const columnByKey = new Map(columns);
@@ -117,9 +165,19 @@ export function planLookup(
     let decoded = decodedColumns.get(joinKey);
     if (decoded) return decoded;
     const column = columnByKey.get(joinKey);
-    if (!column) throw invalidArgument(`entities: feature view "${viewName}" needs join key "${joinKey}"`);
+    if (!column) {
+      throw invalidArgument(
+        `entities: feature view "${viewName}" needs join key "${joinKey}"`,
+        'CST_ERR_MISSING_JOIN_KEY',
+        { field: 'entities' },
+      );
+    }
     const entity = registry.entitiesByJoinKey.get(joinKey);
-    if (!entity) throw invalidArgument(`entities: unknown join key "${joinKey}"`);
+    if (!entity) {
+      throw invalidArgument(`entities: unknown join key "${joinKey}"`, 'CST_ERR_UNKNOWN_JOIN_KEY', {
+        field: 'entities',
+      });
+    }
     const values = column.val ?? [];
     decoded = new Array<StoredScalar>(values.length);
     for (let i = 0; i < values.length; i++) {
@@ -148,6 +206,8 @@ export function planLookup(
     if (clash !== undefined) {
       throw invalidArgument(
         `${field}: "${clash}" and "${ref.view}:${ref.feature}" are both named "${name}" in the response; set full_feature_names`,
+        'CST_ERR_INVALID_ARGUMENT',
+        { field },
       );
     }
     outputNames.set(name, `${ref.view}:${ref.feature}`);
@@ -178,6 +238,8 @@ function planView(
     if (bytes > MAX_PARTITION_KEY_BYTES) {
       throw invalidArgument(
         `entities: the key of row ${row} for feature view "${view.name}" is ${bytes} bytes; Cassandra allows ${MAX_PARTITION_KEY_BYTES}`,
+        'CST_ERR_INVALID_VALUE',
+        { field: 'entities' },
       );
     }
     const text = entityKeyString(parts);

@@ -1,6 +1,7 @@
 import { LineCounter, isMap, isNode, isScalar, parseDocument } from 'yaml';
 import { z } from 'zod';
 
+import { CassetteError } from '../errors/index.js';
 import { parseDurationSeconds } from './duration.js';
 import {
   ENTITY_KEY_TYPES,
@@ -31,14 +32,17 @@ export interface RegistryProblem {
   readonly message: string;
 }
 
-export class RegistryValidationError extends Error {
+export class RegistryValidationError extends CassetteError {
   readonly problems: readonly RegistryProblem[];
 
   constructor(source: string, problems: readonly RegistryProblem[]) {
     const lines = problems.map(
       (p) => `  ${source}${p.line === undefined ? '' : `:${p.line}`} ${p.path || '(root)'}: ${p.message}`,
     );
-    super(`${source}: ${problems.length} problem(s) in the feature registry:\n${lines.join('\n')}`);
+    super(
+      'CST_ERR_REGISTRY_INVALID',
+      `${source}: ${problems.length} problem(s) in the feature registry:\n${lines.join('\n')}`,
+    );
     this.name = 'RegistryValidationError';
     this.problems = problems;
   }

@@ -1,8 +1,11 @@
 import { CassetteError } from '../errors/index.js';
 import type { Logger } from '../observability/logger.js';
-import { describeRegistry, parseRegistry, type FeatureViewDef, type Registry } from './index.js';
 import { cqlType, q } from '../store/cql.js';
+import { isInvalidRequest } from '../store/errors.js';
 import type { CassandraClient } from '../store/session.js';
+import { describeRegistry } from './describe.js';
+import { parseRegistry } from './parse.js';
+import type { FeatureViewDef, Registry } from './types.js';
 
 /** The table holding the applied registry, so every replica serves the same definitions. */
 export const REGISTRY_TABLE = 'cassette_registry';
@@ -129,7 +132,7 @@ function planMigration(
     }
   }
   if (conflicts.length > 0) {
-    throw new CassetteError('FAILED_PRECONDITION', `cannot apply the registry:\n  ${conflicts.join('\n  ')}`);
+    throw new CassetteError('CST_ERR_REGISTRY_CONFLICT', `cannot apply the registry:\n  ${conflicts.join('\n  ')}`);
   }
   return { statements, createdTables, addedColumns, warnings };
 }
@@ -137,7 +140,7 @@ function planMigration(
 export async function ensureKeyspace(client: CassandraClient, settings: KeyspaceSettings): Promise<void> {
   if (!/^[A-Za-z0-9_.-]+$/.test(settings.localDataCenter)) {
     throw new CassetteError(
-      'INVALID_ARGUMENT',
+      'CST_ERR_CONFIG',
       `data center name ${JSON.stringify(settings.localDataCenter)} is not valid`,
     );
   }
@@ -170,6 +173,29 @@ export async function loadRegistry(client: CassandraClient, keyspace: string): P
     source,
     registry: parseRegistry(source, `${keyspace}.${REGISTRY_TABLE}`),
   };
+}
+
+/**
+ * The registry applied to `keyspace` (what servers serve). Fails with a message saying how to
+ * apply one when there is none, or when the keyspace or registry table does not exist yet.
+ */
+export async function loadAppliedRegistry(client: CassandraClient, keyspace: string): Promise<StoredRegistry> {
+  const stored = await loadRegistry(client, keyspace).catch((error: unknown) => {
+    const missingTable = isInvalidRequest(error);
+    throw new CassetteError(
+      missingTable ? 'CST_ERR_REGISTRY_NOT_APPLIED' : 'CST_ERR_REGISTRY_UNAVAILABLE',
+      `cannot read the feature registry from keyspace "${keyspace}": ${(error as Error).message}` +
+        (missingTable ? '; run `cassette apply <registry.yaml>` first' : ''),
+      { cause: error },
+    );
+  });
+  if (!stored) {
+    throw new CassetteError(
+      'CST_ERR_REGISTRY_NOT_APPLIED',
+      `no feature registry has been applied to keyspace "${keyspace}"; run \`cassette apply <registry.yaml>\` first`,
+    );
+  }
+  return stored;
 }
 
 /** The version of the applied registry; a cheap poll for changes. */
@@ -238,7 +264,7 @@ export async function applyRegistry(
       );
   if (!result.wasApplied()) {
     throw new CassetteError(
-      'FAILED_PRECONDITION',
+      'CST_ERR_REGISTRY_CONFLICT',
       'another apply changed the registry at the same time; run apply again',
     );
   }

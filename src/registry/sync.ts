@@ -1,14 +1,8 @@
 import type { RowCache } from '../cache/index.js';
-import { CassetteError } from '../errors/index.js';
 import type { Logger } from '../observability/logger.js';
-import type { Registry } from './index.js';
-import {
-  loadRegistry,
-  registryVersion,
-  type CassandraClient,
-  type OnlineStore,
-  type StoredRow,
-} from '../store/index.js';
+import type { CassandraClient, OnlineStore, StoredRow } from '../store/index.js';
+import { loadAppliedRegistry, registryVersion } from './storage.js';
+import type { Registry } from './types.js';
 
 export interface RegistrySnapshot {
   readonly version: number;
@@ -34,22 +28,7 @@ export class RegistrySync {
 
   /** Loads and prepares the applied registry; fails when none has been applied. */
   async load(): Promise<RegistrySnapshot> {
-    const stored = await loadRegistry(this.client, this.keyspace).catch((error: unknown) => {
-      const missingTable =
-        error instanceof Error && /unconfigured table|keyspace .* does not exist/i.test(error.message);
-      throw new CassetteError(
-        missingTable ? 'FAILED_PRECONDITION' : 'UNAVAILABLE',
-        `cannot read the feature registry from keyspace "${this.keyspace}": ${(error as Error).message}` +
-          (missingTable ? '; run `cassette apply <registry.yaml>` first' : ''),
-        { cause: error },
-      );
-    });
-    if (!stored) {
-      throw new CassetteError(
-        'FAILED_PRECONDITION',
-        `no feature registry has been applied to keyspace "${this.keyspace}"; run \`cassette apply <registry.yaml>\` first`,
-      );
-    }
+    const stored = await loadAppliedRegistry(this.client, this.keyspace);
     await this.store.prepare(stored.registry);
     const previous = this.snapshot;
     this.snapshot = { version: stored.version, registry: stored.registry };

@@ -17,7 +17,7 @@ import {
   type WriteRow,
 } from '../write/index.js';
 import type { Logger } from '../observability/logger.js';
-import type { FeatureViewDef } from '../registry/index.js';
+import { listFeatureServicesResponse, listFeatureViewsResponse, type FeatureViewDef } from '../registry/index.js';
 import { OnlineStore, isClientTimeout, storeError, type CassandraClient } from '../store/index.js';
 import { isUnstorableKey } from '../values/index.js';
 import { planLookup, type LookupPlan } from '../read/plan.js';
@@ -363,24 +363,10 @@ export class FeatureServer {
 
   listFeatureViews(): ListFeatureViewsResponse {
     const { version, registry } = this.registry.current;
-    return {
-      project: registry.project,
-      registry_version: version,
-      feature_views: [...registry.featureViews.values()].map((view) => ({
-        name: view.name,
-        entities: view.entities.map((e) => ({ name: e.name, join_key: e.joinKey, type: e.type })),
-        features: view.features.map((f) => ({ name: f.name, type: f.type })),
-        ttl_seconds: view.ttlSeconds,
-      })),
-    };
+    return listFeatureViewsResponse(registry, version);
   }
 
   listFeatureServices(): ListFeatureServicesResponse {
-    return {
-      feature_services: [...this.registry.current.registry.featureServices.values()].map((s) => ({
-        name: s.name,
-        features: s.features.map((r) => `${r.view}:${r.feature}`),
-      })),
-    };
+    return listFeatureServicesResponse(this.registry.current.registry);
   }
 }

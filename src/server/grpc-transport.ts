@@ -5,7 +5,6 @@ import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 
 import type { Config } from '../config/index.js';
-import { isCassetteError, type ErrorStatus } from '../errors/index.js';
 import type { FeatureIngestionHandlers } from '../generated/cassette/v1/FeatureIngestion.js';
 import type { GetOnlineFeaturesRequest__Output } from '../generated/cassette/v1/GetOnlineFeaturesRequest.js';
 import type { RegistryHandlers } from '../generated/cassette/v1/Registry.js';
@@ -14,17 +13,8 @@ import type { ProtoGrpcType as IngestionProto } from '../generated/ingestion.js'
 import type { ProtoGrpcType as RegistryProto } from '../generated/registry.js';
 import type { Logger } from '../observability/logger.js';
 import type { CallContext, FeatureServer } from './feature-server.js';
+import { toServiceStatus } from '../api/index.js';
 import { loadCassetteProtos } from '../api/proto.js';
-
-const GRPC_STATUS: Record<ErrorStatus, grpc.status> = {
-  INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
-  NOT_FOUND: grpc.status.NOT_FOUND,
-  FAILED_PRECONDITION: grpc.status.FAILED_PRECONDITION,
-  UNAVAILABLE: grpc.status.UNAVAILABLE,
-  DEADLINE_EXCEEDED: grpc.status.DEADLINE_EXCEEDED,
-  CANCELLED: grpc.status.CANCELLED,
-  INTERNAL: grpc.status.INTERNAL,
-};
 
 const UNAVAILABLE_LOG_INTERVAL_MS = 5_000;
 
@@ -203,7 +193,8 @@ export class GrpcTransport {
   }
 
   private toServiceError(method: string, error: unknown): Partial<grpc.StatusObject> {
-    const code = isCassetteError(error) ? GRPC_STATUS[error.status] : grpc.status.INTERNAL;
+    const status = toServiceStatus(error);
+    const code = status.code;
     const name = grpc.status[code] as keyof typeof grpc.status;
     this.counters.errors[name] = (this.counters.errors[name] ?? 0) + 1;
     if (code === grpc.status.INTERNAL) {
@@ -228,9 +219,7 @@ export class GrpcTransport {
     } else {
       this.logger.debug({ method, code: name, message: (error as Error).message }, 'request rejected');
     }
-    // Internal details stay in the log; the caller gets a stable message.
-    const details = isCassetteError(error) ? error.message : 'internal error';
-    return { code, details };
+    return status;
   }
 }
 

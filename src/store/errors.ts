@@ -53,32 +53,42 @@ export function isTransientWriteError(error: unknown): boolean {
 }
 
 /**
- * Maps a driver error to a CassetteError with a status the transport understands.
+ * Maps a driver error to a CassetteError with a code from the catalogue.
  * `deadlinePassed` tells a timeout caused by the caller's deadline from a slow cluster.
  */
 export function storeError(error: unknown, deadlinePassed: boolean): CassetteError {
   if (isCassetteError(error)) return error;
   if (isClientTimeout(error)) {
     return deadlinePassed
-      ? new CassetteError('DEADLINE_EXCEEDED', 'the deadline passed while waiting for Cassandra', { cause: error })
-      : new CassetteError('UNAVAILABLE', 'Cassandra did not answer in time', { cause: error });
+      ? new CassetteError('CST_ERR_DEADLINE', 'the deadline passed while waiting for Cassandra', { cause: error })
+      : new CassetteError('CST_ERR_STORE_UNAVAILABLE', 'Cassandra did not answer in time', { cause: error });
   }
   if (deadlinePassed) {
-    return new CassetteError('DEADLINE_EXCEEDED', 'the deadline passed while waiting for Cassandra', { cause: error });
+    return new CassetteError('CST_ERR_DEADLINE', 'the deadline passed while waiting for Cassandra', { cause: error });
   }
   if (error instanceof errors.NoHostAvailableError) {
-    return new CassetteError('UNAVAILABLE', 'Cassandra is unavailable: no host could serve the request', {
+    return new CassetteError('CST_ERR_STORE_UNAVAILABLE', 'Cassandra is unavailable: no host could serve the request', {
       cause: error,
     });
   }
-  if (error instanceof errors.ResponseError && error.code === types.responseErrorCodes.invalid) {
+  if (isInvalidRequest(error)) {
     // Input the validation let through but Cassandra refuses (e.g. a value over its size limits).
-    return new CassetteError('INVALID_ARGUMENT', `Cassandra refused the request: ${error.message}`, { cause: error });
+    return new CassetteError('CST_ERR_STORE_REFUSED', `Cassandra refused the request: ${error.message}`, {
+      cause: error,
+    });
   }
   if (error instanceof errors.ResponseError && UNAVAILABLE_CODES.has(error.code)) {
-    return new CassetteError('UNAVAILABLE', `Cassandra could not serve the request: ${error.message}`, {
+    return new CassetteError('CST_ERR_STORE_UNAVAILABLE', `Cassandra could not serve the request: ${error.message}`, {
       cause: error,
     });
   }
-  return new CassetteError('INTERNAL', 'internal error while talking to Cassandra', { cause: error });
+  return new CassetteError('CST_ERR_STORE_FAILED', 'internal error while talking to Cassandra', { cause: error });
+}
+
+/**
+ * True when Cassandra refused a statement as invalid. For a fixed statement known to be well
+ * formed, such as reading Cassette's own tables, that means its keyspace or table does not exist.
+ */
+export function isInvalidRequest(error: unknown): error is InstanceType<typeof errors.ResponseError> {
+  return error instanceof errors.ResponseError && error.code === types.responseErrorCodes.invalid;
 }

@@ -6,7 +6,8 @@ import { inject } from 'vitest';
 import { loadConfig, type Config, type ConfigInput } from '../../src/config/index.js';
 import type { Logger } from '../../src/observability/logger.js';
 import { parseRegistry } from '../../src/registry/index.js';
-import { applyRegistry, connectSession, type ApplyResult, type CassandraClient } from '../../src/store/index.js';
+import { applyRegistry, type ApplyResult } from '../../src/registry/storage.js';
+import { connectSession, type CassandraClient } from '../../src/store/index.js';
 
 export const silentLogger: Logger = pino({ level: process.env.CASSETTE_TEST_LOG_LEVEL ?? 'silent' });
 

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CassetteError } from '../../src/errors/index.js';
-import { loadRegistry, type CassandraClient } from '../../src/store/index.js';
+import { loadAppliedRegistry, loadRegistry } from '../../src/registry/storage.js';
+import type { CassandraClient } from '../../src/store/index.js';
 import { applyYaml, connectTestSession, dropKeyspace, testConfig, uniqueKeyspace } from '../helpers/cluster.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -27,7 +28,37 @@ describe('applying the registry', () => {
   });
   afterAll(async () => {
     await dropKeyspace(session, config.cassandra.keyspace);
+    await dropKeyspace(session, unapplied);
     await session.shutdown();
+  });
+
+  /** A keyspace no registry is applied to, for reading the applied registry where there is none. */
+  const unapplied = uniqueKeyspace('unapplied');
+  /** The error loadAppliedRegistry fails with (fails the test if it succeeded). */
+  const readFailure = async (): Promise<CassetteError> => {
+    const error = await loadAppliedRegistry(session, unapplied).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(CassetteError);
+    return error as CassetteError;
+  };
+
+  it('says to apply one when the keyspace does not exist (Cassandra refuses the read as invalid)', async () => {
+    const error = await readFailure();
+    expect(error).toMatchObject({ code: 'CST_ERR_REGISTRY_NOT_APPLIED', status: 'FAILED_PRECONDITION' });
+    expect(error.message).toMatch(
+      /^cannot read the feature registry from keyspace "t_unapplied_\w+": .*; run `cassette apply/,
+    );
+  });
+
+  it('says to apply one when the keyspace exists without the registry table', async () => {
+    await session.execute(
+      `CREATE KEYSPACE "${unapplied}" WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`,
+    );
+    const error = await readFailure();
+    expect(error.code).toBe('CST_ERR_REGISTRY_NOT_APPLIED');
+    expect(error.message).toMatch(/; run `cassette apply <registry.yaml>` first$/);
   });
 
   it('creates the keyspace and tables, and a second apply changes nothing', async () => {
@@ -54,6 +85,7 @@ describe('applying the registry', () => {
     const error = await applyYaml(session, config, changed).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CassetteError);
     expect((error as CassetteError).status).toBe('FAILED_PRECONDITION');
+    expect((error as CassetteError).code).toBe('CST_ERR_REGISTRY_CONFLICT');
     expect((error as CassetteError).message).toMatch(
       /"profile:age" is declared string \(text\) but the stored column is int/,
     );

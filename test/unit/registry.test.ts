@@ -1,9 +1,14 @@
 import { readFileSync } from 'node:fs';
 
+import type { ServiceDefinition } from '@grpc/proto-loader';
 import { describe, expect, it } from 'vitest';
 
+import { loadCassetteProtos, type ListFeatureViewsResponse__Output } from '../../src/api/index.js';
 import {
   ENTITY_KEY_TYPES,
+  featureViewFromSpec,
+  listFeatureServicesResponse,
+  listFeatureViewsResponse,
   LIST_TYPES,
   SCALAR_TYPES,
   VALUE_TYPES,
@@ -661,5 +666,35 @@ describe('parseRegistry: odd files are reported, never crash, and never cascade'
       );
     const problems = problemsOf(bomb.join('\n'));
     expect(problems[0]!.message).toMatch(/cannot be read|not valid YAML/);
+  });
+});
+
+describe('the registry as the API lists it', () => {
+  const registry = parseRegistry(EXAMPLE_YAML);
+  const registryService = loadCassetteProtos()['cassette.v1.Registry'] as ServiceDefinition;
+  /** A response as a client receives it: serialized and decoded by the generated codec. */
+  const received = (method: string, response: object): unknown => {
+    const definition = registryService[method]!;
+    return definition.responseDeserialize(definition.responseSerialize(response));
+  };
+
+  it('lists every feature view, and a client maps each back to the same definition', () => {
+    const listed = received(
+      'ListFeatureViews',
+      listFeatureViewsResponse(registry, 7),
+    ) as ListFeatureViewsResponse__Output;
+    expect(listed.project).toBe('demo');
+    expect(listed.registry_version).toBe('7');
+    expect(listed.feature_views.map(featureViewFromSpec)).toEqual([...registry.featureViews.values()]);
+    expect(listed.feature_views[0]!.entities[0]).toEqual({ name: 'user', join_key: 'user_id', type: 'int64' });
+  });
+
+  it('lists every feature service with view:feature references', () => {
+    expect(received('ListFeatureServices', listFeatureServicesResponse(registry))).toEqual({
+      feature_services: [...registry.featureServices.values()].map((service) => ({
+        name: service.name,
+        features: service.features.map((ref) => `${ref.view}:${ref.feature}`),
+      })),
+    });
   });
 });

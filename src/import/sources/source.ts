@@ -54,8 +54,11 @@ export const START: Position = { offset: 0, line: 0 };
 export type RecordLocation = { readonly line: number } | { readonly row: number };
 
 /** A bad record: the reason goes to the reject file, the job carries on. */
-export class RejectedRecord extends Error {
-  override name = 'RejectedRecord';
+export class RejectedRecord extends CassetteError {
+  constructor(message: string) {
+    super('CST_ERR_REJECTED_RECORD', message);
+    this.name = 'RejectedRecord';
+  }
 }
 
 /** True for errors that reject one record rather than fail the job. */
