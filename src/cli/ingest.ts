@@ -21,7 +21,7 @@ import { call, connectClients, deadlineIn } from '../client/index.js';
 import type { FeatureViewSpec__Output } from '../generated/cassette/v1/FeatureViewSpec.js';
 import type { ListFeatureViewsResponse__Output } from '../generated/cassette/v1/ListFeatureViewsResponse.js';
 import type { EntityKeyType, FeatureViewDef, ValueType } from '../registry/index.js';
-import { connectSession, OnlineStore } from '../store/index.js';
+import { CassandraStore, connectSession } from '../store/index.js';
 import { commandContext, resolveCassandra, type CommandContext, type GlobalOptions } from './context.js';
 import { appliedRegistry, viewNamed } from './registry.js';
 
@@ -112,7 +112,7 @@ async function directTarget(ctx: CommandContext, viewName: string): Promise<Inge
       const keyspace = config.cassandra.keyspace;
       const registry = await appliedRegistry(client, keyspace);
       const view = viewNamed(registry, viewName);
-      const store = new OnlineStore(client, keyspace, config.cassandra);
+      const store = new CassandraStore(client, keyspace, config.cassandra);
       await store.prepare(registry);
       return {
         view,
