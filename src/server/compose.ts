@@ -10,14 +10,9 @@ import { CassandraStore, type CassandraClient, type OnlineStore } from '../store
 import { FeatureWriter } from '../write/index.js';
 import { RegistryListing } from './registry-listing.js';
 
-/**
- * The serving core, transport-independent: the gRPC transport (see startServer) and the CLI's
- * direct mode both call these pieces.
- */
-export interface ServingCore {
-  readonly store: OnlineStore;
+/** The request-handling pieces of the serving core, over a store and a registry. */
+export interface ServingPieces {
   readonly cache: RowCache<ServedRow>;
-  readonly registry: RegistrySync;
   readonly invalidation: CacheInvalidation;
   /** GetOnlineFeatures. */
   readonly reader: FeatureReader;
@@ -25,14 +20,47 @@ export interface ServingCore {
   readonly writer: FeatureWriter;
   /** ListFeatureViews and ListFeatureServices. */
   readonly listing: RegistryListing;
+}
+
+/**
+ * The serving core, transport-independent: the gRPC transport (see startServer) and the CLI's
+ * direct mode both call these pieces.
+ */
+export interface ServingCore extends ServingPieces {
+  readonly store: OnlineStore;
+  readonly registry: RegistrySync;
   /** Stops polling for registry changes. */
   close(): void;
 }
 
 /**
- * The composition root of the serving core: the Cassandra store, the row cache, the registry
- * sync, the read layers (store, then cache), the writer and the cache invalidation, built once
- * over one Cassandra session. Resolves once the registry is loaded and every statement prepared.
+ * Wires the pieces over `store` and `registry`: the read layers (store, then cache when it is
+ * enabled), the writer and the cache invalidation. Pure wiring: nothing is read or started.
+ */
+export function assembleServing(
+  store: OnlineStore,
+  registry: Pick<RegistrySync, 'current'>,
+  cache: RowCache<ServedRow>,
+  config: Config,
+  logger: Logger,
+  peers?: PeerCaches,
+): ServingPieces {
+  const invalidation = new CacheInvalidation(cache, registry, peers);
+  const storeReader = new StoreRowReader(store, config.cassandra);
+  const rows = cache.enabled ? new CachedRowReader(cache, storeReader) : storeReader;
+  return {
+    cache,
+    invalidation,
+    reader: new FeatureReader(registry, rows, config.serving),
+    writer: new FeatureWriter(store, registry, invalidation, config, logger),
+    listing: new RegistryListing(registry),
+  };
+}
+
+/**
+ * The composition root of the serving core: the Cassandra store, the row cache and the registry
+ * sync over one Cassandra session, and the pieces over them (assembleServing). Resolves once the
+ * registry is loaded and every statement prepared.
  */
 export async function composeServingCore(
   config: Config,
@@ -48,17 +76,10 @@ export async function composeServingCore(
   const store = new CassandraStore(client, config.cassandra.keyspace, config.cassandra);
   const cache = new RowCache<ServedRow>(config.cache, servedRowBytes);
   const registry = new RegistrySync(client, config.cassandra.keyspace, store, cache, logger);
-  const invalidation = new CacheInvalidation(cache, registry, options.peers);
-  const storeReader = new StoreRowReader(store, config.cassandra);
-  const rows = cache.enabled ? new CachedRowReader(cache, storeReader) : storeReader;
   const core: ServingCore = {
     store,
-    cache,
     registry,
-    invalidation,
-    reader: new FeatureReader(registry, rows, config.serving),
-    writer: new FeatureWriter(store, registry, invalidation, config, logger),
-    listing: new RegistryListing(registry),
+    ...assembleServing(store, registry, cache, config, logger, options.peers),
     close: () => registry.stop(),
   };
   await registry.load();
