@@ -41,20 +41,19 @@ export class CachedRowReader implements RowReader {
     return undefined;
   }
 
-  async read(
+  read(
     view: FeatureViewDef,
     key: readonly StoredScalar[],
     cacheKey: string,
     call: CallContext,
   ): Promise<ServedRow | null> {
     const load = () => this.load(view, key, cacheKey, call);
-    const joined = this.cache.isLoading(cacheKey);
-    try {
-      return await this.cache.get(cacheKey, load);
-    } catch (error) {
-      if (!joined || !isClientTimeout(error) || Date.now() >= call.deadline) throw error;
-      return await this.cache.get(cacheKey, load);
-    }
+    // Our own read (the common case) is not retried, so its promise is passed on as it is.
+    if (!this.cache.isLoading(cacheKey)) return this.cache.get(cacheKey, load);
+    return this.cache.get(cacheKey, load).catch((error: unknown) => {
+      if (!isClientTimeout(error) || Date.now() >= call.deadline) throw error;
+      return this.cache.get(cacheKey, load);
+    });
   }
 
   private async load(
