@@ -33,7 +33,7 @@ export class FeatureReader {
   }
 
   /** The plan of `request` and the rows read for it (per view slot, per distinct key). */
-  async lookup(
+  private async lookup(
     request: GetOnlineFeaturesRequest__Output,
     call: CallContext,
   ): Promise<{ plan: LookupPlan; rows: (ServedRow | null)[][] }> {
