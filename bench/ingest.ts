@@ -34,7 +34,7 @@ import type { Value__Output } from '../src/generated/cassette/v1/Value.js';
 import { RowSink, validateRow, type WriteRow } from '../src/write/index.js';
 import { parseRegistry, type FeatureViewDef } from '../src/registry/index.js';
 import { applyRegistry } from '../src/registry/storage.js';
-import { connectSession, OnlineStore, type CassandraClient } from '../src/store/index.js';
+import { CassandraStore, connectSession, type CassandraClient } from '../src/store/index.js';
 import { entityKeyString, type StoredValue } from '../src/values/index.js';
 
 const { values: args } = parseArgs({
@@ -267,7 +267,7 @@ async function runChild(scenario: string, settings: Settings): Promise<void> {
     });
     const registry = parseRegistry(REGISTRY);
     const view = registry.featureViews.get(VIEW)!;
-    const store = new OnlineStore(client, KEYSPACE, config.cassandra);
+    const store = new CassandraStore(client, KEYSPACE, config.cassandra);
     await store.prepare(registry);
     await store.write(
       view,

@@ -7,7 +7,7 @@ import type { ListFeatureViewsResponse__Output } from '../generated/cassette/v1/
 import type { WriteFeaturesRequest } from '../generated/cassette/v1/WriteFeaturesRequest.js';
 import type { WriteFeaturesResponse__Output } from '../generated/cassette/v1/WriteFeaturesResponse.js';
 import { connectSession } from '../store/index.js';
-import { FeatureServer, loadCassetteProtos } from '../server/index.js';
+import { composeServingCore, loadCassetteProtos, type CallContext, type ServingCore } from '../server/index.js';
 import { resolveCassandra, type CommandContext } from './context.js';
 
 /** What `get` and `write` need, whether they go through a server or straight to Cassandra. */
@@ -31,16 +31,16 @@ export function serverBackend(address: string, timeoutMs: number): Backend {
 type Codec = { serialize(value: unknown): Buffer; deserialize(bytes: Buffer): unknown };
 
 /**
- * Runs the serving pipeline in this process against the cluster (CASSANDRA_CONTACT_POINTS or a
- * local node). Messages make a protobuf round trip so the output is exactly what a server sends.
+ * Runs the serving core in this process against the cluster (CASSANDRA_CONTACT_POINTS or a
+ * local node), composed as a server composes it. Requests make a protobuf round trip so the core
+ * sees them as a server would, and answers are decoded from the bytes a server would send.
  */
 export async function directBackend(ctx: CommandContext, timeoutMs: number): Promise<Backend> {
   const { config, endpoint } = await resolveCassandra(ctx);
   const client = await connectSession(config.cassandra, ctx.logger);
-  let core: FeatureServer;
+  let core: ServingCore;
   try {
-    core = await FeatureServer.create(config, client, ctx.logger);
-    core.registry.stop();
+    core = await composeServingCore(config, client, ctx.logger, { pollRegistry: false });
   } catch (error) {
     await client.shutdown();
     await endpoint.stop();
@@ -54,27 +54,25 @@ export async function directBackend(ctx: CommandContext, timeoutMs: number): Pro
       response: { serialize: m.responseSerialize, deserialize: m.responseDeserialize },
     };
   };
-  const roundTrip = async <Out>(
-    codec: { request: Codec; response: Codec },
-    request: unknown,
-    run: (decoded: never) => Promise<unknown> | unknown,
-  ): Promise<Out> => {
-    const decoded = codec.request.deserialize(codec.request.serialize(request));
-    const response = await run(decoded as never);
-    return codec.response.deserialize(codec.response.serialize(response)) as Out;
-  };
-  const callContext = () => ({ deadline: Date.now() + timeoutMs, isCancelled: () => false });
+  const listViews = method('cassette.v1.Registry', 'ListFeatureViews');
+  const getFeatures = method('cassette.v1.FeatureServing', 'GetOnlineFeatures');
+  const writeFeatures = method('cassette.v1.FeatureIngestion', 'WriteFeatures');
+  /** The request as the server decodes it. */
+  const received = (codec: { request: Codec }, request: unknown): never =>
+    codec.request.deserialize(codec.request.serialize(request)) as never;
+  /** An answer as the client decodes it. */
+  const answered = <Out>(codec: { response: Codec }, response: unknown): Out =>
+    codec.response.deserialize(codec.response.serialize(response)) as Out;
+  const callContext = (): CallContext => ({ deadline: Date.now() + timeoutMs, isCancelled: () => false });
   return {
-    listFeatureViews: () =>
-      roundTrip(method('cassette.v1.Registry', 'ListFeatureViews'), {}, () => core.listFeatureViews()),
-    getOnlineFeatures: (request) =>
-      roundTrip(method('cassette.v1.FeatureServing', 'GetOnlineFeatures'), request, (r) =>
-        core.getOnlineFeatures(r, callContext()),
-      ),
-    writeFeatures: (request) =>
-      roundTrip(method('cassette.v1.FeatureIngestion', 'WriteFeatures'), request, (r) =>
-        core.writeFeatures(r, callContext()),
-      ),
+    listFeatureViews: async () => answered(listViews, core.listing.listFeatureViews()),
+    getOnlineFeatures: async (request) => {
+      // The core answers in wire bytes already: decoded once, as a client would.
+      const encoded = await core.reader.getOnlineFeatures(received(getFeatures, request), callContext());
+      return getFeatures.response.deserialize(encoded) as GetOnlineFeaturesResponse__Output;
+    },
+    writeFeatures: async (request) =>
+      answered(writeFeatures, await core.writer.writeFeatures(received(writeFeatures, request), callContext())),
     close: async () => {
       core.close();
       await client.shutdown();

@@ -22,7 +22,7 @@ import { call, connectClients, deadlineIn } from '../client/index.js';
 import type { ListFeatureViewsResponse__Output } from '../api/index.js';
 import { featureViewFromSpec, viewNamed, type FeatureViewDef } from '../registry/index.js';
 import { loadAppliedRegistry } from '../registry/storage.js';
-import { connectSession, OnlineStore } from '../store/index.js';
+import { CassandraStore, connectSession } from '../store/index.js';
 import { commandContext, resolveCassandra, type CommandContext, type GlobalOptions } from './context.js';
 
 export interface IngestOptions {
@@ -111,7 +111,7 @@ async function directTarget(ctx: CommandContext, viewName: string): Promise<Inge
       const keyspace = config.cassandra.keyspace;
       const { registry } = await loadAppliedRegistry(client, keyspace);
       const view = viewNamed(registry, viewName);
-      const store = new OnlineStore(client, keyspace, config.cassandra);
+      const store = new CassandraStore(client, keyspace, config.cassandra);
       await store.prepare(registry);
       return {
         view,

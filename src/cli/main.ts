@@ -71,9 +71,7 @@ async function serveInProcess(config: Config, logger: Logger): Promise<void> {
   const current: { server?: RunningServer } = {};
   let stop!: () => void;
   const stopped = new Promise<void>((resolve) => (stop = resolve));
-  const peers = joinWorkerGroup((keys) => {
-    for (const key of keys) current.server?.core.cache.invalidate(key);
-  }, stop);
+  const peers = joinWorkerGroup((keys) => current.server?.core.invalidation.dropLocal(keys), stop);
   // The primary handles signals for the group; it tells workers to stop.
   process.on('SIGINT', () => undefined);
   process.on('SIGTERM', stop);

@@ -4,7 +4,7 @@ import type { FeatureViewDef, ValueType } from '../registry/index.js';
 import type { StoredRow } from '../store/index.js';
 import type { StoredValue } from '../values/index.js';
 import type { LookupPlan } from './plan.js';
-import { STATUS } from './response.js';
+import { presentStatus, STATUS } from './status.js';
 
 type Long = cassandra.types.Long;
 
@@ -17,9 +17,9 @@ type Long = cassandra.types.Long;
  * largest single cost of the server under load. Here a first pass measures every message and
  * a second writes them into one buffer of the exact size.
  *
- * The bytes decode to the same message `assembleResponse` describes (test/unit/wire.test.ts
- * checks this against protobufjs for every value type); fields are written in field-number
- * order, scalars in proto3 form, numeric lists packed.
+ * The bytes decode to the message protobufjs encodes from the same rows in object form
+ * (test/unit/wire.test.ts checks this for every value type); fields are written in
+ * field-number order, scalars in proto3 form, numeric lists packed.
  */
 
 // Wire types.
@@ -445,8 +445,10 @@ function ensureScratch(cells: number): void {
 }
 
 /**
- * Encodes the response for `plan` from the rows read for it: the same message as
- * `assembleResponse`, as protobuf bytes. Column-major, one FeatureVector per requested feature.
+ * Encodes the GetOnlineFeaturesResponse for `plan` from the rows read for it, as protobuf bytes.
+ * Column-major: one FeatureVector per requested feature, one entry per batch row in request
+ * order. A missing row is NOT_FOUND, a null value NULL_VALUE, and a value older than its view's
+ * ttl OUTSIDE_MAX_AGE (see presentStatus).
  */
 export function encodeResponse(
   plan: LookupPlan,
@@ -487,8 +489,7 @@ export function encodeResponse(
           timestampsSize += 2;
         } else {
           const writtenAt = row.writeTimesMicros[feature.featureIndex]!;
-          cellStatus[cell] =
-            ttlMicros > 0 && nowMicros - writtenAt > ttlMicros ? STATUS.OUTSIDE_MAX_AGE : STATUS.PRESENT;
+          cellStatus[cell] = presentStatus(writtenAt, ttlMicros, nowMicros);
           const cells = row.cells;
           if (cells) {
             const at = 2 * feature.featureIndex;

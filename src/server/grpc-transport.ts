@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 
+import type { CallContext } from '../concurrency/call.js';
 import type { Config } from '../config/index.js';
 import type { FeatureIngestionHandlers } from '../generated/cassette/v1/FeatureIngestion.js';
 import type { GetOnlineFeaturesRequest__Output } from '../generated/cassette/v1/GetOnlineFeaturesRequest.js';
@@ -12,9 +13,9 @@ import type { ProtoGrpcType as ServingProto } from '../generated/serving.js';
 import type { ProtoGrpcType as IngestionProto } from '../generated/ingestion.js';
 import type { ProtoGrpcType as RegistryProto } from '../generated/registry.js';
 import type { Logger } from '../observability/logger.js';
-import type { CallContext, FeatureServer } from './feature-server.js';
 import { toServiceStatus } from '../api/index.js';
 import { loadCassetteProtos } from '../api/proto.js';
+import type { ServingCore } from './compose.js';
 
 const UNAVAILABLE_LOG_INTERVAL_MS = 5_000;
 
@@ -45,7 +46,8 @@ function disableNagle(server: grpc.Server, logger: Logger): void {
 }
 
 /**
- * Binds the FeatureServer core to gRPC: typed handlers, status mapping, health and reflection.
+ * Binds the serving core to gRPC: decodes calls, hands them to the core's reader, writer and
+ * registry listing, and maps their errors to statuses; adds health and reflection.
  * Lifecycle: listen() binds and reports SERVING; close() reports NOT_SERVING, drains, stops.
  */
 export class GrpcTransport {
@@ -56,7 +58,7 @@ export class GrpcTransport {
   private unavailableLog = { last: 0, suppressed: 0 };
 
   constructor(
-    private readonly core: FeatureServer,
+    core: Pick<ServingCore, 'reader' | 'writer' | 'listing'>,
     private readonly config: Config,
     private readonly logger: Logger,
   ) {
@@ -74,17 +76,17 @@ export class GrpcTransport {
       GetOnlineFeatures: { ...servingService.GetOnlineFeatures, responseSerialize: (encoded: Buffer) => encoded },
     };
     const serving: EncodedServingHandlers = {
-      GetOnlineFeatures: this.unary('GetOnlineFeatures', (request, ctx) => core.getOnlineFeaturesEncoded(request, ctx)),
+      GetOnlineFeatures: this.unary('GetOnlineFeatures', (request, ctx) => core.reader.getOnlineFeatures(request, ctx)),
     };
     const ingestion: FeatureIngestionHandlers = {
-      WriteFeatures: this.unary('WriteFeatures', (request, ctx) => core.writeFeatures(request, ctx)),
+      WriteFeatures: this.unary('WriteFeatures', (request, ctx) => core.writer.writeFeatures(request, ctx)),
       StreamWriteFeatures: this.clientStream('StreamWriteFeatures', (messages, ctx) =>
-        core.streamWriteFeatures(messages, ctx),
+        core.writer.streamWriteFeatures(messages, ctx),
       ),
     };
     const registry: RegistryHandlers = {
-      ListFeatureViews: this.unary('ListFeatureViews', async () => core.listFeatureViews()),
-      ListFeatureServices: this.unary('ListFeatureServices', async () => core.listFeatureServices()),
+      ListFeatureViews: this.unary('ListFeatureViews', async () => core.listing.listFeatureViews()),
+      ListFeatureServices: this.unary('ListFeatureServices', async () => core.listing.listFeatureServices()),
     };
     this.server.addService(encodedServing, serving);
     this.server.addService(loaded.cassette.v1.FeatureIngestion.service, ingestion);

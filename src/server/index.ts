@@ -1,15 +1,16 @@
 import type { Config } from '../config/index.js';
 import type { Logger } from '../observability/logger.js';
 import { connectSession, type CassandraClient } from '../store/index.js';
-import { FeatureServer } from './feature-server.js';
+import { composeServingCore, type ServingCore } from './compose.js';
 import { GrpcTransport } from './grpc-transport.js';
 import type { PeerCaches } from './workers.js';
 
-export { FeatureServer, type CallContext } from './feature-server.js';
+export { composeServingCore, type ServingCore } from './compose.js';
+export type { CallContext } from '../concurrency/call.js';
 export { GrpcTransport, SERVICE_NAMES } from './grpc-transport.js';
 export { loadCassetteProtos, LOADER_OPTIONS, PROTO_DIR, PROTO_FILES } from '../api/proto.js';
 export { planLookup, type LookupPlan } from '../read/plan.js';
-export { assembleResponse, STATUS } from '../read/response.js';
+export { STATUS } from '../read/status.js';
 export {
   isWorkerProcess,
   joinWorkerGroup,
@@ -22,7 +23,7 @@ export {
 export interface RunningServer {
   /** Address the gRPC server listens on. */
   readonly address: string;
-  readonly core: FeatureServer;
+  readonly core: ServingCore;
   readonly transport: GrpcTransport;
   /** Logs a `stats` line now (counters since the previous line), e.g. when a benchmark asks on SIGUSR2. */
   logStats(): void;
@@ -31,8 +32,9 @@ export interface RunningServer {
 
 /**
  * Starts a Cassette server: connects the one Cassandra session of this process (unless one is
- * given), loads the registry and prepares every statement, then binds and reports SERVING.
- * Nothing is answered before all of that is done.
+ * given), composes the serving core over it (which loads the registry and prepares every
+ * statement), puts the gRPC transport in front, then binds and reports SERVING. Nothing is
+ * answered before all of that is done.
  */
 export async function startServer(
   config: Config,
@@ -48,9 +50,9 @@ export async function startServer(
   }
   const ownsClient = options.client === undefined;
   const client = options.client ?? (await connectSession(config.cassandra, logger));
-  let core: FeatureServer | undefined;
+  let core: ServingCore | undefined;
   try {
-    core = await FeatureServer.create(config, client, logger, options.peers);
+    core = await composeServingCore(config, client, logger, { peers: options.peers });
     const transport = new GrpcTransport(core, config, logger);
     const address = await transport.listen();
     const logStats = statsLogger(core, transport, logger);
@@ -84,10 +86,10 @@ export async function startServer(
 }
 
 /** Logs one line with request and cache counters: the delta since the previous line. */
-function statsLogger(core: FeatureServer, transport: GrpcTransport, logger: Logger): () => void {
+function statsLogger(core: ServingCore, transport: GrpcTransport, logger: Logger): () => void {
   let last = { requests: 0, hits: 0, misses: 0, coalesced: 0 };
   return () => {
-    const cache = core.cacheStats();
+    const cache = core.cache.stats();
     const now = {
       requests: transport.counters.requests,
       hits: cache.hits,

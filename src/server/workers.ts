@@ -1,6 +1,9 @@
 import cluster, { type Worker } from 'node:cluster';
 
+import type { PeerCaches } from '../cache/index.js';
 import type { Logger } from '../observability/logger.js';
+
+export type { PeerCaches } from '../cache/index.js';
 
 /**
  * Serving on several cores: N worker processes share one listening port (node:cluster hands
@@ -31,12 +34,6 @@ function isMessage<T extends { type: string }>(message: unknown): message is T {
     typeof (message as { type?: unknown }).type === 'string' &&
     (message as { type: string }).type.startsWith('cassette:')
   );
-}
-
-/** The worker side: how this process tells its siblings which cache keys a write changed. */
-export interface PeerCaches {
-  /** Resolves once every other worker has dropped `keys` (or has exited). */
-  invalidate(keys: string[]): Promise<void>;
 }
 
 /**
@@ -74,40 +71,6 @@ export function joinWorkerGroup(invalidateLocal: (keys: string[]) => void, onShu
         process.send?.({ type: 'cassette:invalidate', id, keys } satisfies WorkerMessage);
       }),
   };
-}
-
-/** Invalidations queued before a batch goes to the sibling workers. */
-const PEER_BATCH_KEYS = 1024;
-
-/**
- * The cache keys one call's writes changed, handed to the sibling workers in batches as they
- * come (so a long stream holds none for long) and waited for at the end of the call.
- */
-export class PeerInvalidations {
-  private pending: string[] = [];
-  private sent: Promise<void> = Promise.resolve();
-
-  constructor(private readonly peers: PeerCaches | undefined) {}
-
-  add(key: string): void {
-    if (this.peers === undefined) return;
-    this.pending.push(key);
-    if (this.pending.length >= PEER_BATCH_KEYS) this.send();
-  }
-
-  /** Resolves once every key added so far is gone from every sibling's cache. */
-  async flush(): Promise<void> {
-    if (this.peers === undefined) return;
-    if (this.pending.length > 0) this.send();
-    await this.sent;
-  }
-
-  private send(): void {
-    const batch = this.peers!.invalidate(this.pending);
-    this.pending = [];
-    // invalidate() never rejects; one chained promise keeps a long stream's memory flat.
-    this.sent = this.sent.then(() => batch);
-  }
 }
 
 /** Tells the primary this worker is serving. */

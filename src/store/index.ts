@@ -1,10 +1,12 @@
 export {
   connectSession,
   consistencyOf,
+  driverTimeout,
   type CassandraClient,
   type SessionOptions,
   type SessionProfile,
 } from './session.js';
-export { OnlineStore, type StoredRow, type FeatureWrite, type RowWrite } from './online-store.js';
+export type { OnlineStore, Projection, StoredRow, FeatureWrite, RowWrite } from './online-store.js';
+export { CassandraStore, type ReadStatement } from './cassandra-store.js';
 export { cqlType } from './cql.js';
 export { storeError, isClientTimeout, isInvalidRequest, isTransientWriteError } from './errors.js';

@@ -31,6 +31,17 @@ export function consistencyOf(
 }
 
 /**
+ * The driver timeout for a request with `remainingMs` left before its caller's deadline: what is
+ * left, kept within the configured bounds (see minDriverTimeoutMs and requestTimeoutMs in config).
+ */
+export function driverTimeout(
+  remainingMs: number,
+  bounds: Pick<Config['cassandra'], 'minDriverTimeoutMs' | 'requestTimeoutMs'>,
+): number {
+  return Math.max(bounds.minDriverTimeoutMs, Math.min(remainingMs, bounds.requestTimeoutMs));
+}
+
+/**
  * What a session is for. `serving` (the default) tunes for many small reads with tight deadlines;
  * `bulk` for an ingestion job keeping many writes in flight (see BULK below).
  */

@@ -1,3 +1,4 @@
 export { validateRow, type WritePolicy, type WriteRow, type ValidatedRow } from './rows.js';
 export { RowSink, type RowSinkOptions, type RowSinkStats } from './sink.js';
 export { newStreamCounts, writeMessageStream, type StreamCounts, type ValidatedMessage } from './stream.js';
+export { FeatureWriter } from './feature-writer.js';

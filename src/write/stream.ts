@@ -65,9 +65,10 @@ export async function writeMessageStream<M>(
         if (!isCassetteError(error) || error.status !== 'INVALID_ARGUMENT') throw error;
         await drain();
         throw new CassetteError(
-          'INVALID_ARGUMENT',
+          error.code,
           `${error.message} (the stream stopped at messages[${index}]: the ${counts.rowsWritten} rows of the ` +
             `${index} messages before it were written, none of messages[${index}] or after)`,
+          { metadata: error.metadata },
         );
       }
       counts.messages++;

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Value } from '../../src/generated/cassette/v1/Value.js';
 import { parseRegistry } from '../../src/registry/index.js';
-import { OnlineStore } from '../../src/store/index.js';
+import { CassandraStore } from '../../src/store/index.js';
 import { startTestServer, ts, type TestServer } from '../helpers/server.js';
 
 const REGISTRY = `
@@ -102,7 +102,7 @@ describe('reads without a cache select only the requested features', () => {
   it('prepares service subsets up front and ad-hoc subsets in the background', async () => {
     const registry = parseRegistry(REGISTRY, 'projection.yaml');
     const view = registry.featureViews.get('wide')!;
-    const store = new OnlineStore(t.session, t.config.cassandra.keyspace, t.config.cassandra);
+    const store = new CassandraStore(t.session, t.config.cassandra.keyspace, t.config.cassandra);
     await store.prepare(registry);
 
     // The service "bd" reads d (3) and b (1).

@@ -125,7 +125,7 @@ describe('a running server picks up a newly applied registry', () => {
 
     await applyYaml(t.session, t.config, V2);
     await expect
-      .poll(async () => (await t.server.core.listFeatureViews()).feature_views?.[0]?.features?.length, {
+      .poll(async () => (await t.server.core.listing.listFeatureViews()).feature_views?.[0]?.features?.length, {
         timeout: 10_000,
       })
       .toBe(2);

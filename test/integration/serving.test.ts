@@ -173,13 +173,13 @@ describe('serving against a real Cassandra', () => {
       rows: ['10', '11'].map((id) => ({ entity_keys: { user_id: int64(id) }, features: { f_string: str(`u${id}`) } })),
     });
     t.server.core.cache.clear();
-    const before = t.server.core.cacheStats();
+    const before = t.server.core.cache.stats();
     const response = await t.get({
       features: { val: ['all_types:f_string'] },
       entities: users('11', '10', '11', '11', '10'),
     });
     expect(response.results[0]!.values.map((v) => v.string_val)).toEqual(['u11', 'u10', 'u11', 'u11', 'u10']);
-    const after = t.server.core.cacheStats();
+    const after = t.server.core.cache.stats();
     expect(after.misses - before.misses).toBe(2);
   });
 
@@ -265,9 +265,9 @@ describe('serving against a real Cassandra', () => {
     });
     const request = { features: { val: ['all_types:f_string'] }, entities: users('40') };
     expect((await t.get(request)).results[0]!.values[0]!.string_val).toBe('v1');
-    const before = t.server.core.cacheStats();
+    const before = t.server.core.cache.stats();
     expect((await t.get(request)).results[0]!.values[0]!.string_val).toBe('v1');
-    const afterHit = t.server.core.cacheStats();
+    const afterHit = t.server.core.cache.stats();
     expect(afterHit.hits - before.hits).toBe(1);
     expect(afterHit.misses - before.misses).toBe(0);
 
@@ -300,16 +300,16 @@ describe('serving against a real Cassandra', () => {
       full_feature_names: false,
     };
     await expect(
-      t.server.core.getOnlineFeatures(request, { deadline: Date.now() - 1, isCancelled: () => false }),
+      t.server.core.reader.getOnlineFeatures(request, { deadline: Date.now() - 1, isCancelled: () => false }),
     ).rejects.toMatchObject({ status: 'DEADLINE_EXCEEDED' });
   });
 
   it('caches known-missing rows too', async () => {
     const request = { features: { val: ['all_types:f_string'] }, entities: users('999999') };
     await t.get(request);
-    const before = t.server.core.cacheStats();
+    const before = t.server.core.cache.stats();
     expect((await t.get(request)).results[0]!.statuses).toEqual(['NOT_FOUND']);
-    expect(t.server.core.cacheStats().hits - before.hits).toBe(1);
+    expect(t.server.core.cache.stats().hits - before.hits).toBe(1);
     // ...and a write makes the row appear at once.
     await t.write({
       feature_view: 'all_types',

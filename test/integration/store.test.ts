@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import type { GetOnlineFeaturesRequest__Output } from '../../src/generated/cassette/v1/GetOnlineFeaturesRequest.js';
 import { parseRegistry } from '../../src/registry/index.js';
-import { OnlineStore } from '../../src/store/index.js';
+import { CassandraStore } from '../../src/store/index.js';
 import { prepareStatement } from '../../src/store/prepare.js';
 import { applyYaml } from '../helpers/cluster.js';
 import { grpcError, startTestServer, ts, type TestServer } from '../helpers/server.js';
@@ -71,7 +71,7 @@ describe('store behaviour against a real Cassandra', () => {
   });
 
   it('writes a batch of one partition as if row by row: per-row timestamps, unset and empty values', async () => {
-    const store = new OnlineStore(t.session, t.config.cassandra.keyspace, t.config.cassandra);
+    const store = new CassandraStore(t.session, t.config.cassandra.keyspace, t.config.cassandra);
     const registry = parseRegistry(REGISTRY);
     await store.prepare(registry);
     const view = registry.featureViews.get('history')!;
@@ -183,7 +183,7 @@ describe('store behaviour against a real Cassandra', () => {
       t.server.core.cache.clear();
       // 1,000 reads one at a time cannot finish within 20 ms.
       const started = Date.now();
-      const outcome = await t.server.core
+      const outcome = await t.server.core.reader
         .getOnlineFeatures(request, { deadline: Date.now() + 20, isCancelled: () => false })
         .then(
           () => 'ok',
@@ -263,10 +263,10 @@ describe('store behaviour against a real Cassandra', () => {
     // its reading (and caching) after the switch.
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    const read = OnlineStore.prototype.read;
-    const spy = vi.spyOn(OnlineStore.prototype, 'read').mockImplementation(async function (
-      this: OnlineStore,
-      ...args: Parameters<OnlineStore['read']>
+    const read = CassandraStore.prototype.read;
+    const spy = vi.spyOn(CassandraStore.prototype, 'read').mockImplementation(async function (
+      this: CassandraStore,
+      ...args: Parameters<CassandraStore['read']>
     ) {
       await gate;
       return read.apply(this, args);

@@ -132,9 +132,9 @@ describe('StreamWriteFeatures against a real Cassandra', () => {
   it('keeps the serving cache correct: a read after a streamed write sees the new value', async () => {
     await t.write(profiles([400], () => 1));
     expect(await ages([400])).toEqual([1]);
-    const before = t.server.core.cacheStats();
+    const before = t.server.core.cache.stats();
     expect(await ages([400])).toEqual([1]);
-    expect(t.server.core.cacheStats().hits - before.hits).toBe(1);
+    expect(t.server.core.cache.stats().hits - before.hits).toBe(1);
     await stream([profiles([401], () => 5), profiles([400], () => 2)]);
     expect(await ages([400, 401])).toEqual([2, 5]);
   });

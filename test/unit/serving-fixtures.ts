@@ -1,4 +1,4 @@
-/** Shared fixtures for the planLookup and assembleResponse unit tests. */
+/** Shared fixtures for the request-planning and response-encoding unit tests. */
 import type { GetOnlineFeaturesRequest__Output } from '../../src/generated/cassette/v1/GetOnlineFeaturesRequest.js';
 import type { RepeatedValue__Output } from '../../src/generated/cassette/v1/RepeatedValue.js';
 import type { Value__Output } from '../../src/generated/cassette/v1/Value.js';

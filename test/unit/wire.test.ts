@@ -6,10 +6,10 @@ import { describe, expect, it } from 'vitest';
 import { parseRegistry, type ScalarType, type ValueType } from '../../src/registry/index.js';
 import { planLookup } from '../../src/read/plan.js';
 import { loadCassetteProtos } from '../../src/api/proto.js';
-import { assembleResponse } from '../../src/read/response.js';
 import { encodeCells, encodeResponse } from '../../src/read/wire.js';
 import type { StoredRow } from '../../src/store/index.js';
 import type { StoredScalar, StoredValue } from '../../src/values/index.js';
+import { objectResponse } from './read/object-response.js';
 import { featuresRequest, users } from './serving-fixtures.js';
 
 const Long = cassandra.types.Long;
@@ -93,8 +93,8 @@ const method = (loadCassetteProtos()['cassette.v1.FeatureServing'] as ServiceDef
 function decoded(wire: Buffer): unknown {
   return method.responseDeserialize(wire);
 }
-function reference(...args: Parameters<typeof assembleResponse>): unknown {
-  return decoded(method.responseSerialize(assembleResponse(...args)));
+function reference(...args: Parameters<typeof objectResponse>): unknown {
+  return decoded(method.responseSerialize(objectResponse(...args)));
 }
 
 describe('encodeResponse', () => {
@@ -130,7 +130,7 @@ describe('encodeResponse', () => {
     );
   });
 
-  it('decodes to the response assembleResponse describes', () => {
+  it('decodes to the response the object form describes', () => {
     const plan = planLookup(
       registry,
       featuresRequest(['plain:label', 'all_types:f_int64', 'all_types:f_string_list'], { user_id: users(1, 2, 1, 3) }),

@@ -1,12 +1,15 @@
-import type { GetOnlineFeaturesResponse } from '../generated/cassette/v1/GetOnlineFeaturesResponse.js';
-import type { Timestamp } from '../generated/google/protobuf/Timestamp.js';
-import type { Value } from '../generated/cassette/v1/Value.js';
-import type { StoredRow } from '../store/index.js';
-import { encodeValue } from '../values/index.js';
-import type { LookupPlan } from './plan.js';
-
-/** Wire values of cassette.v1.FieldStatus. */
-export const STATUS = { PRESENT: 1, NULL_VALUE: 2, NOT_FOUND: 3, OUTSIDE_MAX_AGE: 4 } as const;
+/**
+ * The response in object form, for protobufjs to encode: the reference the wire encoder
+ * (src/read/wire.ts) is checked against in test/unit/wire.test.ts. Built the obvious way, one
+ * object per cell, which is what the server's encoder avoids.
+ */
+import type { GetOnlineFeaturesResponse } from '../../../src/generated/cassette/v1/GetOnlineFeaturesResponse.js';
+import type { Timestamp } from '../../../src/generated/google/protobuf/Timestamp.js';
+import type { Value } from '../../../src/generated/cassette/v1/Value.js';
+import type { LookupPlan } from '../../../src/read/plan.js';
+import { presentStatus, STATUS } from '../../../src/read/status.js';
+import type { StoredRow } from '../../../src/store/index.js';
+import { encodeValue } from '../../../src/values/index.js';
 
 // Shared, never mutated: the encoder only reads them.
 const EMPTY_VALUE: Value = {};
@@ -22,7 +25,7 @@ function timestampFromMicros(micros: number): Timestamp {
  * Lays the rows out column-major: one vector per requested feature, one entry per batch row,
  * in request order. A value older than its view's ttl is returned with OUTSIDE_MAX_AGE.
  */
-export function assembleResponse(
+export function objectResponse(
   plan: LookupPlan,
   rowsByView: readonly (readonly (StoredRow | null)[])[],
   nowMicros: number,
@@ -54,7 +57,7 @@ export function assembleResponse(
       }
       const writtenAt = row.writeTimesMicros[feature.featureIndex]!;
       values[r] = encodeValue(feature.type, value);
-      statuses[r] = ttlMicros > 0 && nowMicros - writtenAt > ttlMicros ? STATUS.OUTSIDE_MAX_AGE : STATUS.PRESENT;
+      statuses[r] = presentStatus(writtenAt, ttlMicros, nowMicros);
       timestamps[r] = timestampFromMicros(writtenAt);
     }
     results[f] = { values, statuses: statuses as (1 | 2 | 3 | 4)[], event_timestamps: timestamps };

@@ -1,0 +1,132 @@
+import { RowCache } from './row-cache.js';
+
+/**
+ * How long after a client-side write timeout Cassandra may still apply the write: its own
+ * write_request_timeout (2 s by default) bounds how long a coordinator keeps a write pending.
+ */
+export const LATE_WRITE_WINDOW_MS = 5_000;
+
+/** Invalidations queued before a batch goes to the sibling workers. */
+const PEER_BATCH_KEYS = 1024;
+
+/**
+ * The cache key of one entity row. Entries are scoped by registry version as well as
+ * (view, entity): a row read with one version's statement has that version's feature
+ * positions, and must never be served to a request planned against another version.
+ */
+export function rowCacheKey(version: number, view: string, entityKey: string): string {
+  return RowCache.key(`${version}:${view}`, entityKey);
+}
+
+/** The worker side of a worker group: how this process tells its siblings which cache keys a write changed. */
+export interface PeerCaches {
+  /** Resolves once every other worker has dropped `keys` (or has exited). */
+  invalidate(keys: string[]): Promise<void>;
+}
+
+/**
+ * The cache keys one call's writes changed, handed to the sibling workers in batches as they
+ * come (so a long stream holds none for long) and waited for at the end of the call.
+ */
+export class PeerInvalidations {
+  private pending: string[] = [];
+  private sent: Promise<void> = Promise.resolve();
+
+  constructor(private readonly peers: PeerCaches | undefined) {}
+
+  add(key: string): void {
+    if (this.peers === undefined) return;
+    this.pending.push(key);
+    if (this.pending.length >= PEER_BATCH_KEYS) this.send();
+  }
+
+  /** Resolves once every key added so far is gone from every sibling's cache. */
+  async flush(): Promise<void> {
+    if (this.peers === undefined) return;
+    if (this.pending.length > 0) this.send();
+    await this.sent;
+  }
+
+  private send(): void {
+    const batch = this.peers!.invalidate(this.pending);
+    this.pending = [];
+    // invalidate() never rejects; one chained promise keeps a long stream's memory flat.
+    this.sent = this.sent.then(() => batch);
+  }
+}
+
+/**
+ * Keeps cached rows from outliving the writes that changed them: each written row is dropped from
+ * this process's cache and from the sibling workers' (if any) before the write is acknowledged,
+ * and again once a write the driver gave up on can no longer be applied late.
+ */
+export class CacheInvalidation {
+  constructor(
+    private readonly cache: { invalidate(key: string): void },
+    /** The registry version serving now. */
+    private readonly registry: { readonly current: { readonly version: number } },
+    private readonly peers: PeerCaches | undefined,
+    private readonly lateWriteWindowMs: number = LATE_WRITE_WINDOW_MS,
+  ) {}
+
+  /** The invalidations of one write call; flush() them before the call is acknowledged. */
+  forCall(): WriteInvalidations {
+    return new WriteInvalidations(this, new PeerInvalidations(this.peers));
+  }
+
+  /** Drops keys a sibling worker's write changed (they come already scoped, see rowCacheKey). */
+  dropLocal(keys: readonly string[]): void {
+    for (const key of keys) this.cache.invalidate(key);
+  }
+
+  /**
+   * Drops one row of `view` written under registry `version`, here and (through `peers`) in the
+   * sibling workers. Under the version serving now as well, in case a new registry was picked up
+   * while the row was being written.
+   */
+  invalidateRow(version: number, view: string, entityKey: string, peers: PeerInvalidations): void {
+    const key = rowCacheKey(version, view, entityKey);
+    this.cache.invalidate(key);
+    peers.add(key);
+    const current = this.registry.current.version;
+    if (current !== version) {
+      const currentKey = rowCacheKey(current, view, entityKey);
+      this.cache.invalidate(currentKey);
+      peers.add(currentKey);
+    }
+  }
+
+  /**
+   * The coordinator may still apply a write the driver gave up on: drop whatever a read cached in
+   * between once that can no longer happen.
+   */
+  invalidateAfterLateWrites(version: number, view: string, entityKey: string): void {
+    setTimeout(() => {
+      const late = new PeerInvalidations(this.peers);
+      this.invalidateRow(version, view, entityKey, late);
+      void late.flush();
+    }, this.lateWriteWindowMs).unref();
+  }
+}
+
+/** The rows one write call changed: dropped as each write settles, waited for at the end. */
+export class WriteInvalidations {
+  constructor(
+    private readonly invalidation: CacheInvalidation,
+    private readonly peers: PeerInvalidations,
+  ) {}
+
+  /**
+   * A row's write settled (succeeded or failed for good: a failed write may still have reached
+   * some replicas). `timedOut`: some attempt ended with the driver giving up.
+   */
+  rowSettled(version: number, view: string, entityKey: string, timedOut: boolean): void {
+    this.invalidation.invalidateRow(version, view, entityKey, this.peers);
+    if (timedOut) this.invalidation.invalidateAfterLateWrites(version, view, entityKey);
+  }
+
+  /** Resolves once no sibling worker can serve the old rows from its cache. */
+  flush(): Promise<void> {
+    return this.peers.flush();
+  }
+}

@@ -1,0 +1,7 @@
+/** What the serving core knows about one call, whatever transport it came through. */
+export interface CallContext {
+  /** Absolute deadline, in Date.now() milliseconds; Infinity for none (a stream may have none). */
+  readonly deadline: number;
+  /** True once the caller has gone away. */
+  readonly isCancelled: () => boolean;
+}

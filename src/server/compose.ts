@@ -1,0 +1,88 @@
+import { CacheInvalidation, RowCache, type PeerCaches } from '../cache/index.js';
+import type { Config } from '../config/index.js';
+import type { Logger } from '../observability/logger.js';
+import { CachedRowReader, servedRowBytes } from '../read/cached-reader.js';
+import { FeatureReader } from '../read/feature-reader.js';
+import { StoreRowReader } from '../read/row-reader.js';
+import type { ServedRow } from '../read/wire.js';
+import { RegistrySync } from '../registry/sync.js';
+import { CassandraStore, type CassandraClient, type OnlineStore } from '../store/index.js';
+import { FeatureWriter } from '../write/index.js';
+import { RegistryListing } from './registry-listing.js';
+
+/** The request-handling pieces of the serving core, over a store and a registry. */
+export interface ServingPieces {
+  readonly cache: RowCache<ServedRow>;
+  readonly invalidation: CacheInvalidation;
+  /** GetOnlineFeatures. */
+  readonly reader: FeatureReader;
+  /** WriteFeatures and StreamWriteFeatures. */
+  readonly writer: FeatureWriter;
+  /** ListFeatureViews and ListFeatureServices. */
+  readonly listing: RegistryListing;
+}
+
+/**
+ * The serving core, transport-independent: the gRPC transport (see startServer) and the CLI's
+ * direct mode both call these pieces.
+ */
+export interface ServingCore extends ServingPieces {
+  readonly store: OnlineStore;
+  readonly registry: RegistrySync;
+  /** Stops polling for registry changes. */
+  close(): void;
+}
+
+/**
+ * Wires the pieces over `store` and `registry`: the read layers (store, then cache when it is
+ * enabled), the writer and the cache invalidation. Pure wiring: nothing is read or started.
+ */
+export function assembleServing(
+  store: OnlineStore,
+  registry: Pick<RegistrySync, 'current'>,
+  cache: RowCache<ServedRow>,
+  config: Config,
+  logger: Logger,
+  peers?: PeerCaches,
+): ServingPieces {
+  const invalidation = new CacheInvalidation(cache, registry, peers);
+  const storeReader = new StoreRowReader(store, config.cassandra);
+  const rows = cache.enabled ? new CachedRowReader(cache, storeReader) : storeReader;
+  return {
+    cache,
+    invalidation,
+    reader: new FeatureReader(registry, rows, config.serving),
+    writer: new FeatureWriter(store, registry, invalidation, config, logger),
+    listing: new RegistryListing(registry),
+  };
+}
+
+/**
+ * The composition root of the serving core: the Cassandra store, the row cache and the registry
+ * sync over one Cassandra session, and the pieces over them (assembleServing). Resolves once the
+ * registry is loaded and every statement prepared.
+ */
+export async function composeServingCore(
+  config: Config,
+  client: CassandraClient,
+  logger: Logger,
+  options: {
+    /** Set in a serving worker: the sibling workers' caches, kept coherent on writes. */
+    peers?: PeerCaches;
+    /** Poll for a newly applied registry (default true; a one-shot CLI command does not). */
+    pollRegistry?: boolean;
+  } = {},
+): Promise<ServingCore> {
+  const store = new CassandraStore(client, config.cassandra.keyspace, config.cassandra);
+  const cache = new RowCache<ServedRow>(config.cache, servedRowBytes);
+  const registry = new RegistrySync(client, config.cassandra.keyspace, store, cache, logger);
+  const core: ServingCore = {
+    store,
+    registry,
+    ...assembleServing(store, registry, cache, config, logger, options.peers),
+    close: () => registry.stop(),
+  };
+  await registry.load();
+  if (options.pollRegistry ?? true) registry.startPolling(config.registry.refreshIntervalMs);
+  return core;
+}
