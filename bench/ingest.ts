@@ -33,7 +33,14 @@ import type { FeatureRow__Output } from '../src/generated/cassette/v1/FeatureRow
 import type { Value__Output } from '../src/generated/cassette/v1/Value.js';
 import { RowSink, validateRow, type WriteRow } from '../src/write/index.js';
 import { parseRegistry, type FeatureViewDef } from '../src/registry/index.js';
-import { applyRegistry, connectSession, OnlineStore, type CassandraClient } from '../src/store/index.js';
+import {
+  applyRegistry,
+  connectSession,
+  insertStatement,
+  OnlineStore,
+  type CassandraClient,
+} from '../src/store/index.js';
+import { timestampFromMicros } from '../src/time/index.js';
 import { entityKeyString, type StoredValue } from '../src/values/index.js';
 
 const { values: args } = parseArgs({
@@ -136,7 +143,7 @@ function protoRow(i: number, perEntity: number): FeatureRow__Output {
   return {
     entity_keys: { user_id: { val: 'int64_val', int64_val: String(userOf(i, perEntity)) } as Value__Output },
     features,
-    event_timestamp: { seconds: String(Math.floor(micros / 1e6)), nanos: (micros % 1e6) * 1000 },
+    event_timestamp: timestampFromMicros(BigInt(micros)),
   };
 }
 
@@ -151,10 +158,8 @@ function writeRow(i: number, perEntity: number): WriteRow {
   };
 }
 
-/** The INSERT OnlineStore prepares for the view, parameters in the same order. */
-const INSERT =
-  `INSERT INTO "${KEYSPACE}"."${VIEW}" ("user_id", ${FEATURES.map((f) => `"${f.name}"`).join(', ')}) ` +
-  `VALUES (${['user_id', ...FEATURES].map(() => '?').join(', ')}) USING TIMESTAMP ? AND TTL ?`;
+/** The INSERT OnlineStore prepares for the view; insertParams fills its parameters in the same order. */
+const INSERT = insertStatement(KEYSPACE, parseRegistry(REGISTRY).featureViews.get(VIEW)!);
 
 function insertParams(i: number, perEntity: number): unknown[] {
   return [

@@ -2,6 +2,7 @@ import type { GetOnlineFeaturesResponse } from '../generated/cassette/v1/GetOnli
 import type { Timestamp } from '../generated/google/protobuf/Timestamp.js';
 import type { Value } from '../generated/cassette/v1/Value.js';
 import type { StoredRow } from '../store/index.js';
+import { timestampFromMicros } from '../time/index.js';
 import { encodeValue } from '../values/index.js';
 import type { LookupPlan } from './plan.js';
 
@@ -12,11 +13,6 @@ export const STATUS = { PRESENT: 1, NULL_VALUE: 2, NOT_FOUND: 3, OUTSIDE_MAX_AGE
 const EMPTY_VALUE: Value = {};
 const NULL_VALUE: Value = { null_val: 'NULL' };
 const NO_TIMESTAMP: Timestamp = { seconds: 0, nanos: 0 };
-
-function timestampFromMicros(micros: number): Timestamp {
-  const seconds = Math.floor(micros / 1e6);
-  return { seconds, nanos: (micros - seconds * 1e6) * 1000 };
-}
 
 /**
  * Lays the rows out column-major: one vector per requested feature, one entry per batch row,

@@ -16,5 +16,5 @@ export {
   type KeyspaceSettings,
   type StoredRegistry,
 } from '../registry/storage.js';
-export { cqlType } from './cql.js';
+export { cqlType, insertStatement } from './cql.js';
 export { storeError, isClientTimeout, isTransientWriteError } from './errors.js';
