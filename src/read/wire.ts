@@ -143,6 +143,7 @@ export function encodeResponse(
     const lookup = plan.views[feature.viewSlot]!;
     const rows = rowsByView[feature.viewSlot]!;
     const codec = codecOf(feature.type);
+    const fixedSize = codec.fixedWireSize;
     const ttlMicros = lookup.view.ttlSeconds * 1e6;
     let valuesSize = 0;
     let timestampsSize = 0;
@@ -170,8 +171,13 @@ export function encodeResponse(
             size = cells.offsets[at + 1]! - cells.offsets[at]!;
             timestampsSize += 1 + lengthDelimitedSize(cells.offsets[at + 2]! - cells.offsets[at + 1]!);
           } else {
-            size = codec.wireSize(value);
-            cellInnerSize[cell] = measured.inner;
+            // Fixed-size values (double, float, bool) need no measuring call per cell.
+            if (fixedSize > 0) {
+              size = fixedSize;
+            } else {
+              size = codec.wireSize(value);
+              cellInnerSize[cell] = measured.inner;
+            }
             timestampsSize += 1 + lengthDelimitedSize(timestampSize(writtenAt));
           }
         }

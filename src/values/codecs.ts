@@ -96,6 +96,8 @@ export interface ValueCodec<V extends StoredValue> {
   decode(value: Value__Output, where: string): V;
   /** Stored form -> proto Value (int64 as a long.js-shaped object, timestamps as seconds). */
   encode(value: V): Value;
+  /** The Value message body's size when it is the same for every value (double, float, bool), else 0. */
+  readonly fixedWireSize: number;
   /** Size of the Value message body for `value`; leaves its length-delimited payload's length in `measured.inner`. */
   wireSize(value: V): number;
   /** Writes the Value message body; `inner` is what wireSize left in `measured.inner`. */
@@ -111,7 +113,8 @@ export interface ValueCodec<V extends StoredValue> {
 /** A scalar codec: a ValueCodec with what its list needs of each element. */
 export interface ScalarCodec<S extends ScalarType> extends ValueCodec<ScalarValues[S]> {
   readonly type: S;
-  readonly element: ScalarSpec<S>;
+  /** The table entry the codec was built from; its list codec is built from it too. */
+  readonly spec: ScalarSpec<S>;
   /** JSON -> the proto scalar; throws INVALID_ARGUMENT naming `where`. */
   jsonItem(json: unknown, where: string): ProtoOf<S>;
 }
@@ -144,7 +147,7 @@ interface ScalarSpec<S extends ScalarType> {
   fromText?(text: string, where: string): ProtoOf<S>;
 }
 
-/** Each list element as its index when something is wrong with it (building that text per element is not free). */
+/** Names a list element in an error message. */
 function elementWhere(where: string, index: number): string {
   return `${where}[${index}]`;
 }
@@ -160,6 +163,7 @@ function asProtoLong(value: Long): ProtoLong {
 
 function scalarCodec<S extends ScalarType>(type: S, spec: ScalarSpec<S>): ScalarCodec<S> {
   const valueTag = tag(spec.field, spec.wireType);
+  const scalarCase = `${type}_val` as const;
   function jsonItem(json: unknown, where: string): ProtoOf<S> {
     const inner = spec.fromJson(json, where);
     if (inner === undefined) throw invalidArgument(`${where}: expected ${type}, got ${JSON.stringify(json)}`);
@@ -168,10 +172,11 @@ function scalarCodec<S extends ScalarType>(type: S, spec: ScalarSpec<S>): Scalar
   return {
     type,
     cql: spec.cql,
-    protoCase: `${type}_val`,
+    protoCase: scalarCase,
     parquet: spec.parquet,
-    element: spec,
+    spec,
     jsonItem,
+    fixedWireSize: spec.fixedSize > 0 ? 1 + spec.fixedSize : 0,
     decode(value, where) {
       const stored = spec.decode(value, where);
       if (stored === undefined) throw invalidArgument(`${where}: expected ${type}, got ${describeCase(value)}`);
@@ -193,14 +198,14 @@ function scalarCodec<S extends ScalarType>(type: S, spec: ScalarSpec<S>): Scalar
       return spec.proto(spec.fromText ? spec.fromText(text, where) : jsonItem(text.trim(), where));
     },
     toJson(value) {
-      return scalarToJson(value[`${type}_val`]);
+      return scalarToJson(value[scalarCase]);
     },
   };
 }
 
 /** The codec of a list of `element`s: a frozen CQL list, a list message in the proto (packed unless LEN). */
 function listCodec<S extends ScalarType>(element: ScalarCodec<S>): ValueCodec<ScalarValues[S][]> {
-  const spec = element.element;
+  const spec = element.spec;
   const type = `${element.type}_list` as const;
   const field = spec.field + 10;
   const listCase = `${type}_val` as const;
@@ -228,6 +233,7 @@ function listCodec<S extends ScalarType>(element: ScalarCodec<S>): ValueCodec<Sc
   }
 
   function itemFromJson(json: unknown, where: string, index: number): ProtoOf<S> {
+    // The element's index is named only when something is wrong: building that text per element is not free.
     try {
       return element.jsonItem(json, where);
     } catch {
@@ -256,6 +262,7 @@ function listCodec<S extends ScalarType>(element: ScalarCodec<S>): ValueCodec<Sc
       return spec.decodeList(value, where);
     },
     encode: spec.encodeList,
+    fixedWireSize: 0,
     wireSize(list) {
       const inner = messageSize(list);
       measured.inner = inner;

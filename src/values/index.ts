@@ -17,5 +17,4 @@ export { encodeValue } from './encode.js';
 export { entityKeyString, isUnstorableKey, partitionKeyBytes, MAX_PARTITION_KEY_BYTES } from './key.js';
 export { valueFromJson, valueToJson, decodedValueFromJson } from './json.js';
 export { valueFromText } from './text.js';
-export { measured, WireWriter } from './protobuf.js';
 export { MAX_UNIX_SECONDS } from '../time/index.js';
