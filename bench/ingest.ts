@@ -15,7 +15,7 @@
  *   sink-validate   validateRow on protobuf-shaped rows, then RowSink (what a file or RPC row costs)
  *   driver-batch    raw driver, consecutive rows of one entity as UNLOGGED BATCHes (with --per-entity)
  *   driver-session  executeConcurrent over Cassette's bulk session (isolates session settings)
- *   store           OnlineStore.write with bounded concurrency, no sink (isolates the sink's scheduling)
+ *   store           CassandraStore.write with bounded concurrency, no sink (isolates the sink's scheduling)
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -34,7 +34,8 @@ import type { Value__Output } from '../src/generated/cassette/v1/Value.js';
 import { RowSink, validateRow, type WriteRow } from '../src/write/index.js';
 import { parseRegistry, type FeatureViewDef } from '../src/registry/index.js';
 import { applyRegistry } from '../src/registry/storage.js';
-import { CassandraStore, connectSession, type CassandraClient } from '../src/store/index.js';
+import { CassandraStore, connectSession, insertStatement, type CassandraClient } from '../src/store/index.js';
+import { timestampFromMicros } from '../src/time/index.js';
 import { entityKeyString, type StoredValue } from '../src/values/index.js';
 
 const { values: args } = parseArgs({
@@ -137,7 +138,7 @@ function protoRow(i: number, perEntity: number): FeatureRow__Output {
   return {
     entity_keys: { user_id: { val: 'int64_val', int64_val: String(userOf(i, perEntity)) } as Value__Output },
     features,
-    event_timestamp: { seconds: String(Math.floor(micros / 1e6)), nanos: (micros % 1e6) * 1000 },
+    event_timestamp: timestampFromMicros(BigInt(micros)),
   };
 }
 
@@ -152,10 +153,8 @@ function writeRow(i: number, perEntity: number): WriteRow {
   };
 }
 
-/** The INSERT OnlineStore prepares for the view, parameters in the same order. */
-const INSERT =
-  `INSERT INTO "${KEYSPACE}"."${VIEW}" ("user_id", ${FEATURES.map((f) => `"${f.name}"`).join(', ')}) ` +
-  `VALUES (${['user_id', ...FEATURES].map(() => '?').join(', ')}) USING TIMESTAMP ? AND TTL ?`;
+/** The INSERT CassandraStore prepares for the view; insertParams fills its parameters in the same order. */
+const INSERT = insertStatement(KEYSPACE, parseRegistry(REGISTRY).featureViews.get(VIEW)!);
 
 function insertParams(i: number, perEntity: number): unknown[] {
   return [
@@ -279,7 +278,7 @@ async function runChild(scenario: string, settings: Settings): Promise<void> {
     );
     const validate = scenario === 'sink-validate';
     if (scenario === 'store') {
-      // Diagnostic: OnlineStore.write with bounded concurrency, no sink.
+      // Diagnostic: CassandraStore.write with bounded concurrency, no sink.
       work = async () => {
         await runBounded(rows, settings.concurrency, async (i) => {
           const row = writeRow(i, perEntity);

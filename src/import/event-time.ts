@@ -1,5 +1,6 @@
 import { invalidArgument, quoteInput } from '../errors/index.js';
 import type { Timestamp__Output } from '../generated/google/protobuf/Timestamp.js';
+import { isoFromMicros, microsFromIso, timestampFromMicros } from '../time/index.js';
 
 /**
  * Event times in files. A row's event time becomes its write timestamp in Cassandra
@@ -22,28 +23,10 @@ export class ParquetTimestamp {
   constructor(readonly micros: bigint) {}
 }
 
-const ISO =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?\s*(?:([Zz])|([+-])(\d{2}):?(\d{2})?)?$/;
 const NUMERIC = /^[+-]?(\d+)(?:\.(\d+))?$/;
 
-/** ISO-8601 with microseconds (UTC), e.g. for a reject file. */
-export function isoFromMicros(micros: bigint): string {
-  const millis = micros / 1000n - (micros % 1000n < 0n ? 1n : 0n);
-  const rest = micros - millis * 1000n;
-  const iso = new Date(Number(millis)).toISOString();
-  return `${iso.slice(0, -1)}${String(rest).padStart(3, '0')}Z`;
-}
-
-export function timestampFromMicros(micros: bigint): Timestamp__Output {
-  // Floor division, so a negative time is caught by validateRow rather than wrapped here.
-  let seconds = micros / 1_000_000n;
-  let rest = micros % 1_000_000n;
-  if (rest < 0n) {
-    seconds -= 1n;
-    rest += 1_000_000n;
-  }
-  return { seconds: seconds.toString(), nanos: Number(rest) * 1000 };
-}
+// The import job names these here; they live in the time module.
+export { isoFromMicros, timestampFromMicros };
 
 function fractionMicros(digits: string | undefined, unitMicros: bigint): bigint {
   if (!digits) return 0n;
@@ -51,35 +34,6 @@ function fractionMicros(digits: string | undefined, unitMicros: bigint): bigint 
   const scale = unitMicros.toString().length - 1;
   const kept = digits.slice(0, scale).padEnd(scale, '0');
   return scale === 0 ? 0n : BigInt(kept);
-}
-
-/** An ISO-8601 match as seconds and microseconds (numbers: Date.UTC is exact in whole seconds). */
-function isoTimestamp(match: RegExpExecArray, text: string, where: string): Timestamp__Output {
-  const [, y, mo, d, h = '0', mi = '0', s = '0', fraction, zulu, sign, oh, om] = match;
-  const year = Number(y);
-  const month = Number(mo);
-  const day = Number(d);
-  const hour = Number(h);
-  const minute = Number(mi);
-  const second = Number(s);
-  const offsetMinutes = zulu || !sign ? 0 : (sign === '-' ? -1 : 1) * (Number(oh) * 60 + Number(om ?? '0'));
-  const millis = Date.UTC(year, month - 1, day, hour, minute, second);
-  const check = new Date(millis);
-  // Date.UTC rolls 2026-02-30 over into March: refuse rather than guess.
-  if (
-    check.getUTCFullYear() !== year ||
-    check.getUTCMonth() !== month - 1 ||
-    check.getUTCDate() !== day ||
-    hour > 23 ||
-    minute > 59 ||
-    second > 59 ||
-    Math.abs(offsetMinutes) > 18 * 60
-  ) {
-    throw invalidArgument(`${where}: ${quoteInput(text)} is not a valid ISO-8601 time`);
-  }
-  const seconds = (millis - offsetMinutes * 60_000) / 1000;
-  const micros = fraction ? Number(fraction.slice(0, 6).padEnd(6, '0')) : 0;
-  return { seconds: String(seconds), nanos: micros * 1000 };
 }
 
 /** Event time from text: ISO-8601, or a unix time in `unit`. */
@@ -91,11 +45,12 @@ export function eventTimeFromText(text: string, unit: EventTimeUnit, where: stri
     const magnitude = BigInt(numeric[1]!) * unitMicros + fractionMicros(numeric[2], unitMicros);
     return timestampFromMicros(trimmed.startsWith('-') ? -magnitude : magnitude);
   }
-  const iso = ISO.exec(trimmed);
-  if (!iso) {
+  const micros = microsFromIso(trimmed);
+  if (micros === 'not-iso') {
     throw invalidArgument(`${where}: ${quoteInput(text)} is not an ISO-8601 time or a unix time in ${unitName(unit)}`);
   }
-  return isoTimestamp(iso, text, where);
+  if (micros === 'invalid') throw invalidArgument(`${where}: ${quoteInput(text)} is not a valid ISO-8601 time`);
+  return timestampFromMicros(micros);
 }
 
 function unitName(unit: EventTimeUnit): string {

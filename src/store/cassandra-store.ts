@@ -3,7 +3,7 @@ import cassandra from 'cassandra-driver';
 import type { Config } from '../config/index.js';
 import type { FeatureViewDef, Registry } from '../registry/index.js';
 import type { StoredScalar, StoredValue } from '../values/index.js';
-import { q } from './cql.js';
+import { insertStatement, q } from './cql.js';
 import type { FeatureWrite, OnlineStore, Projection, RowWrite, StoredRow } from './online-store.js';
 import { prepareStatement } from './prepare.js';
 import { consistencyOf, type CassandraClient } from './session.js';
@@ -65,15 +65,9 @@ export class CassandraStore implements OnlineStore {
   async prepare(registry: Registry): Promise<void> {
     for (const view of registry.featureViews.values()) {
       if (this.statements.has(view)) continue;
-      const table = `${q(this.keyspace)}.${q(view.name)}`;
-      const columns = [...view.entities.map((e) => q(e.joinKey)), ...view.features.map((f) => q(f.name))];
       const statements: ViewStatements = {
         fullRow: this.readStatement(view, Int32Array.from(view.features.keys())),
-        // INSERT (not UPDATE) writes a row marker, so a row whose features are all null still
-        // reads as present (NULL_VALUE) rather than missing (NOT_FOUND).
-        insert:
-          `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) ` +
-          'USING TIMESTAMP ? AND TTL ?',
+        insert: insertStatement(this.keyspace, view),
         projections: new Map(),
       };
       await prepareStatement(this.client, statements.fullRow.cql);

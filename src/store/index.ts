@@ -8,5 +8,5 @@ export {
 } from './session.js';
 export type { OnlineStore, Projection, StoredRow, FeatureWrite, RowWrite } from './online-store.js';
 export { CassandraStore, type ReadStatement } from './cassandra-store.js';
-export { cqlType } from './cql.js';
+export { cqlType, insertStatement } from './cql.js';
 export { storeError, isClientTimeout, isInvalidRequest, isTransientWriteError } from './errors.js';

@@ -5,7 +5,7 @@ import { csvWriter, jsonlWriter, parquetRowWriter, type RowFileWriter } from './
 
 export { Random } from './random.js';
 export { syntheticRow, eventWindowMicros, type SyntheticRow, type SyntheticValue, type BadKind } from './rows.js';
-export { csvCell, isoMicros, parquetSchemaFor } from './writers.js';
+export { csvCell, parquetSchemaFor } from './writers.js';
 
 export type SyntheticFormat = 'csv' | 'jsonl' | 'parquet';
 

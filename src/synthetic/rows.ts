@@ -1,4 +1,11 @@
-import { elementType, isListType, type FeatureViewDef, type ScalarType, type ValueType } from '../registry/index.js';
+import {
+  elementType,
+  isListType,
+  type EntityKeyType,
+  type FeatureViewDef,
+  type ScalarType,
+  type ValueType,
+} from '../registry/index.js';
 import type { Random } from './random.js';
 
 /** A generated value, format-neutral: int64 as bigint, bytes as Buffer, unix_timestamp as seconds. */
@@ -57,46 +64,36 @@ export function eventWindowMicros(view: FeatureViewDef): bigint {
   return BigInt(Math.max(1, seconds)) * 1_000_000n;
 }
 
-function keyPart(type: ValueType, index: number, joinKey: string): SyntheticScalar {
-  switch (type) {
-    case 'int32':
-      return 1 + index;
-    case 'int64':
-      return 10_000_000_000n + BigInt(index);
-    case 'string':
-      return `${joinKey}_${index}`;
-    case 'bytes': {
-      const out = Buffer.alloc(8);
-      out.writeBigUInt64BE(BigInt(index));
-      return out;
-    }
-    default:
-      throw new Error(`join keys cannot be ${type}`);
-  }
-}
+/** Entity `index`'s key part, per join key type. */
+const KEY_PART: { [K in EntityKeyType]: (index: number, joinKey: string) => SyntheticScalar } = {
+  int32: (index) => 1 + index,
+  int64: (index) => 10_000_000_000n + BigInt(index),
+  string: (index, joinKey) => `${joinKey}_${index}`,
+  bytes: (index) => {
+    const out = Buffer.alloc(8);
+    out.writeBigUInt64BE(BigInt(index));
+    return out;
+  },
+};
+
+/** A random value per scalar type; `edge` (drawn for every type, so the sequence is fixed) asks for an extreme. */
+const SCALAR: { [S in ScalarType]: (random: Random, edge: boolean, anchorSeconds: number) => SyntheticScalar } = {
+  int32: (random, edge) => (edge ? random.pick([INT32_MIN, INT32_MAX, 0, -1]) : random.int(0, 5000)),
+  int64: (random, edge) =>
+    edge
+      ? random.pick([INT64_MIN, INT64_MAX, 0n, -1n])
+      : BigInt(random.int(0, 2 ** 30)) * BigInt(random.int(1, 2 ** 22)),
+  float: (random) => random.int(-100000, 100000) / 100,
+  double: (random, edge) => (edge ? random.pick([0, -0.5, 1e300, 5e-324]) : random.int(-(10 ** 9), 10 ** 9) / 1000),
+  string: (random) => (random.chance(0.05) ? random.pick(AWKWARD) : `${random.pick(WORDS)}_${random.int(0, 999)}`),
+  bytes: (random) => random.bytes(random.int(1, 16)),
+  bool: (random) => random.chance(0.5),
+  unix_timestamp: (random, _edge, anchorSeconds) => anchorSeconds - random.int(0, 400 * 86_400),
+};
 
 function scalar(type: ScalarType, random: Random, anchorSeconds: number): SyntheticScalar {
   const edge = random.chance(0.01);
-  switch (type) {
-    case 'int32':
-      return edge ? random.pick([INT32_MIN, INT32_MAX, 0, -1]) : random.int(0, 5000);
-    case 'int64':
-      return edge
-        ? random.pick([INT64_MIN, INT64_MAX, 0n, -1n])
-        : BigInt(random.int(0, 2 ** 30)) * BigInt(random.int(1, 2 ** 22));
-    case 'float':
-      return random.int(-100000, 100000) / 100;
-    case 'double':
-      return edge ? random.pick([0, -0.5, 1e300, 5e-324]) : random.int(-(10 ** 9), 10 ** 9) / 1000;
-    case 'string':
-      return random.chance(0.05) ? random.pick(AWKWARD) : `${random.pick(WORDS)}_${random.int(0, 999)}`;
-    case 'bytes':
-      return random.bytes(random.int(1, 16));
-    case 'bool':
-      return random.chance(0.5);
-    case 'unix_timestamp':
-      return anchorSeconds - random.int(0, 400 * 86_400);
-  }
+  return SCALAR[type](random, edge, anchorSeconds);
 }
 
 function value(type: ValueType, random: Random, anchorSeconds: number): SyntheticValue {
@@ -113,7 +110,7 @@ const BAD_KINDS: readonly BadKind[] = ['wrong-type', 'missing-key', 'bad-event-t
 export function syntheticRow(shape: RowShape, index: number, random: Random): SyntheticRow {
   const { view } = shape;
   const entity = shape.entities > 0 ? random.int(0, shape.entities - 1) : index;
-  const key = view.entities.map((e) => keyPart(e.type, entity, e.joinKey));
+  const key = view.entities.map((e) => KEY_PART[e.type](entity, e.joinKey));
   const anchorSeconds = Number(shape.anchorMicros / 1_000_000n);
   const features: (SyntheticValue | undefined)[] = view.features.map((f) => value(f.type, random, anchorSeconds));
   if (features.length > 1) {

@@ -7,19 +7,13 @@ import type { SchemaElement } from 'hyparquet';
 import { fileWriter, ParquetWriter } from 'hyparquet-writer';
 
 import { elementType, isListType, type FeatureViewDef, type ScalarType, type ValueType } from '../registry/index.js';
+import { isoFromMicros } from '../time/index.js';
 import type { SyntheticRow, SyntheticScalar, SyntheticValue } from './rows.js';
 
 /** A sink for generated rows in one file format. */
 export interface RowFileWriter {
   write(rows: readonly SyntheticRow[]): Promise<void>;
   close(): Promise<void>;
-}
-
-/** ISO-8601 with microseconds, the precision of a write timestamp. */
-export function isoMicros(micros: bigint): string {
-  const millis = micros / 1000n;
-  const iso = new Date(Number(millis)).toISOString();
-  return `${iso.slice(0, -1)}${String(micros % 1000n).padStart(3, '0')}Z`;
 }
 
 /** A value as JSON: int64 as a number when exact, else as text; bytes as base64. */
@@ -77,7 +71,7 @@ export function csvWriter(path: string, view: FeatureViewDef, eventTimeColumn: s
       started = true;
       for (const row of rows) {
         const cells = [...row.key.map(csvCell), ...row.features.map((f) => (f === undefined ? '' : csvCell(f)))];
-        cells.push(isoMicros(row.eventMicros));
+        cells.push(isoFromMicros(row.eventMicros));
         const keys = view.entities.length;
         switch (row.bad) {
           case 'wrong-type':
@@ -119,7 +113,7 @@ export function jsonlWriter(path: string, view: FeatureViewDef, eventTimeColumn:
           const value = row.features[i];
           if (value !== undefined) object[f.name] = jsonValue(value);
         });
-        object[eventTimeColumn] = isoMicros(row.eventMicros);
+        object[eventTimeColumn] = isoFromMicros(row.eventMicros);
         switch (row.bad) {
           case 'wrong-type':
             if (spoil >= 0) object[view.features[spoil]!.name] = 'not-a-number';
@@ -145,25 +139,20 @@ export function jsonlWriter(path: string, view: FeatureViewDef, eventTimeColumn:
   };
 }
 
+/** The Parquet column each scalar type is written as. */
+const PARQUET_LEAF: { [S in ScalarType]: Pick<SchemaElement, 'type' | 'converted_type'> } = {
+  int32: { type: 'INT32' },
+  int64: { type: 'INT64' },
+  float: { type: 'FLOAT' },
+  double: { type: 'DOUBLE' },
+  string: { type: 'BYTE_ARRAY', converted_type: 'UTF8' },
+  bytes: { type: 'BYTE_ARRAY' },
+  bool: { type: 'BOOLEAN' },
+  unix_timestamp: { type: 'INT64', converted_type: 'TIMESTAMP_MILLIS' },
+};
+
 function leafElement(name: string, type: ScalarType, repetition: 'OPTIONAL' | 'REQUIRED'): SchemaElement {
-  switch (type) {
-    case 'int32':
-      return { name, type: 'INT32', repetition_type: repetition };
-    case 'int64':
-      return { name, type: 'INT64', repetition_type: repetition };
-    case 'float':
-      return { name, type: 'FLOAT', repetition_type: repetition };
-    case 'double':
-      return { name, type: 'DOUBLE', repetition_type: repetition };
-    case 'string':
-      return { name, type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: repetition };
-    case 'bytes':
-      return { name, type: 'BYTE_ARRAY', repetition_type: repetition };
-    case 'bool':
-      return { name, type: 'BOOLEAN', repetition_type: repetition };
-    case 'unix_timestamp':
-      return { name, type: 'INT64', converted_type: 'TIMESTAMP_MILLIS', repetition_type: repetition };
-  }
+  return { name, ...PARQUET_LEAF[type], repetition_type: repetition };
 }
 
 /** The Parquet schema of a view's rows: native types, 3-level LISTs, event time as TIMESTAMP(MICROS). */
@@ -184,15 +173,15 @@ export function parquetSchemaFor(view: FeatureViewDef, eventTimeColumn: string):
   return [{ name: 'root', num_children: columns.length }, ...columns.flat()];
 }
 
+/** A generated value in its Parquet column: unix_timestamp seconds become TIMESTAMP_MILLIS. */
 function parquetScalar(type: ScalarType, value: SyntheticScalar): unknown {
-  if (type === 'unix_timestamp') return BigInt(value as number) * 1000n;
-  return value;
+  return type === 'unix_timestamp' && typeof value === 'number' ? BigInt(value) * 1000n : value;
 }
 
 function parquetValue(type: ValueType, value: SyntheticValue | undefined): unknown {
   if (value === undefined) return null;
-  if (isListType(type)) return (value as SyntheticScalar[]).map((v) => parquetScalar(elementType(type), v));
-  return parquetScalar(type, value as SyntheticScalar);
+  const scalarType = isListType(type) ? elementType(type) : type;
+  return Array.isArray(value) ? value.map((v) => parquetScalar(scalarType, v)) : parquetScalar(scalarType, value);
 }
 
 /** Far enough ahead to be refused as an event time. */

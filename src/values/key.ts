@@ -1,4 +1,4 @@
-import type { StoredScalar } from './decode.js';
+import type { StoredScalar } from './codecs.js';
 
 /**
  * A string that identifies one entity row of a view: used to de-duplicate a batch and as the
@@ -6,9 +6,9 @@ import type { StoredScalar } from './decode.js';
  * character that cannot be confused because strings are JSON-escaped.
  */
 export function entityKeyString(parts: readonly StoredScalar[]): string {
-  if (parts.length === 1) return keyPart(parts[0] as StoredScalar);
-  let out = keyPart(parts[0] as StoredScalar);
-  for (let i = 1; i < parts.length; i++) out += '\u0001' + keyPart(parts[i] as StoredScalar);
+  if (parts.length === 1) return keyPart(parts[0]!);
+  let out = keyPart(parts[0]!);
+  for (let i = 1; i < parts.length; i++) out += '\u0001' + keyPart(parts[i]!);
   return out;
 }
 

@@ -5,6 +5,7 @@ import type { FeatureRow__Output } from '../generated/cassette/v1/FeatureRow.js'
 import type { Timestamp__Output } from '../generated/google/protobuf/Timestamp.js';
 import type { FeatureViewDef } from '../registry/index.js';
 import type { FeatureWrite } from '../store/index.js';
+import { microsFromTimestamp } from '../time/index.js';
 import { monotonicMicros } from './clock.js';
 import {
   decodeEntityKey,
@@ -59,7 +60,7 @@ function eventTimeMicros(timestamp: Timestamp__Output | null, where: string): nu
       `${where}: not a valid timestamp between 1970-01-01 and the year 275760 (seconds=${timestamp.seconds}, nanos=${nanos})`,
     );
   }
-  return seconds * 1e6 + Math.floor(nanos / 1000);
+  return microsFromTimestamp(seconds, nanos);
 }
 
 /**

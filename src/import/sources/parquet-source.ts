@@ -12,8 +12,10 @@ import {
 import type { FeatureRow__Output } from '../../generated/cassette/v1/FeatureRow.js';
 import type { Value__Output } from '../../generated/cassette/v1/Value.js';
 import { elementType, isListType, type ScalarType, type ValueType } from '../../registry/index.js';
-import { decodedValueFromJson, valueFromText } from '../../values/index.js';
-import { eventTimeFromValue, isoFromMicros, ParquetTimestamp } from '../event-time.js';
+import { secondsOfBigMicros, unixSeconds } from '../../time/index.js';
+import { codecOf, decodedValueFromJson, SCALAR_CODECS, valueFromText } from '../../values/index.js';
+import { eventTimeFromValue, ParquetTimestamp } from '../event-time.js';
+import { isoFromMicros } from '../../time/index.js';
 import { planColumns, type ColumnPlan, type ColumnTarget } from '../mapping.js';
 import {
   newRow,
@@ -83,46 +85,60 @@ function toBuffer(value: unknown, where: string): Buffer {
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** A Parquet integer as valueFromJson takes it: INT64 (bigint) as exact text. */
+function integerJson(value: unknown): string | number | undefined {
+  if (typeof value === 'bigint') return value.toString();
+  if (typeof value === 'number' && Number.isInteger(value)) return value;
+  return undefined;
+}
+
 /**
- * One Parquet scalar as the JSON value valueFromJson expects for `type`: INT64 (bigint) as exact
- * integer text, timestamps and dates as unix seconds for unix_timestamp, integral doubles for
- * integer types, UTF-8 bytes for strings. Anything else does not fit the type.
+ * One Parquet scalar as the JSON value valueFromJson expects for `type`, by the Parquet form its
+ * codec takes: INT64 (bigint) as exact integer text, timestamps and dates as unix seconds,
+ * integral doubles for integer types, UTF-8 bytes for strings. Anything else does not fit.
  */
 function normalize(type: ScalarType, value: unknown, where: string): unknown {
   if (typeof value === 'string') return value;
-  switch (type) {
-    case 'int32':
-    case 'int64':
-    case 'unix_timestamp':
-      if (typeof value === 'bigint') return value.toString();
-      if (typeof value === 'number' && Number.isInteger(value)) return value;
-      if (type === 'unix_timestamp') {
-        if (value instanceof ParquetTimestamp)
-          return (value.micros / 1_000_000n - (value.micros % 1_000_000n < 0n ? 1n : 0n)).toString();
-        if (value instanceof Date) return Math.floor(value.getTime() / 1000);
-      }
+  let json: unknown;
+  switch (SCALAR_CODECS[type].parquet) {
+    case 'integer':
+      json = integerJson(value);
       break;
-    case 'float':
-    case 'double':
-      if (typeof value === 'number') return value;
-      if (typeof value === 'bigint') return Number(value);
+    case 'time':
+      if (value instanceof ParquetTimestamp) json = secondsOfBigMicros(value.micros).toString();
+      else if (value instanceof Date) json = unixSeconds(value);
+      else json = integerJson(value);
+      break;
+    case 'number':
+      if (typeof value === 'number') json = value;
+      else if (typeof value === 'bigint') json = Number(value);
       break;
     case 'bool':
-      if (typeof value === 'boolean') return value;
+      if (typeof value === 'boolean') json = value;
       break;
-    case 'string':
+    case 'utf8':
       if (value instanceof Uint8Array) {
         try {
-          return strictUtf8.decode(value);
+          json = strictUtf8.decode(value);
         } catch {
           throw new RejectedRecord(`${where}: the bytes are not valid UTF-8 text`);
         }
       }
       break;
     case 'bytes':
+      // Bytes are not JSON (base64): see toBuffer.
       break;
   }
-  throw mismatch(type, value, where);
+  if (json === undefined) throw mismatch(type, value, where);
+  return json;
+}
+
+function listItems<T>(list: readonly unknown[], where: string, convert: (item: unknown, at: string) => T): T[] {
+  return list.map((item, i) => {
+    const at = `${where}[${i}]`;
+    if (item === null || item === undefined) throw new RejectedRecord(`${at}: a list cannot hold a null`);
+    return convert(item, at);
+  });
 }
 
 /**
@@ -133,18 +149,18 @@ function normalize(type: ScalarType, value: unknown, where: string): unknown {
 export function valueFromParquet(type: ValueType, value: unknown, where: string): Value__Output | undefined {
   if (value === null || value === undefined) return undefined;
   if (typeof value === 'string') return valueFromText(type, value, where);
+  const bytes = codecOf(type).parquet === 'bytes';
   if (isListType(type)) {
     if (!Array.isArray(value)) throw mismatch(type, value, where);
+    if (bytes) return { val: 'bytes_list_val', bytes_list_val: { val: listItems(value, where, toBuffer) } };
     const element = elementType(type);
-    const items = value.map((item: unknown, i) => {
-      const at = `${where}[${i}]`;
-      if (item === null || item === undefined) throw new RejectedRecord(`${at}: a list cannot hold a null`);
-      return element === 'bytes' ? toBuffer(item, at) : normalize(element, item, at);
-    });
-    if (element === 'bytes') return { val: 'bytes_list_val', bytes_list_val: { val: items as Buffer[] } };
-    return decodedValueFromJson(type, items, where);
+    return decodedValueFromJson(
+      type,
+      listItems(value, where, (item, at) => normalize(element, item, at)),
+      where,
+    );
   }
-  if (type === 'bytes') return { val: 'bytes_val', bytes_val: toBuffer(value, where) };
+  if (bytes) return { val: 'bytes_val', bytes_val: toBuffer(value, where) };
   if (Array.isArray(value)) throw mismatch(type, value, where);
   return decodedValueFromJson(type, normalize(type, value, where), where);
 }

@@ -10,16 +10,12 @@ import type { LookupPlan } from '../../../src/read/plan.js';
 import { presentStatus, STATUS } from '../../../src/read/status.js';
 import type { StoredRow } from '../../../src/store/index.js';
 import { encodeValue } from '../../../src/values/index.js';
+import { timestampFromMicros } from '../../../src/time/index.js';
 
 // Shared, never mutated: the encoder only reads them.
 const EMPTY_VALUE: Value = {};
 const NULL_VALUE: Value = { null_val: 'NULL' };
 const NO_TIMESTAMP: Timestamp = { seconds: 0, nanos: 0 };
-
-function timestampFromMicros(micros: number): Timestamp {
-  const seconds = Math.floor(micros / 1e6);
-  return { seconds, nanos: (micros - seconds * 1e6) * 1000 };
-}
 
 /**
  * Lays the rows out column-major: one vector per requested feature, one entry per batch row,
