@@ -1,9 +1,10 @@
+import type * as fs from 'node:fs';
 import { mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import pino from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
 import type { WriteRow } from '../../src/write/index.js';
 import {
@@ -17,10 +18,18 @@ import { ColumnResolver, parseMaps, planColumns } from '../../src/import/mapping
 import { parseMaxRejects, rejectLimitExceeded } from '../../src/import/max-rejects.js';
 import { LineSplitter } from '../../src/import/sources/jsonl-source.js';
 import { openParquetSource } from '../../src/import/sources/parquet-source.js';
-import { renderBar } from '../../src/import/progress.js';
+import { ProgressReporter, renderBar } from '../../src/import/progress.js';
 import { Outcome, WatermarkTracker } from '../../src/import/watermark.js';
 import { parseRegistry, type FeatureViewDef } from '../../src/registry/index.js';
 import { generateFile, type SyntheticFormat } from '../../src/synthetic/index.js';
+
+// These are logic tests with a stand-in writer; what they check does not need the checkpoint and
+// reject files on stable storage. With checkpoints every 5 ms, the job fsyncs hundreds of times,
+// and on a machine busy with other I/O each fsync can take tens of milliseconds: skip the flush.
+vi.mock('node:fs', async (importOriginal) => ({
+  ...(await importOriginal<typeof fs>()),
+  fsyncSync: () => undefined,
+}));
 
 const logger = pino({ level: 'silent' });
 
@@ -190,6 +199,31 @@ describe('progress bar', () => {
     expect(
       renderBar({ rowsRead: 1, rowsWritten: 1, rejected: 0, expired: 0, bytesDone: 1, bytesTotal: 2 }, 1, 1, 30),
     ).toHaveLength(29);
+  });
+
+  it('logs by rows read with --progress-every-rows, once per mark passed, whatever the clock says', () => {
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval', 'Date'] });
+    try {
+      const lines: { rowsRead: number }[] = [];
+      const sink = { write: (line: string) => lines.push(JSON.parse(line) as { rowsRead: number }) };
+      const reporter = new ProgressReporter({
+        stream: { isTTY: false } as NodeJS.WriteStream,
+        logger: pino({ level: 'info' }, sink),
+        logEveryRows: 1000,
+      });
+      let rowsRead = 0;
+      reporter.start(() => ({ rowsRead, rowsWritten: 0, rejected: 0, expired: 0, bytesDone: 0, bytesTotal: 1 }));
+      vi.advanceTimersByTime(60_000);
+      expect(lines).toEqual([]);
+      for (const rows of [999, 1000, 1500, 1999, 4321, 4321]) {
+        rowsRead = rows;
+        vi.advanceTimersByTime(1_000);
+      }
+      reporter.stop();
+      expect(lines.map((line) => line.rowsRead)).toEqual([1000, 4321]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
