@@ -585,7 +585,7 @@ describe('cassette ingest', () => {
     ];
 
     // Slowed down so the kill lands midway; killed once the checkpoint shows progress.
-    const { child, done } = startCli([...args, '--max-rows-per-second', '4000'], cliEnv(killed));
+    const { child, done } = startCli([...args, '--max-rows-per-second', '2000'], cliEnv(killed));
     let progress: Checkpoint | undefined;
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {

@@ -122,11 +122,16 @@ describe('store behaviour against a real Cassandra', () => {
     });
     const fresh = await t.get({ features: { val: ['short_lived:n'] }, entities: users('5') });
     expect(fresh.results[0]!.statuses).toEqual(['PRESENT']);
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
-    const rows = await t.session.execute(
-      `SELECT n FROM "${t.config.cassandra.keyspace}".short_lived WHERE user_id = 5`,
+    // Cassandra drops the row once its 2 s ttl has passed: wait for that, however long it takes.
+    await vi.waitFor(
+      async () => {
+        const rows = await t.session.execute(
+          `SELECT n FROM "${t.config.cassandra.keyspace}".short_lived WHERE user_id = 5`,
+        );
+        expect(rows.rowLength).toBe(0);
+      },
+      { timeout: 30_000, interval: 200 },
     );
-    expect(rows.rowLength).toBe(0);
     t.server.core.cache.clear();
     const gone = await t.get({ features: { val: ['short_lived:n'] }, entities: users('5') });
     expect(gone.results[0]!.statuses).toEqual(['NOT_FOUND']);
@@ -178,23 +183,44 @@ describe('store behaviour against a real Cassandra', () => {
     };
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    // The store's reads are held until the call has answered, so none can finish before the
+    // deadline however fast the machine is.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let readsStarted = 0;
+    let readsEnded = 0;
+    const read = OnlineStore.prototype.read;
+    const spy = vi.spyOn(OnlineStore.prototype, 'read').mockImplementation(async function (
+      this: OnlineStore,
+      ...args: Parameters<OnlineStore['read']>
+    ) {
+      readsStarted++;
+      try {
+        await gate;
+        return await read.apply(this, args);
+      } finally {
+        readsEnded++;
+      }
+    });
     process.on('unhandledRejection', onUnhandled);
     try {
       t.server.core.cache.clear();
-      // 1,000 reads one at a time cannot finish within 20 ms.
-      const started = Date.now();
       const outcome = await t.server.core
-        .getOnlineFeatures(request, { deadline: Date.now() + 20, isCancelled: () => false })
+        .getOnlineFeatures(request, { deadline: Date.now() + 200, isCancelled: () => false })
         .then(
           () => 'ok',
           (error: { status?: string }) => error.status,
         );
       expect(outcome).toBe('DEADLINE_EXCEEDED');
       // It answered at its deadline, not when the reads already running finished.
-      expect(Date.now() - started).toBeLessThan(1_000);
+      expect(readsEnded).toBe(0);
+      release();
       // Let the reads already running settle: none may surface as an unhandled rejection.
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await vi.waitFor(() => expect(readsEnded).toBe(readsStarted), { timeout: 30_000 });
+      await new Promise((resolve) => setImmediate(resolve));
     } finally {
+      release();
+      spy.mockRestore();
       process.off('unhandledRejection', onUnhandled);
     }
     expect(unhandled).toEqual([]);
@@ -232,14 +258,39 @@ describe('store behaviour against a real Cassandra', () => {
       })),
     ];
     // Written one at a time, 9,001 rows outlast the deadline, while the first one is written
-    // early. On a busy machine the request may arrive with its deadline already spent and write
-    // nothing, so allow a few tries for the first row to reach Cassandra.
+    // early: the writes of the other rows are held until the request has ended, so this holds
+    // however fast the machine is. On a busy machine the request may arrive with its deadline
+    // already spent and write nothing, so allow a few tries for the first row to reach Cassandra.
+    let hold: Promise<void> = Promise.resolve();
+    let writesRunning = 0;
+    const write = OnlineStore.prototype.write;
+    const spy = vi.spyOn(OnlineStore.prototype, 'write').mockImplementation(async function (
+      this: OnlineStore,
+      ...args: Parameters<OnlineStore['write']>
+    ) {
+      writesRunning++;
+      try {
+        if (String(args[1][0]) !== '3000') await hold;
+        return await write.apply(this, args);
+      } finally {
+        writesRunning--;
+      }
+    });
     const outcomes: string[] = [];
-    for (const deadlineMs of [300, 1_000, 2_000]) {
-      const error = await grpcError(t.write({ feature_view: 'profile', rows }, deadlineMs));
-      outcomes.push(status[error.code]);
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      if ((await stored()) === 2) break;
+    try {
+      for (const deadlineMs of [1_000, 3_000, 10_000]) {
+        let release!: () => void;
+        hold = new Promise<void>((resolve) => (release = resolve));
+        const error = await grpcError(t.write({ feature_view: 'profile', rows }, deadlineMs));
+        outcomes.push(status[error.code]);
+        release();
+        // The first row's write may end after the request did: wait for every write it started.
+        await vi.waitFor(() => expect(writesRunning).toBe(0), { timeout: 30_000 });
+        if ((await stored()) === 2) break;
+      }
+    } finally {
+      hold = Promise.resolve();
+      spy.mockRestore();
     }
     expect(outcomes.every((code) => code === 'DEADLINE_EXCEEDED')).toBe(true);
     expect(await stored()).toBe(2);
