@@ -1,10 +1,10 @@
 import type * as fs from 'node:fs';
-import { mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import pino from 'pino';
-import { describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 
 import type { WriteRow } from '../../src/write/index.js';
 import {
@@ -23,13 +23,25 @@ import { Outcome, WatermarkTracker } from '../../src/import/watermark.js';
 import { parseRegistry, type FeatureViewDef } from '../../src/registry/index.js';
 import { generateFile, type SyntheticFormat } from '../../src/synthetic/index.js';
 
-// These are logic tests with a stand-in writer; what they check does not need the checkpoint and
-// reject files on stable storage. With checkpoints every 5 ms, the job fsyncs hundreds of times,
-// and on a machine busy with other I/O each fsync can take tens of milliseconds: skip the flush.
+// These are logic tests with a stand-in writer: nothing they check needs the checkpoint and
+// reject files on stable storage. The jobs save a checkpoint every 5 ms, hundreds of saves in
+// all, and on a disk busy with other work each fsync or rename can wait tens of milliseconds on
+// the file system's journal. So the files go to memory where the system offers it, and the
+// flushes are skipped everywhere.
 vi.mock('node:fs', async (importOriginal) => ({
   ...(await importOriginal<typeof fs>()),
   fsyncSync: () => undefined,
 }));
+const scratchRoot = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
+const scratchDirs: string[] = [];
+function scratchDir(prefix: string): string {
+  const dir = mkdtempSync(join(scratchRoot, prefix));
+  scratchDirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of scratchDirs) rmSync(dir, { recursive: true, force: true });
+});
 
 const logger = pino({ level: 'silent' });
 
@@ -323,7 +335,7 @@ describe('runIngestJob (with a stand-in writer)', () => {
   it.each(formats)(
     '%s (.%s): a job that fails midway and is resumed writes every row and rejects each bad record once',
     async (format, extension) => {
-      const dir = mkdtempSync(join(tmpdir(), 'cassette-job-'));
+      const dir = scratchDir('cassette-job-');
       const file = join(dir, `rows.${extension}`);
       const { badRows } = await generateFile({
         view: VIEW,
@@ -339,7 +351,7 @@ describe('runIngestJob (with a stand-in writer)', () => {
         eventTimeColumn: 'event_timestamp',
       });
       // An uninterrupted run, for reference.
-      const refDir = mkdtempSync(join(tmpdir(), 'cassette-job-ref-'));
+      const refDir = scratchDir('cassette-job-ref-');
       let reference: ShuffledWriter | undefined;
       const whole = await runIngestJob(jobOptions(refDir, [file], VIEW), {
         logger,
@@ -395,7 +407,7 @@ describe('runIngestJob (with a stand-in writer)', () => {
   );
 
   it('stops on request, and resumes to the same rows', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cassette-job-'));
+    const dir = scratchDir('cassette-job-');
     const file = join(dir, 'rows.csv');
     await generateFile({
       view: VIEW,
@@ -433,7 +445,7 @@ describe('runIngestJob (with a stand-in writer)', () => {
   });
 
   it('refuses to resume when an input changed or a setting differs', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cassette-job-'));
+    const dir = scratchDir('cassette-job-');
     const file = join(dir, 'rows.jsonl');
     writeFileSync(file, '{"user_id": 1, "shop_id": "a", "clicks": 1}\n');
     const done = await runIngestJob(jobOptions(dir, [file], VIEW), {
@@ -472,7 +484,7 @@ describe('runIngestJob (with a stand-in writer)', () => {
   });
 
   it('fails the job once rejects pass --max-rejects, by count while reading and by share at the end', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cassette-job-'));
+    const dir = scratchDir('cassette-job-');
     const file = join(dir, 'rows.jsonl');
     const good = (i: number) => JSON.stringify({ user_id: i, shop_id: 's', clicks: i });
     writeFileSync(file, [good(1), 'not json', good(2), '{"user_id": 3}', good(4), '[]', good(5)].join('\n') + '\n');
@@ -506,7 +518,7 @@ describe('runIngestJob (with a stand-in writer)', () => {
 
 describe('Parquet source', () => {
   it('reads a large row group in slices and resumes at any row', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cassette-parquet-'));
+    const dir = scratchDir('cassette-parquet-');
     const file = join(dir, 'big.parquet');
     await generateFile({
       view: VIEW,
@@ -557,7 +569,7 @@ describe('Parquet source', () => {
 
 describe('checkpoint files', () => {
   it('are written atomically and read back; anything else is refused with the reason', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'cassette-checkpoint-'));
+    const dir = scratchDir('cassette-checkpoint-');
     const path = join(dir, 'c.json');
     expect(readCheckpoint(path)).toBeUndefined();
     writeFileSync(path, '{ not json');
