@@ -45,6 +45,38 @@ const { Long } = cassandra.types;
 const user = (id: string) => ({ user_id: { int64_val: id } });
 const users = (...ids: string[]) => ({ user_id: { val: ids.map((id) => ({ int64_val: id })) } });
 
+type StoreCall = (this: OnlineStore, ...args: unknown[]) => Promise<unknown>;
+
+/**
+ * Holds the calls of an OnlineStore method (those `held` picks) until `release()`, so a test
+ * decides when the store answers rather than depending on how fast it does. `hold()` closes the
+ * gate again; `running` counts the calls not yet ended, held or not.
+ */
+function gateStore(method: 'read' | 'write', held: (args: unknown[]) => boolean = () => true) {
+  const prototype = OnlineStore.prototype as unknown as Record<typeof method, StoreCall>;
+  const original = prototype[method];
+  let gate!: Promise<void>;
+  let open!: () => void;
+  const state = {
+    running: 0,
+    release: () => open(),
+    hold: () => {
+      gate = new Promise<void>((resolve) => (open = resolve));
+    },
+  };
+  state.hold();
+  const spy = vi.spyOn(prototype, method).mockImplementation(async function (this: OnlineStore, ...args: unknown[]) {
+    state.running++;
+    try {
+      if (held(args)) await gate;
+      return await original.apply(this, args);
+    } finally {
+      state.running--;
+    }
+  });
+  return Object.assign(state, { spy });
+}
+
 describe('store behaviour against a real Cassandra', () => {
   let t: TestServer;
 
@@ -185,23 +217,7 @@ describe('store behaviour against a real Cassandra', () => {
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     // The store's reads are held until the call has answered, so none can finish before the
     // deadline however fast the machine is.
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let readsStarted = 0;
-    let readsEnded = 0;
-    const read = OnlineStore.prototype.read;
-    const spy = vi.spyOn(OnlineStore.prototype, 'read').mockImplementation(async function (
-      this: OnlineStore,
-      ...args: Parameters<OnlineStore['read']>
-    ) {
-      readsStarted++;
-      try {
-        await gate;
-        return await read.apply(this, args);
-      } finally {
-        readsEnded++;
-      }
-    });
+    const reads = gateStore('read');
     process.on('unhandledRejection', onUnhandled);
     try {
       t.server.core.cache.clear();
@@ -212,15 +228,15 @@ describe('store behaviour against a real Cassandra', () => {
           (error: { status?: string }) => error.status,
         );
       expect(outcome).toBe('DEADLINE_EXCEEDED');
-      // It answered at its deadline, not when the reads already running finished.
-      expect(readsEnded).toBe(0);
-      release();
+      // It answered at its deadline, not when the reads already running finished: none has.
+      expect(reads.running).toBe(reads.spy.mock.calls.length);
+      reads.release();
       // Let the reads already running settle: none may surface as an unhandled rejection.
-      await vi.waitFor(() => expect(readsEnded).toBe(readsStarted), { timeout: 30_000 });
+      await vi.waitFor(() => expect(reads.running).toBe(0), { timeout: 30_000 });
       await new Promise((resolve) => setImmediate(resolve));
     } finally {
-      release();
-      spy.mockRestore();
+      reads.release();
+      reads.spy.mockRestore();
       process.off('unhandledRejection', onUnhandled);
     }
     expect(unhandled).toEqual([]);
@@ -261,36 +277,21 @@ describe('store behaviour against a real Cassandra', () => {
     // early: the writes of the other rows are held until the request has ended, so this holds
     // however fast the machine is. On a busy machine the request may arrive with its deadline
     // already spent and write nothing, so allow a few tries for the first row to reach Cassandra.
-    let hold: Promise<void> = Promise.resolve();
-    let writesRunning = 0;
-    const write = OnlineStore.prototype.write;
-    const spy = vi.spyOn(OnlineStore.prototype, 'write').mockImplementation(async function (
-      this: OnlineStore,
-      ...args: Parameters<OnlineStore['write']>
-    ) {
-      writesRunning++;
-      try {
-        if (String(args[1][0]) !== '3000') await hold;
-        return await write.apply(this, args);
-      } finally {
-        writesRunning--;
-      }
-    });
+    const writes = gateStore('write', ([, key]) => String((key as unknown[])[0]) !== '3000');
     const outcomes: string[] = [];
     try {
       for (const deadlineMs of [1_000, 3_000, 10_000]) {
-        let release!: () => void;
-        hold = new Promise<void>((resolve) => (release = resolve));
+        writes.hold();
         const error = await grpcError(t.write({ feature_view: 'profile', rows }, deadlineMs));
         outcomes.push(status[error.code]);
-        release();
+        writes.release();
         // The first row's write may end after the request did: wait for every write it started.
-        await vi.waitFor(() => expect(writesRunning).toBe(0), { timeout: 30_000 });
+        await vi.waitFor(() => expect(writes.running).toBe(0), { timeout: 30_000 });
         if ((await stored()) === 2) break;
       }
     } finally {
-      hold = Promise.resolve();
-      spy.mockRestore();
+      writes.release();
+      writes.spy.mockRestore();
     }
     expect(outcomes.every((code) => code === 'DEADLINE_EXCEEDED')).toBe(true);
     expect(await stored()).toBe(2);
@@ -312,25 +313,16 @@ describe('store behaviour against a real Cassandra', () => {
     await applyYaml(t.session, t.config, REGISTRY.replace('      - { name: a, type: int32 }\n', ''));
     // Hold the store's reads until v2 has been picked up: the v1 request below then does all
     // its reading (and caching) after the switch.
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const read = OnlineStore.prototype.read;
-    const spy = vi.spyOn(OnlineStore.prototype, 'read').mockImplementation(async function (
-      this: OnlineStore,
-      ...args: Parameters<OnlineStore['read']>
-    ) {
-      await gate;
-      return read.apply(this, args);
-    });
+    const reads = gateStore('read');
     try {
       const v1Read = t.get({ features: { val: ['profile:a', 'profile:b'] }, entities: users(...ids) });
-      await vi.waitFor(() => expect(spy).toHaveBeenCalled());
+      await vi.waitFor(() => expect(reads.spy).toHaveBeenCalled());
       await t.server.core.registry.refresh();
-      release();
+      reads.release();
       const v1 = await v1Read;
       expect(v1.results[1]!.values.map((v) => v.string_val)).toEqual(ids.map((id) => `s${id}`));
     } finally {
-      spy.mockRestore();
+      reads.spy.mockRestore();
     }
     const response = await t.get({ features: { val: ['profile:b'] }, entities: users(...ids) });
     expect(response.results[0]!.values.map((v) => v.string_val)).toEqual(ids.map((id) => `s${id}`));
