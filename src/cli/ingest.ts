@@ -44,6 +44,7 @@ export interface IngestOptions {
   json?: boolean;
   progress: boolean;
   progressEvery: string;
+  progressEveryRows?: string;
   server?: string;
 }
 
@@ -178,6 +179,7 @@ export async function ingestCommand(program: Command, files: string[], options: 
   }
   const progressEverySeconds = Number(options.progressEvery);
   if (!(progressEverySeconds > 0)) throw new Error(`--progress-every ${options.progressEvery}: expected seconds`);
+  const progressEveryRows = positiveInteger('--progress-every-rows', options.progressEveryRows, 1);
 
   const overrides: ConfigInput = { ingest: {} };
   if (concurrency !== undefined) overrides.ingest!.writeConcurrency = concurrency;
@@ -197,7 +199,12 @@ export async function ingestCommand(program: Command, files: string[], options: 
   process.on('SIGTERM', onSignal);
   try {
     const progress = options.progress
-      ? new ProgressReporter({ stream: process.stderr, logger, logEveryMs: progressEverySeconds * 1000 })
+      ? new ProgressReporter({
+          stream: process.stderr,
+          logger,
+          logEveryMs: progressEverySeconds * 1000,
+          ...(progressEveryRows !== undefined ? { logEveryRows: progressEveryRows } : {}),
+        })
       : undefined;
     const summary = await runImportJob(
       {
@@ -271,5 +278,6 @@ export function ingestCommandDefinition(
     .option('--dry-run', 'read and validate only; write nothing')
     .option('--json', 'print the summary as JSON')
     .option('--no-progress', 'no progress bar or progress log lines')
-    .option('--progress-every <seconds>', 'interval of the progress log lines when stderr is not a terminal', '5');
+    .option('--progress-every <seconds>', 'interval of the progress log lines when stderr is not a terminal', '5')
+    .option('--progress-every-rows <n>', 'instead, a progress log line each time another n rows have been read');
 }

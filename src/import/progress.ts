@@ -83,11 +83,19 @@ export interface ProgressOptions {
   readonly logger: Logger;
   readonly redrawMs?: number;
   readonly logEveryMs?: number;
+  /**
+   * When set, and stderr is not a terminal: a log line each time another this many rows have
+   * been read, instead of every `logEveryMs` (so the lines follow the job, not the clock).
+   */
+  readonly logEveryRows?: number;
 }
+
+/** How often the row count is looked at under `logEveryRows`: far more often than a job reads that many rows. */
+const ROW_CHECK_MS = 10;
 
 /**
  * Shows a job's progress: on a terminal, a bar redrawn a few times a second; otherwise a log
- * line every few seconds.
+ * line every few seconds (or every so many rows).
  */
 export class ProgressReporter {
   private timer: NodeJS.Timeout | undefined;
@@ -100,9 +108,20 @@ export class ProgressReporter {
   }
 
   start(sample: () => ProgressSample): void {
-    const interval = this.tty ? (this.options.redrawMs ?? 250) : (this.options.logEveryMs ?? 5_000);
+    const everyRows = this.tty ? undefined : this.options.logEveryRows;
     this.window.add(Date.now(), sample().rowsRead, sample().bytesDone);
-    this.timer = setInterval(() => this.report(sample()), interval);
+    if (everyRows !== undefined) {
+      let nextRows = everyRows;
+      this.timer = setInterval(() => {
+        const current = sample();
+        if (current.rowsRead < nextRows) return;
+        nextRows = (Math.floor(current.rowsRead / everyRows) + 1) * everyRows;
+        this.report(current);
+      }, ROW_CHECK_MS);
+    } else {
+      const interval = this.tty ? (this.options.redrawMs ?? 250) : (this.options.logEveryMs ?? 5_000);
+      this.timer = setInterval(() => this.report(sample()), interval);
+    }
     this.timer.unref();
   }
 

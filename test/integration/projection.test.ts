@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import type { Value } from '../../src/generated/cassette/v1/Value.js';
 import { parseRegistry } from '../../src/registry/index.js';
@@ -114,11 +114,14 @@ describe('reads without a cache select only the requested features', () => {
     // A new subset is not ready on first sight, and is once its prepare has finished.
     const adHoc = Int32Array.from([0, 4]);
     expect(store.projection(view, adHoc)).toBeUndefined();
-    let statement = store.projection(view, adHoc);
-    for (let i = 0; i < 100 && statement === undefined; i++) {
-      await sleep(20);
-      statement = store.projection(view, adHoc);
-    }
+    const statement = await vi.waitFor(
+      () => {
+        const ready = store.projection(view, adHoc);
+        expect(ready).toBeDefined();
+        return ready;
+      },
+      { timeout: 30_000, interval: 20 },
+    );
     expect(statement?.cql).toMatch(/^SELECT "a" AS v0, WRITETIME\("a"\) AS w0, "e" AS v4, WRITETIME\("e"\) AS w4 FROM/);
 
     const key = [(await import('cassandra-driver')).default.types.Long.fromInt(1)];

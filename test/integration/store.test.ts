@@ -45,6 +45,38 @@ const { Long } = cassandra.types;
 const user = (id: string) => ({ user_id: { int64_val: id } });
 const users = (...ids: string[]) => ({ user_id: { val: ids.map((id) => ({ int64_val: id })) } });
 
+type StoreCall = (this: CassandraStore, ...args: unknown[]) => Promise<unknown>;
+
+/**
+ * Holds the calls of an CassandraStore method (those `held` picks) until `release()`, so a test
+ * decides when the store answers rather than depending on how fast it does. `hold()` closes the
+ * gate again; `running` counts the calls not yet ended, held or not.
+ */
+function gateStore(method: 'read' | 'write', held: (args: unknown[]) => boolean = () => true) {
+  const prototype = CassandraStore.prototype as unknown as Record<typeof method, StoreCall>;
+  const original = prototype[method];
+  let gate!: Promise<void>;
+  let open!: () => void;
+  const state = {
+    running: 0,
+    release: () => open(),
+    hold: () => {
+      gate = new Promise<void>((resolve) => (open = resolve));
+    },
+  };
+  state.hold();
+  const spy = vi.spyOn(prototype, method).mockImplementation(async function (this: CassandraStore, ...args: unknown[]) {
+    state.running++;
+    try {
+      if (held(args)) await gate;
+      return await original.apply(this, args);
+    } finally {
+      state.running--;
+    }
+  });
+  return Object.assign(state, { spy });
+}
+
 describe('store behaviour against a real Cassandra', () => {
   let t: TestServer;
 
@@ -122,11 +154,16 @@ describe('store behaviour against a real Cassandra', () => {
     });
     const fresh = await t.get({ features: { val: ['short_lived:n'] }, entities: users('5') });
     expect(fresh.results[0]!.statuses).toEqual(['PRESENT']);
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
-    const rows = await t.session.execute(
-      `SELECT n FROM "${t.config.cassandra.keyspace}".short_lived WHERE user_id = 5`,
+    // Cassandra drops the row once its 2 s ttl has passed: wait for that, however long it takes.
+    await vi.waitFor(
+      async () => {
+        const rows = await t.session.execute(
+          `SELECT n FROM "${t.config.cassandra.keyspace}".short_lived WHERE user_id = 5`,
+        );
+        expect(rows.rowLength).toBe(0);
+      },
+      { timeout: 30_000, interval: 200 },
     );
-    expect(rows.rowLength).toBe(0);
     t.server.core.cache.clear();
     const gone = await t.get({ features: { val: ['short_lived:n'] }, entities: users('5') });
     expect(gone.results[0]!.statuses).toEqual(['NOT_FOUND']);
@@ -178,23 +215,28 @@ describe('store behaviour against a real Cassandra', () => {
     };
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    // The store's reads are held until the call has answered, so none can finish before the
+    // deadline however fast the machine is.
+    const reads = gateStore('read');
     process.on('unhandledRejection', onUnhandled);
     try {
       t.server.core.cache.clear();
-      // 1,000 reads one at a time cannot finish within 20 ms.
-      const started = Date.now();
       const outcome = await t.server.core.reader
-        .getOnlineFeatures(request, { deadline: Date.now() + 20, isCancelled: () => false })
+        .getOnlineFeatures(request, { deadline: Date.now() + 200, isCancelled: () => false })
         .then(
           () => 'ok',
           (error: { status?: string }) => error.status,
         );
       expect(outcome).toBe('DEADLINE_EXCEEDED');
-      // It answered at its deadline, not when the reads already running finished.
-      expect(Date.now() - started).toBeLessThan(1_000);
+      // It answered at its deadline, not when the reads already running finished: none has.
+      expect(reads.running).toBe(reads.spy.mock.calls.length);
+      reads.release();
       // Let the reads already running settle: none may surface as an unhandled rejection.
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await vi.waitFor(() => expect(reads.running).toBe(0), { timeout: 30_000 });
+      await new Promise((resolve) => setImmediate(resolve));
     } finally {
+      reads.release();
+      reads.spy.mockRestore();
       process.off('unhandledRejection', onUnhandled);
     }
     expect(unhandled).toEqual([]);
@@ -232,14 +274,24 @@ describe('store behaviour against a real Cassandra', () => {
       })),
     ];
     // Written one at a time, 9,001 rows outlast the deadline, while the first one is written
-    // early. On a busy machine the request may arrive with its deadline already spent and write
-    // nothing, so allow a few tries for the first row to reach Cassandra.
+    // early: the writes of the other rows are held until the request has ended, so this holds
+    // however fast the machine is. On a busy machine the request may arrive with its deadline
+    // already spent and write nothing, so allow a few tries for the first row to reach Cassandra.
+    const writes = gateStore('write', ([, key]) => String((key as unknown[])[0]) !== '3000');
     const outcomes: string[] = [];
-    for (const deadlineMs of [300, 1_000, 2_000]) {
-      const error = await grpcError(t.write({ feature_view: 'profile', rows }, deadlineMs));
-      outcomes.push(status[error.code]);
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      if ((await stored()) === 2) break;
+    try {
+      for (const deadlineMs of [1_000, 3_000, 10_000]) {
+        writes.hold();
+        const error = await grpcError(t.write({ feature_view: 'profile', rows }, deadlineMs));
+        outcomes.push(status[error.code]);
+        writes.release();
+        // The first row's write may end after the request did: wait for every write it started.
+        await vi.waitFor(() => expect(writes.running).toBe(0), { timeout: 30_000 });
+        if ((await stored()) === 2) break;
+      }
+    } finally {
+      writes.release();
+      writes.spy.mockRestore();
     }
     expect(outcomes.every((code) => code === 'DEADLINE_EXCEEDED')).toBe(true);
     expect(await stored()).toBe(2);
@@ -261,25 +313,16 @@ describe('store behaviour against a real Cassandra', () => {
     await applyYaml(t.session, t.config, REGISTRY.replace('      - { name: a, type: int32 }\n', ''));
     // Hold the store's reads until v2 has been picked up: the v1 request below then does all
     // its reading (and caching) after the switch.
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const read = CassandraStore.prototype.read;
-    const spy = vi.spyOn(CassandraStore.prototype, 'read').mockImplementation(async function (
-      this: CassandraStore,
-      ...args: Parameters<CassandraStore['read']>
-    ) {
-      await gate;
-      return read.apply(this, args);
-    });
+    const reads = gateStore('read');
     try {
       const v1Read = t.get({ features: { val: ['profile:a', 'profile:b'] }, entities: users(...ids) });
-      await vi.waitFor(() => expect(spy).toHaveBeenCalled());
+      await vi.waitFor(() => expect(reads.spy).toHaveBeenCalled());
       await t.server.core.registry.refresh();
-      release();
+      reads.release();
       const v1 = await v1Read;
       expect(v1.results[1]!.values.map((v) => v.string_val)).toEqual(ids.map((id) => `s${id}`));
     } finally {
-      spy.mockRestore();
+      reads.spy.mockRestore();
     }
     const response = await t.get({ features: { val: ['profile:b'] }, entities: users(...ids) });
     expect(response.results[0]!.values.map((v) => v.string_val)).toEqual(ids.map((id) => `s${id}`));

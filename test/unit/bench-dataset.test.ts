@@ -100,11 +100,8 @@ describe('bench key mixes', () => {
     for (const keys of [{ kind: 'uniform' }, { kind: 'zipf', exponent: 1.2 }, { kind: 'hot', hotSet: 100 }] as const) {
       for (const batch of keyBatches(keys, 500, 100, 50, 9)) {
         expect(new Set(batch).size).toBe(100);
-        for (const id of batch) {
-          expect(Number.isInteger(id)).toBe(true);
-          expect(id).toBeGreaterThanOrEqual(0);
-          expect(id).toBeLessThan(500);
-        }
+        // One expect per batch: 15,000 single ones made this the slowest unit test.
+        expect(batch.filter((id) => !(Number.isInteger(id) && id >= 0 && id < 500))).toEqual([]);
       }
     }
   });

@@ -22,12 +22,22 @@ describe('withDeadline', () => {
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     process.on('unhandledRejection', onUnhandled);
     try {
-      const work = new Promise((_, reject) => setTimeout(() => reject(new Error('too late')), 30));
+      // Told apart from `work` itself: a handler on `work` here would hide what is checked.
+      let workFailed!: () => void;
+      const failed = new Promise<void>((resolve) => (workFailed = resolve));
+      const work = new Promise((_, reject) =>
+        setTimeout(() => {
+          reject(new Error('too late'));
+          workFailed();
+        }, 30),
+      );
       await expect(withDeadline(work, Date.now() + 5, late)).rejects.toMatchObject({ status: 'DEADLINE_EXCEEDED' });
       await expect(withDeadline(new Promise(() => undefined), Date.now() - 1, late)).rejects.toMatchObject({
         status: 'DEADLINE_EXCEEDED',
       });
-      await new Promise((resolve) => setTimeout(resolve, 60));
+      // Once the work has failed, a turn of the event loop lets an unhandled rejection surface.
+      await failed;
+      await new Promise((resolve) => setImmediate(resolve));
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
