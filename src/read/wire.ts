@@ -25,7 +25,7 @@ import { presentStatus, STATUS } from './status.js';
  * a second writes them into one buffer of the exact size.
  *
  * The bytes decode to the message protobufjs encodes from the same rows in object form
- * (test/unit/wire.test.ts checks this for every value type); fields are written in
+ * (test/unit/read/wire.test.ts checks this for every value type); fields are written in
  * field-number order, scalars in proto3 form, numeric lists packed. Each Value is measured and
  * written by its type's codec (src/values/codecs.ts), looked up once per feature.
  */

@@ -8,8 +8,8 @@ import {
   memoryServing,
   writeRequest,
   type MemoryServing,
-} from '../memory-store.js';
-import { featuresRequest, int64, shopRegistry, users } from '../serving-fixtures.js';
+} from '../../helpers/memory-store.js';
+import { featuresRequest, int64, shopRegistry, users } from '../../helpers/serving-fixtures.js';
 
 const BOUNDS: ConfigInput = { cassandra: { minDriverTimeoutMs: 100, requestTimeoutMs: 2_000 } };
 

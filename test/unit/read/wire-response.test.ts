@@ -10,7 +10,7 @@ import { STATUS } from '../../../src/read/status.js';
 import { encodeResponse } from '../../../src/read/wire.js';
 import type { StoredValue } from '../../../src/values/index.js';
 import type { StoredRow } from '../../../src/store/index.js';
-import { featuresRequest, items, serviceRequest, shopRegistry, users } from '../serving-fixtures.js';
+import { featuresRequest, items, serviceRequest, shopRegistry, users } from '../../helpers/serving-fixtures.js';
 
 const Long = cassandra.types.Long;
 

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 
 import { rowCacheKey, type PeerCaches } from '../../../src/cache/index.js';
 import type { WriteFeaturesRequest__Output } from '../../../src/generated/cassette/v1/WriteFeaturesRequest.js';
-import { callWithin, memoryServing, writeRequest } from '../memory-store.js';
-import { int64, shopRegistry, str } from '../serving-fixtures.js';
+import { callWithin, memoryServing, writeRequest } from '../../helpers/memory-store.js';
+import { int64, shopRegistry, str } from '../../helpers/serving-fixtures.js';
 
 const DAY_MS = 86_400_000;
 

@@ -3,14 +3,14 @@ import cassandra from 'cassandra-driver';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { parseRegistry, type ScalarType, type ValueType } from '../../src/registry/index.js';
-import { planLookup } from '../../src/read/plan.js';
-import { loadCassetteProtos } from '../../src/api/proto.js';
-import { encodeCells, encodeResponse } from '../../src/read/wire.js';
-import type { StoredRow } from '../../src/store/index.js';
-import type { StoredScalar, StoredValue } from '../../src/values/index.js';
-import { objectResponse } from './read/object-response.js';
-import { featuresRequest, users } from './serving-fixtures.js';
+import { parseRegistry, type ScalarType, type ValueType } from '../../../src/registry/index.js';
+import { planLookup } from '../../../src/read/plan.js';
+import { loadCassetteProtos } from '../../../src/api/proto.js';
+import { encodeCells, encodeResponse } from '../../../src/read/wire.js';
+import type { StoredRow } from '../../../src/store/index.js';
+import type { StoredScalar, StoredValue } from '../../../src/values/index.js';
+import { objectResponse } from '../../helpers/object-response.js';
+import { featuresRequest, users } from '../../helpers/serving-fixtures.js';
 
 const Long = cassandra.types.Long;
 

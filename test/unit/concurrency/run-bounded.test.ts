@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { runBounded } from '../../src/concurrency/index.js';
+import { runBounded } from '../../../src/concurrency/index.js';
 
 /** A promise settled from outside. */
 function deferred(): { promise: Promise<void>; resolve: () => void; reject: (error: unknown) => void } {

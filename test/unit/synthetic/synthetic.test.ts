@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 
-import type { WriteRow } from '../../src/write/index.js';
-import { runImportJob, type ImportSink } from '../../src/import/index.js';
-import { parseRegistry, VALUE_TYPES } from '../../src/registry/index.js';
-import { generateFile, Random, type SyntheticFormat } from '../../src/synthetic/index.js';
+import type { WriteRow } from '../../../src/write/index.js';
+import { runImportJob, type ImportSink } from '../../../src/import/index.js';
+import { parseRegistry, VALUE_TYPES } from '../../../src/registry/index.js';
+import { generateFile, Random, type SyntheticFormat } from '../../../src/synthetic/index.js';
 
 const REGISTRY = parseRegistry(`
 project: synthetic

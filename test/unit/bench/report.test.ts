@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 
-import { createHistogram, encodeHistogram, percentileCurve, recordMs } from '../../bench/lib/histogram.js';
-import { renderHtml } from '../../bench/lib/html.js';
-import { baselineRatios, reportSchema, scenarioResultSchema, type ScenarioResult } from '../../bench/lib/report.js';
+import { createHistogram, encodeHistogram, percentileCurve, recordMs } from '../../../bench/lib/histogram.js';
+import { renderHtml } from '../../../bench/lib/html.js';
+import { baselineRatios, reportSchema, scenarioResultSchema, type ScenarioResult } from '../../../bench/lib/report.js';
 
 function entry(overrides: Partial<ScenarioResult>): ScenarioResult {
   const h = createHistogram();

@@ -6,22 +6,22 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 
-import type { WriteRow } from '../../src/write/index.js';
+import type { WriteRow } from '../../../src/write/index.js';
 import {
   IngestSetupError,
   readCheckpoint,
   runImportJob,
   type ImportJobOptions,
   type ImportSink,
-} from '../../src/import/index.js';
-import { ColumnResolver, parseMaps, planColumns } from '../../src/import/mapping.js';
-import { parseMaxRejects, rejectLimitExceeded } from '../../src/import/max-rejects.js';
-import { LineSplitter } from '../../src/import/sources/jsonl-source.js';
-import { openParquetSource } from '../../src/import/sources/parquet-source.js';
-import { ProgressReporter, renderBar } from '../../src/import/progress.js';
-import { Outcome, WatermarkTracker } from '../../src/import/watermark.js';
-import { parseRegistry, type FeatureViewDef } from '../../src/registry/index.js';
-import { generateFile, type SyntheticFormat } from '../../src/synthetic/index.js';
+} from '../../../src/import/index.js';
+import { ColumnResolver, parseMaps, planColumns } from '../../../src/import/mapping.js';
+import { parseMaxRejects, rejectLimitExceeded } from '../../../src/import/max-rejects.js';
+import { LineSplitter } from '../../../src/import/sources/jsonl-source.js';
+import { openParquetSource } from '../../../src/import/sources/parquet-source.js';
+import { ProgressReporter, renderBar } from '../../../src/import/progress.js';
+import { Outcome, WatermarkTracker } from '../../../src/import/watermark.js';
+import { parseRegistry, type FeatureViewDef } from '../../../src/registry/index.js';
+import { generateFile, type SyntheticFormat } from '../../../src/synthetic/index.js';
 
 // These are logic tests with a stand-in writer: nothing they check needs the checkpoint and
 // reject files on stable storage. The jobs save a checkpoint every 5 ms, hundreds of saves in

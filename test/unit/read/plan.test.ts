@@ -1,9 +1,18 @@
 import { describe, expect, it } from 'vitest';
 
-import { CassetteError } from '../../src/errors/index.js';
-import type { GetOnlineFeaturesRequest__Output } from '../../src/generated/cassette/v1/GetOnlineFeaturesRequest.js';
-import { planLookup, type LookupPlan } from '../../src/read/plan.js';
-import { featuresRequest, int32, int64, items, serviceRequest, shopRegistry, str, users } from './serving-fixtures.js';
+import { CassetteError } from '../../../src/errors/index.js';
+import type { GetOnlineFeaturesRequest__Output } from '../../../src/generated/cassette/v1/GetOnlineFeaturesRequest.js';
+import { planLookup, type LookupPlan } from '../../../src/read/plan.js';
+import {
+  featuresRequest,
+  int32,
+  int64,
+  items,
+  serviceRequest,
+  shopRegistry,
+  str,
+  users,
+} from '../../helpers/serving-fixtures.js';
 
 const LIMITS = { maxBatchSize: 100 };
 

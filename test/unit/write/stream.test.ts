@@ -3,17 +3,17 @@ import { Readable } from 'node:stream';
 import cassandra from 'cassandra-driver';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
-import { invalidArgument } from '../../src/errors/index.js';
+import { invalidArgument } from '../../../src/errors/index.js';
 import {
   newStreamCounts,
   RowSink,
   writeMessageStream,
   type ValidatedMessage,
   type WriteRow,
-} from '../../src/write/index.js';
-import type { FeatureViewDef } from '../../src/registry/index.js';
-import { limitReadAhead } from '../../src/server/grpc-transport.js';
-import type { OnlineStore } from '../../src/store/index.js';
+} from '../../../src/write/index.js';
+import type { FeatureViewDef } from '../../../src/registry/index.js';
+import { limitReadAhead } from '../../../src/server/grpc-transport.js';
+import type { OnlineStore } from '../../../src/store/index.js';
 
 const views = new Map<string, FeatureViewDef>([
   ['a', { name: 'a' } as FeatureViewDef],

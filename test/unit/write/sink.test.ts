@@ -1,9 +1,9 @@
 import cassandra from 'cassandra-driver';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 
-import { RowSink, type RowSinkOptions, type WriteRow } from '../../src/write/index.js';
-import type { FeatureViewDef } from '../../src/registry/index.js';
-import { isTransientWriteError, type OnlineStore } from '../../src/store/index.js';
+import { RowSink, type RowSinkOptions, type WriteRow } from '../../../src/write/index.js';
+import type { FeatureViewDef } from '../../../src/registry/index.js';
+import { isTransientWriteError, type OnlineStore } from '../../../src/store/index.js';
 
 const { errors, types } = cassandra;
 

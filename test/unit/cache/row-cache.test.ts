@@ -1,7 +1,7 @@
 import cassandra from 'cassandra-driver';
 import { describe, expect, it } from 'vitest';
 
-import { estimateValueBytes, RowCache, type RowCacheOptions } from '../../src/cache/index.js';
+import { estimateValueBytes, RowCache, type RowCacheOptions } from '../../../src/cache/index.js';
 
 interface Row {
   readonly id: string;

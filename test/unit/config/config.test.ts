@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { ConfigError, ENVIRONMENT_VARIABLES, loadConfig, type LoadConfigOptions } from '../../src/config/index.js';
+import { ConfigError, ENVIRONMENT_VARIABLES, loadConfig, type LoadConfigOptions } from '../../../src/config/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cassette-config-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -264,5 +264,19 @@ describe('loadConfig: bad files and values', () => {
     const path = configFile('- a\n- b\n');
     expect(configError({ file: path })).toBe(`config file ${path} must hold a mapping`);
     expect(configError({ file: configFile('just text\n') })).toMatch(/must hold a mapping/);
+  });
+});
+
+describe('driver timeout bounds in the config', () => {
+  it('refuses a floor above the ceiling, and EACH_QUORUM for reads', () => {
+    expect(() =>
+      loadConfig({ env: {}, overrides: { cassandra: { requestTimeoutMs: 100, minDriverTimeoutMs: 250 } } }),
+    ).toThrow(/cassandra.minDriverTimeoutMs: minDriverTimeoutMs must not exceed requestTimeoutMs/);
+    expect(() => loadConfig({ env: {}, overrides: { cassandra: { readConsistency: 'eachQuorum' as never } } })).toThrow(
+      /cassandra.readConsistency/,
+    );
+    expect(
+      loadConfig({ env: {}, overrides: { cassandra: { writeConsistency: 'eachQuorum' } } }).cassandra.writeConsistency,
+    ).toBe('eachQuorum');
   });
 });

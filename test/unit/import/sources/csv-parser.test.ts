@@ -2,7 +2,7 @@ import { parse as csvParse } from 'csv-parse/sync';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { CsvParser, type CsvRecord } from '../../src/import/sources/csv-parser.js';
+import { CsvParser, type CsvRecord } from '../../../../src/import/sources/csv-parser.js';
 
 function parseAll(
   text: string | Buffer,

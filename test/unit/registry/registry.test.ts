@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { ServiceDefinition } from '@grpc/proto-loader';
 import { describe, expect, it } from 'vitest';
 
-import { loadCassetteProtos, type ListFeatureViewsResponse__Output } from '../../src/api/index.js';
+import { loadCassetteProtos, type ListFeatureViewsResponse__Output } from '../../../src/api/index.js';
 import {
   ENTITY_KEY_TYPES,
   featureViewFromSpec,
@@ -19,9 +19,9 @@ import {
   parseRegistry,
   RegistryValidationError,
   type RegistryProblem,
-} from '../../src/registry/index.js';
+} from '../../../src/registry/index.js';
 
-const EXAMPLE_YAML = readFileSync(new URL('../../schema/example.yaml', import.meta.url), 'utf8');
+const EXAMPLE_YAML = readFileSync(new URL('../../../schema/example.yaml', import.meta.url), 'utf8');
 
 /** Parses `text`, expecting it to fail, and returns the one error's problems. */
 function problemsOf(text: string, source = 'test.yaml'): readonly RegistryProblem[] {

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
-import type { Target } from '../../bench/loadgen/targets.js';
-import { runClosedLoop, runOpenLoop } from '../../bench/loadgen/run.js';
-import { decodeHistogram, percentileMs } from '../../bench/lib/histogram.js';
-import { ArrivalSchedule, latencyFromIntended, OpenLoopPacer, sleepBefore } from '../../bench/lib/schedule.js';
+import type { Target } from '../../../bench/loadgen/targets.js';
+import { runClosedLoop, runOpenLoop } from '../../../bench/loadgen/run.js';
+import { decodeHistogram, percentileMs } from '../../../bench/lib/histogram.js';
+import { ArrivalSchedule, latencyFromIntended, OpenLoopPacer, sleepBefore } from '../../../bench/lib/schedule.js';
 
 function take(schedule: ArrivalSchedule, n: number): number[] {
   return Array.from({ length: n }, () => schedule.next());

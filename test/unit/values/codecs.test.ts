@@ -2,9 +2,9 @@ import cassandra from 'cassandra-driver';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { CassetteError } from '../../src/errors/index.js';
-import type { Value, Value__Output } from '../../src/generated/cassette/v1/Value.js';
-import { VALUE_TYPES, type ValueType } from '../../src/registry/index.js';
+import { CassetteError } from '../../../src/errors/index.js';
+import type { Value, Value__Output } from '../../../src/generated/cassette/v1/Value.js';
+import { VALUE_TYPES, type ValueType } from '../../../src/registry/index.js';
 import {
   decodeEntityKey,
   decodeValue,
@@ -13,7 +13,7 @@ import {
   valueFromJson,
   valueToJson,
   type StoredValue,
-} from '../../src/values/index.js';
+} from '../../../src/values/index.js';
 
 const Long = cassandra.types.Long;
 

@@ -9,10 +9,10 @@ import {
   keyBatches,
   REGISTRY_YAML,
   requestedFeatures,
-} from '../../bench/lib/dataset.js';
-import { buildPlan } from '../../bench/lib/plan.js';
-import { Rng, ZipfSampler } from '../../bench/lib/random.js';
-import { parseRegistry } from '../../src/registry/index.js';
+} from '../../../bench/lib/dataset.js';
+import { buildPlan } from '../../../bench/lib/plan.js';
+import { Rng, ZipfSampler } from '../../../bench/lib/random.js';
+import { parseRegistry } from '../../../src/registry/index.js';
 
 describe('bench dataset', () => {
   it('is a valid registry: one view of 50 scalar features in four types plus a 32-float embedding', () => {

@@ -10,9 +10,9 @@ import {
   errorInfoOf,
   STATUS_DETAILS_KEY,
   toServiceStatus,
-} from '../../src/api/index.js';
-import { errorCodeOf, errorMetadataOf } from '../../src/client/index.js';
-import { CassetteError, invalidArgument } from '../../src/errors/index.js';
+} from '../../../src/api/index.js';
+import { errorCodeOf, errorMetadataOf } from '../../../src/client/index.js';
+import { CassetteError, invalidArgument } from '../../../src/errors/index.js';
 
 // These bytes are what protobufjs encodes from proto/google/rpc for the same messages.
 const INFO_HEX =

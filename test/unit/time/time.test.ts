@@ -12,7 +12,7 @@ import {
   secondsOfMicros,
   timestampFromMicros,
   unixSeconds,
-} from '../../src/time/index.js';
+} from '../../../src/time/index.js';
 
 /** The whole Date range, in microseconds. */
 const MAX_MICROS = BigInt(MAX_UNIX_SECONDS) * 1_000_000n;

@@ -3,14 +3,14 @@
  * (src/read/wire.ts) is checked against in test/unit/wire.test.ts. Built the obvious way, one
  * object per cell, which is what the server's encoder avoids.
  */
-import type { GetOnlineFeaturesResponse } from '../../../src/generated/cassette/v1/GetOnlineFeaturesResponse.js';
-import type { Timestamp } from '../../../src/generated/google/protobuf/Timestamp.js';
-import type { Value } from '../../../src/generated/cassette/v1/Value.js';
-import type { LookupPlan } from '../../../src/read/plan.js';
-import { presentStatus, STATUS } from '../../../src/read/status.js';
-import type { StoredRow } from '../../../src/store/index.js';
-import { encodeValue } from '../../../src/values/index.js';
-import { timestampFromMicros } from '../../../src/time/index.js';
+import type { GetOnlineFeaturesResponse } from '../../src/generated/cassette/v1/GetOnlineFeaturesResponse.js';
+import type { Timestamp } from '../../src/generated/google/protobuf/Timestamp.js';
+import type { Value } from '../../src/generated/cassette/v1/Value.js';
+import type { LookupPlan } from '../../src/read/plan.js';
+import { presentStatus, STATUS } from '../../src/read/status.js';
+import type { StoredRow } from '../../src/store/index.js';
+import { encodeValue } from '../../src/values/index.js';
+import { timestampFromMicros } from '../../src/time/index.js';
 
 // Shared, never mutated: the encoder only reads them.
 const EMPTY_VALUE: Value = {};

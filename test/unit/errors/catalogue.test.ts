@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { ConfigError } from '../../src/config/index.js';
+import { ConfigError } from '../../../src/config/index.js';
 import {
   CassetteError,
   ERROR_CATALOGUE,
@@ -8,10 +8,10 @@ import {
   isCassetteError,
   isErrorCode,
   type ErrorCode,
-} from '../../src/errors/index.js';
-import { CheckpointError, IngestSetupError } from '../../src/import/index.js';
-import { RejectedRecord } from '../../src/import/sources/source.js';
-import { RegistryValidationError } from '../../src/registry/index.js';
+} from '../../../src/errors/index.js';
+import { CheckpointError, IngestSetupError } from '../../../src/import/index.js';
+import { RejectedRecord } from '../../../src/import/sources/source.js';
+import { RegistryValidationError } from '../../../src/registry/index.js';
 
 describe('the error catalogue', () => {
   it('gives every code the CST_ERR_ prefix, a status and a one-line description', () => {

@@ -11,7 +11,7 @@ import {
   percentileOfNines,
   recordMs,
   summarize,
-} from '../../bench/lib/histogram.js';
+} from '../../../bench/lib/histogram.js';
 
 /** Latency histograms of the harness: microsecond recording, percentiles in ms, merging, encoding. */
 describe('bench latency histogram', () => {
