@@ -65,6 +65,8 @@ export class ServerChild {
     const logPath = join(dir, `${options.name}.log`);
     const config: ConfigInput = {
       listen: '127.0.0.1:0',
+      // Feast's HTTP/JSON API on a free port too (two servers run side by side); the serving log line names it (`http`).
+      http: { listen: '127.0.0.1:0' },
       cassandra: {
         contactPoints: [...options.contactPoints],
         localDataCenter: options.localDataCenter,

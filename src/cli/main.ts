@@ -38,6 +38,8 @@ function untilSignal(): Promise<NodeJS.Signals> {
 
 interface ServeOptions {
   listen?: string;
+  httpListen?: string;
+  http: boolean;
   cache: boolean;
   workers?: string;
 }
@@ -45,6 +47,8 @@ interface ServeOptions {
 function serveOverrides(options: ServeOptions): ConfigInput {
   const overrides: ConfigInput = {};
   if (options.listen) overrides.listen = options.listen;
+  if (options.httpListen) overrides.http = { listen: options.httpListen };
+  if (!options.http) overrides.http = { ...overrides.http, enabled: false };
   if (!options.cache) overrides.cache = { enabled: false };
   if (options.workers !== undefined) {
     const workers = Number(options.workers);
@@ -147,8 +151,10 @@ export function buildProgram(): Command {
 
   program
     .command('serve')
-    .description('serve the applied registry over gRPC')
+    .description("serve the applied registry over gRPC (Cassette's API and Feast's) and Feast's HTTP/JSON API")
     .option('--listen <host:port>', 'listen address (default 127.0.0.1:6566)')
+    .option('--http-listen <host:port>', "Feast's HTTP/JSON API address (default 127.0.0.1:6567)")
+    .option('--no-http', "serve no HTTP (Feast's HTTP/JSON API)")
     .option('--no-cache', 'turn the row cache off')
     .option('--workers <count>', 'server processes sharing the port, one session and cache each (default 1)')
     .action(async (options: ServeOptions) => {
@@ -244,6 +250,8 @@ export function buildProgram(): Command {
     .command('demo')
     .description('find or start Cassandra, apply schema/example.yaml, load demo rows and serve')
     .option('--listen <host:port>', 'listen address (default 127.0.0.1:6566)')
+    .option('--http-listen <host:port>', "Feast's HTTP/JSON API address (default 127.0.0.1:6567)")
+    .option('--no-http', "serve no HTTP (Feast's HTTP/JSON API)")
     .option('--no-cache', 'turn the row cache off')
     .action(async (options: ServeOptions) => {
       const ctx = commandContext(program.opts<GlobalOptions>(), serveOverrides(options));

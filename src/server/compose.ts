@@ -1,5 +1,6 @@
 import { CacheInvalidation, RowCache, type PeerCaches } from '../cache/index.js';
 import type { Config } from '../config/index.js';
+import { FeastReader } from '../feast/serving/reader.js';
 import type { Logger } from '../observability/logger.js';
 import { CachedRowReader, servedRowBytes } from '../read/cached-reader.js';
 import { FeatureReader } from '../read/feature-reader.js';
@@ -20,6 +21,8 @@ export interface ServingPieces {
   readonly writer: FeatureWriter;
   /** ListFeatureViews and ListFeatureServices. */
   readonly listing: RegistryListing;
+  /** Feast's GetOnlineFeatures (gRPC and HTTP), over the same reader. */
+  readonly feast: FeastReader;
 }
 
 /**
@@ -48,12 +51,14 @@ export function assembleServing(
   const invalidation = new CacheInvalidation(cache, registry, peers);
   const storeReader = new StoreRowReader(store, config.cassandra);
   const rows = cache.enabled ? new CachedRowReader(cache, storeReader) : storeReader;
+  const reader = new FeatureReader(registry, rows, config.serving);
   return {
     cache,
     invalidation,
-    reader: new FeatureReader(registry, rows, config.serving),
+    reader,
     writer: new FeatureWriter(store, registry, invalidation, config, logger),
     listing: new RegistryListing(registry),
+    feast: new FeastReader(registry, reader, config.serving),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { Config } from '../config/index.js';
+import { FeastHttpServer } from '../feast/http/server.js';
 import type { Logger } from '../observability/logger.js';
 import { connectSession, type CassandraClient } from '../store/index.js';
 import { composeServingCore, type ServingCore } from './compose.js';
@@ -25,6 +26,9 @@ export interface RunningServer {
   readonly address: string;
   readonly core: ServingCore;
   readonly transport: GrpcTransport;
+  /** Feast's HTTP/JSON API and its address, unless http.enabled is false. */
+  readonly http?: FeastHttpServer;
+  readonly httpAddress?: string;
   /** Logs a `stats` line now (counters since the previous line), e.g. when a benchmark asks on SIGUSR2. */
   logStats(): void;
   close(): Promise<void>;
@@ -51,34 +55,41 @@ export async function startServer(
   const ownsClient = options.client === undefined;
   const client = options.client ?? (await connectSession(config.cassandra, logger));
   let core: ServingCore | undefined;
+  let http: FeastHttpServer | undefined;
   try {
     core = await composeServingCore(config, client, logger, { peers: options.peers });
     const transport = new GrpcTransport(core, config, logger);
+    http = config.http.enabled ? new FeastHttpServer(core, config, logger) : undefined;
+    const httpAddress = await http?.listen();
     const address = await transport.listen();
     const logStats = statsLogger(core, transport, logger);
     const stats =
       config.log.statsIntervalMs > 0 ? setInterval(logStats, config.log.statsIntervalMs).unref() : undefined;
     logger.info(
-      { address, cache: config.cache.enabled, keyspace: config.cassandra.keyspace },
+      { address, http: httpAddress, cache: config.cache.enabled, keyspace: config.cassandra.keyspace },
       options.peers ? 'serving worker ready' : 'Cassette is serving',
     );
     let closing: Promise<void> | undefined;
     const serverCore = core;
+    const httpServer = http;
     return {
       address,
       core: serverCore,
       transport,
+      http: httpServer,
+      httpAddress,
       logStats,
       close: () =>
         (closing ??= (async () => {
           if (stats) clearInterval(stats);
-          await transport.close();
+          await Promise.all([transport.close(), httpServer?.close()]);
           serverCore.close();
           if (ownsClient) await client.shutdown();
           logger.info('Cassette stopped');
         })()),
     };
   } catch (error) {
+    await http?.close().catch(() => undefined);
     core?.close();
     if (ownsClient) await client.shutdown().catch(() => undefined);
     throw error;

@@ -22,6 +22,7 @@ export function cliEnv(keyspace: string, extra: NodeJS.ProcessEnv = {}): NodeJS.
     CASSANDRA_LOCAL_DC: cassandra.localDataCenter,
     CASSETTE_KEYSPACE: keyspace,
     CASSETTE_LOG_LEVEL: 'warn',
+    CASSETTE_HTTP_LISTEN: '127.0.0.1:0',
     ...extra,
   };
 }
