@@ -22,9 +22,17 @@ type Long = cassandra.types.Long;
 /** A stored value of one type as JSON text. */
 type JsonText<V> = (value: V) => string;
 
+/**
+ * A float or double as Python writes one: always with a fraction or an exponent, so that a
+ * reader that tells numbers apart by their text (the Feast SDK infers a value's type from it, and
+ * refuses a list that mixes 3 and 2.5) reads a float.
+ */
 function numberText(n: number): string {
-  if (Number.isFinite(n)) return String(n);
-  return Number.isNaN(n) ? '"NaN"' : n > 0 ? '"Infinity"' : '"-Infinity"';
+  if (!Number.isFinite(n)) return Number.isNaN(n) ? '"NaN"' : n > 0 ? '"Infinity"' : '"-Infinity"';
+  if (!Number.isInteger(n)) return String(n);
+  if (Object.is(n, -0)) return '-0.0';
+  // Python switches to an exponent from 1e16 on, where JavaScript still writes every digit.
+  return Math.abs(n) < 1e16 ? `${n}.0` : n.toExponential();
 }
 
 const SCALAR_JSON: { readonly [S in ScalarType]: JsonText<ScalarValues[S]> } = {

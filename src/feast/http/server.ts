@@ -90,17 +90,25 @@ export interface HttpError {
   readonly body: string;
 }
 
-/** The error body `feast serve` sends (a JSON string of a JSON object), with Cassette's code and field in it. */
+const MATERIALIZE_MESSAGE =
+  'Cassette has no offline store to materialize from: load files with `cassette ingest`, or write rows with ' +
+  'FeatureStore.write_to_online_store / POST /write-to-online-store / POST /push';
+
+/**
+ * An error body as `feast serve` sends one: a JSON string holding a JSON object that names a
+ * class of feast.errors and a message (the Feast SDK raises that class with that message).
+ */
+function feastErrorBody(feastClass: string, message: string, extra: Readonly<Record<string, string>> = {}): string {
+  return JSON.stringify(JSON.stringify({ module: 'feast.errors', class: feastClass, message, ...extra }));
+}
+
+/** The answer to a failed request, with Cassette's error code and field in the body too. */
 export function httpErrorOf(error: CassetteError): HttpError {
   const feast = FEAST_ERRORS[error.code];
-  const detail = {
-    module: 'feast.errors',
-    class: feast?.class ?? 'FeastError',
-    message: error.message,
-    code: error.code,
-    ...error.metadata,
+  return {
+    status: feast?.status ?? HTTP_STATUS[error.status],
+    body: feastErrorBody(feast?.class ?? 'FeastError', error.message, { code: error.code, ...error.metadata }),
   };
-  return { status: feast?.status ?? HTTP_STATUS[error.status], body: JSON.stringify(JSON.stringify(detail)) };
 }
 
 /** A schema violation as Cassette names fields: `entities["user_id"]: must be array`. */
@@ -184,19 +192,16 @@ export class FeastHttpServer {
       return reply.code(200).send();
     });
     this.app.get('/health', async (_request, reply) => reply.code(this.serving ? 200 : 503).send());
+    // The Feast SDK sends `feast materialize` here when its online store is remote; there is no
+    // offline store behind Cassette to read from.
+    for (const path of ['/materialize', '/materialize-incremental']) {
+      this.app.post(path, async (_request, reply) =>
+        reply.code(501).type('application/json').send(feastErrorBody('FeastError', MATERIALIZE_MESSAGE)),
+      );
+    }
     this.app.setNotFoundHandler((request, reply) => {
-      void reply
-        .code(404)
-        .type('application/json')
-        .send(
-          JSON.stringify(
-            JSON.stringify({
-              module: 'feast.errors',
-              class: 'FeastError',
-              message: `${request.method} ${request.url}: no such endpoint (Cassette offers POST /get-online-features, /push, /write-to-online-store and GET /health)`,
-            }),
-          ),
-        );
+      const message = `${request.method} ${request.url}: no such endpoint (Cassette offers POST /get-online-features, /push, /write-to-online-store and GET /health)`;
+      void reply.code(404).type('application/json').send(feastErrorBody('FeastError', message));
     });
     this.app.setErrorHandler((error: FastifyError, request, reply) => {
       const { status, body } = this.answerTo(error, request.url);
