@@ -91,7 +91,7 @@ export interface ValueCodec<V extends StoredValue> {
   readonly cql: string;
   /** The Value oneof case that carries it. */
   readonly protoCase: ValueCase;
-  /** A set (non-null) proto Value -> stored form, with the widenings accepted; throws INVALID_ARGUMENT naming `where`. */
+  /** A set (non-null) proto Value -> stored form, with the widenings accepted; throws CST_ERR_INVALID_VALUE naming `where`. */
   decode(value: Value__Output, where: string): V;
   /** Stored form -> proto Value (int64 as a long.js-shaped object, timestamps as seconds). */
   encode(value: V): Value;
@@ -104,8 +104,9 @@ export interface ValueCodec<V extends StoredValue> {
   /** Plain JSON (not null) -> decoded proto Value, as a client sends it (int64 and times as exact text). */
   fromJson(json: unknown, where: string): Value__Output;
   /**
-   * The record doors, for values read from files: each goes straight to the stored form, every
-   * limit checked, and throws CST_ERR_INVALID_VALUE naming `where`. Plain JSON (not null):
+   * The record doors, for values read from files: each goes straight to the stored form with
+   * every limit checked (no proto Value in between), and throws CST_ERR_INVALID_VALUE naming
+   * `where`. This one takes plain JSON (not null), as a JSON Lines record holds it.
    */
   fromJsonValue(json: unknown, where: string): V;
   /** Text (a CSV cell); see storedFromText. */
