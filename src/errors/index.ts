@@ -25,6 +25,14 @@ export const ERROR_CATALOGUE = {
     status: 'INVALID_ARGUMENT',
     description: "a value does not fit its type or Cassandra's limits",
   },
+  CST_ERR_INVALID_ENTITY_KEY: {
+    status: 'INVALID_ARGUMENT',
+    description: 'an entity key is null, empty or longer than Cassandra allows',
+  },
+  CST_ERR_INVALID_EVENT_TIME: {
+    status: 'INVALID_ARGUMENT',
+    description: 'an event time is not a valid time, or is too far in the future',
+  },
   CST_ERR_UNKNOWN_FEATURE_VIEW: { status: 'INVALID_ARGUMENT', description: 'no feature view has the given name' },
   CST_ERR_UNKNOWN_FEATURE: { status: 'INVALID_ARGUMENT', description: 'the feature view has no feature of that name' },
   CST_ERR_UNKNOWN_FEATURE_SERVICE: {
