@@ -1,18 +1,18 @@
 import { describe, expect, it } from 'vitest';
 
-import { CassetteError } from '../../src/errors/index.js';
-import type { Value__Output } from '../../src/generated/cassette/v1/Value.js';
-import { eventTimeFromText, eventTimeFromValue, ParquetTimestamp } from '../../src/import/event-time.js';
-import { RejectedRecord } from '../../src/import/sources/source.js';
-import { VALUE_TYPES, type ValueType } from '../../src/registry/index.js';
-import { timestampFromMicros } from '../../src/time/index.js';
+import { CassetteError } from '../../../src/errors/index.js';
+import type { Value__Output } from '../../../src/generated/cassette/v1/Value.js';
+import { eventTimeFromText, eventTimeFromValue, ParquetTimestamp } from '../../../src/import/event-time.js';
+import { RejectedRecord } from '../../../src/import/sources/source.js';
+import { VALUE_TYPES, type ValueType } from '../../../src/registry/index.js';
+import { timestampFromMicros } from '../../../src/time/index.js';
 import {
   decodeValue,
   storedFromJson,
   storedFromParquet,
   storedFromText,
   valueFromJson,
-} from '../../src/values/index.js';
+} from '../../../src/values/index.js';
 
 const INT64_MAX = '9223372036854775807';
 
