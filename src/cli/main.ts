@@ -15,6 +15,7 @@ import {
 import { connectSession } from '../store/index.js';
 import { applyRegistryFile, describeApply } from './apply.js';
 import { directBackend, serverBackend, type Backend } from './backend.js';
+import { cassandraCommands } from './cassandra.js';
 import { commandContext, resolveCassandra, type GlobalOptions } from './context.js';
 import { loadDemoRows } from './demo-data.js';
 import { generateCommand, generateCommandDefinition, type GenerateCommandOptions } from './generate.js';
@@ -239,6 +240,8 @@ export function buildProgram(): Command {
   );
 
   generateCommandDefinition(program).action((options: GenerateCommandOptions) => generateCommand(program, options));
+
+  cassandraCommands(program);
 
   program
     .command('demo')
