@@ -125,6 +125,7 @@ export async function startWorkerGroup(options: {
   const relays = new Map<string, { origin: Worker; id: number; waiting: Set<Worker> }>();
   let nextRelay = 0;
   let closing = false;
+  let started = false;
   const deaths: number[] = [];
   const restartTimers = new Set<NodeJS.Timeout>();
 
@@ -178,7 +179,8 @@ export async function startWorkerGroup(options: {
         relay.waiting.delete(worker);
         settleRelay(relayId);
       }
-      if (closing) return;
+      // While the group starts, a death fails the start (see below) instead.
+      if (closing || !started) return;
       const now = Date.now();
       deaths.push(now);
       while (deaths.length > 0 && deaths[0]! < now - RESTART_WINDOW_MS) deaths.shift();
@@ -228,6 +230,7 @@ export async function startWorkerGroup(options: {
 
   try {
     const addresses = await Promise.all(Array.from({ length: count }, fork));
+    started = true;
     return {
       address: addresses[0]!,
       pids: [...workers].map((w) => w.process.pid!),
