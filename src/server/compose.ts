@@ -1,4 +1,5 @@
 import { CacheInvalidation, RowCache, type PeerCaches } from '../cache/index.js';
+import { AdmissionGate } from '../concurrency/admission.js';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../observability/logger.js';
 import { CachedRowReader, servedRowBytes } from '../read/cached-reader.js';
@@ -20,6 +21,8 @@ export interface ServingPieces {
   readonly writer: FeatureWriter;
   /** ListFeatureViews and ListFeatureServices. */
   readonly listing: RegistryListing;
+  /** Admission of reads (in entity reads) and writes (in rows), over all calls of this process. */
+  readonly admission: { readonly reads: AdmissionGate; readonly writes: AdmissionGate };
 }
 
 /**
@@ -48,12 +51,26 @@ export function assembleServing(
   const invalidation = new CacheInvalidation(cache, registry, peers);
   const storeReader = new StoreRowReader(store, config.cassandra);
   const rows = cache.enabled ? new CachedRowReader(cache, storeReader) : storeReader;
+  const { maxInFlightReads, maxInFlightWriteRows, maxQueueWaitMs, minTimeLeftMs } = config.serving;
+  const admission = {
+    reads: new AdmissionGate(
+      { maxInFlight: maxInFlightReads, maxQueueWaitMs, minTimeLeftMs },
+      'serving.maxInFlightReads',
+      'entity reads',
+    ),
+    writes: new AdmissionGate(
+      { maxInFlight: maxInFlightWriteRows, maxQueueWaitMs, minTimeLeftMs },
+      'serving.maxInFlightWriteRows',
+      'rows being written',
+    ),
+  };
   return {
     cache,
     invalidation,
-    reader: new FeatureReader(registry, rows, config.serving),
-    writer: new FeatureWriter(store, registry, invalidation, config, logger),
+    reader: new FeatureReader(registry, rows, config.serving, admission.reads),
+    writer: new FeatureWriter(store, registry, invalidation, config, logger, admission.writes),
     listing: new RegistryListing(registry),
+    admission,
   };
 }
 

@@ -1,13 +1,18 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
 import type { Config } from '../config/index.js';
 import type { Logger } from '../observability/logger.js';
+import { CassandraAvailability } from '../store/availability.js';
 import { connectSession, type CassandraClient } from '../store/index.js';
 import { composeServingCore, type ServingCore } from './compose.js';
 import { GrpcTransport } from './grpc-transport.js';
+import { shutdownSession } from './lifecycle.js';
 import type { PeerCaches } from './workers.js';
 
 export { composeServingCore, type ServingCore } from './compose.js';
 export type { CallContext } from '../concurrency/call.js';
 export { GrpcTransport, SERVICE_NAMES } from './grpc-transport.js';
+export { exitOnFatalErrors, exitWithin, flushAndExit, shutdownSession, FATAL_EXIT_CODE } from './lifecycle.js';
 export { loadCassetteProtos, LOADER_OPTIONS, PROTO_DIR, PROTO_FILES } from '../api/proto.js';
 export { planLookup, type LookupPlan } from '../read/plan.js';
 export { STATUS } from '../read/status.js';
@@ -27,8 +32,17 @@ export interface RunningServer {
   readonly transport: GrpcTransport;
   /** Logs a `stats` line now (counters since the previous line), e.g. when a benchmark asks on SIGUSR2. */
   logStats(): void;
-  close(): Promise<void>;
+  /**
+   * Stops, within serving.shutdownTimeoutMs: health says NOT_SERVING at once; calls are still
+   * taken for `drainMs` (0 by default; a signal handler passes serving.drainMs) so load balancers
+   * can move away; then no new calls, running ones finish, and the Cassandra session (if this
+   * server made it) is shut down, or given up on when that does not finish in time.
+   */
+  close(drainMs?: number): Promise<void>;
 }
+
+/** Of the shutdown timeout, what is kept for shutting the Cassandra session down. */
+const SESSION_SHUTDOWN_SHARE = 0.1;
 
 /**
  * Starts a Cassette server: connects the one Cassandra session of this process (unless one is
@@ -43,18 +57,27 @@ export async function startServer(
     client?: CassandraClient;
     /** Set in a serving worker: the sibling workers' caches, kept coherent on writes. */
     peers?: PeerCaches;
+    /** The server shuts the given client down when it stops (or fails to start), as one it made. */
+    closeClient?: boolean;
   } = {},
 ): Promise<RunningServer> {
   if (!options.client && config.cassandra.contactPoints.length === 0) {
     throw new Error('no Cassandra contact points configured (set CASSANDRA_CONTACT_POINTS)');
   }
-  const ownsClient = options.client === undefined;
+  const ownsClient = options.client === undefined || options.closeClient === true;
   const client = options.client ?? (await connectSession(config.cassandra, logger));
   let core: ServingCore | undefined;
   try {
     core = await composeServingCore(config, client, logger, { peers: options.peers });
     const transport = new GrpcTransport(core, config, logger);
     const address = await transport.listen();
+    const availability = new CassandraAvailability(client, logger, {
+      probeIntervalMs: config.serving.healthProbeIntervalMs,
+      probeTimeoutMs: config.serving.healthProbeTimeoutMs,
+    });
+    availability.onChange((available) => transport.setStoreAvailable(available));
+    availability.start();
+    transport.setStoreAvailable(availability.canServe);
     const logStats = statsLogger(core, transport, logger);
     const stats =
       config.log.statsIntervalMs > 0 ? setInterval(logStats, config.log.statsIntervalMs).unref() : undefined;
@@ -69,18 +92,27 @@ export async function startServer(
       core: serverCore,
       transport,
       logStats,
-      close: () =>
+      close: (drainMs = 0) =>
         (closing ??= (async () => {
+          const timeoutMs = config.serving.shutdownTimeoutMs;
+          const deadline = Date.now() + timeoutMs;
+          transport.drain();
+          if (drainMs > 0) {
+            logger.info({ drainMs }, 'draining: health says NOT_SERVING, calls are still taken');
+            await sleep(Math.min(drainMs, deadline - Date.now()));
+          }
           if (stats) clearInterval(stats);
-          await transport.close();
+          availability.stop();
+          const sessionShare = ownsClient ? Math.round(timeoutMs * SESSION_SHUTDOWN_SHARE) : 0;
+          await transport.stop(Math.max(0, deadline - sessionShare - Date.now()));
           serverCore.close();
-          if (ownsClient) await client.shutdown();
+          if (ownsClient) await shutdownSession(client, deadline - Date.now(), logger);
           logger.info('Cassette stopped');
         })()),
     };
   } catch (error) {
     core?.close();
-    if (ownsClient) await client.shutdown().catch(() => undefined);
+    if (ownsClient) await shutdownSession(client, config.serving.shutdownTimeoutMs, logger);
     throw error;
   }
 }
@@ -105,6 +137,9 @@ function statsLogger(core: ServingCore, transport: GrpcTransport, logger: Logger
         cacheEntries: cache.entries,
         cacheBytes: cache.bytes,
         errors: transport.counters.errors,
+        // Totals since start: requests admitted, made to wait, refused for load or for too little time.
+        readAdmission: core.admission.reads.counters,
+        writeAdmission: core.admission.writes.counters,
       },
       'stats',
     );
