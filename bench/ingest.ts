@@ -12,7 +12,8 @@
  * Scenarios (--scenarios a,b,…; each may carry settings, e.g. `sink:connections=1`):
  *   driver          executeConcurrent on a plain cassandra-driver client (the ceiling)
  *   sink            RowSink from stored values (the write path, without parsing)
- *   sink-validate   validateRow on protobuf-shaped rows, then RowSink (what a file or RPC row costs)
+ *   sink-validate   validateRow on protobuf-shaped rows, then RowSink (what a WriteFeatures row costs)
+ *   sink-record     CSV cells through the codecs' text doors, validateRecord, then RowSink (what a file row costs)
  *   driver-batch    raw driver, consecutive rows of one entity as UNLOGGED BATCHes (with --per-entity)
  *   driver-session  executeConcurrent over Cassette's bulk session (isolates session settings)
  *   store           CassandraStore.write with bounded concurrency, no sink (isolates the sink's scheduling)
@@ -31,12 +32,20 @@ import { runBounded } from '../src/concurrency/index.js';
 import { loadConfig, type Config } from '../src/config/index.js';
 import type { FeatureRow__Output } from '../src/generated/cassette/v1/FeatureRow.js';
 import type { Value__Output } from '../src/generated/cassette/v1/Value.js';
-import { RowSink, validateRow, type WriteRow } from '../src/write/index.js';
+import {
+  newRecordRow,
+  RowSink,
+  validateRecord,
+  validateRow,
+  type RecordRow,
+  type ValidatedRow,
+  type WriteRow,
+} from '../src/write/index.js';
 import { parseRegistry, type FeatureViewDef } from '../src/registry/index.js';
 import { applyRegistry } from '../src/registry/storage.js';
 import { CassandraStore, connectSession, insertStatement, type CassandraClient } from '../src/store/index.js';
 import { timestampFromMicros } from '../src/time/index.js';
-import { entityKeyString, type StoredValue } from '../src/values/index.js';
+import { codecOf, entityKeyString, scalarCodecOf, type StoredValue } from '../src/values/index.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -66,7 +75,7 @@ const logger = pino({ level: 'warn' });
 const SCALAR_TYPES = ['int64', 'double', 'string', 'bool'] as const;
 const FEATURES = Array.from({ length: 20 }, (_, i) => ({
   name: `f${String(i).padStart(2, '0')}`,
-  type: i === 19 ? 'float_list' : SCALAR_TYPES[i % 4]!,
+  type: i === 19 ? ('float_list' as const) : SCALAR_TYPES[i % 4]!,
 }));
 const REGISTRY = `
 project: ingest_bench
@@ -111,7 +120,7 @@ function storedFeatures(i: number): StoredValue[] {
   return values;
 }
 
-/** The same row as a decoded protobuf message, as a file reader or an RPC hands it to validateRow. */
+/** The same row as a decoded protobuf message, as the gRPC transport hands it to validateRow. */
 function protoRow(i: number, perEntity: number): FeatureRow__Output {
   const features: Record<string, Value__Output> = {};
   for (let f = 0; f < 19; f++) {
@@ -140,6 +149,21 @@ function protoRow(i: number, perEntity: number): FeatureRow__Output {
     features,
     event_timestamp: timestampFromMicros(BigInt(micros)),
   };
+}
+
+const KEY_CODEC = scalarCodecOf('int64');
+const FEATURE_CODECS = FEATURES.map((f) => codecOf(f.type));
+const FEATURE_WHERES = FEATURES.map((f) => `column "${f.name}"`);
+
+/** The same row as a CSV file's cells, each read through its column's codec as the CSV source does. */
+function recordRow(view: FeatureViewDef, i: number, perEntity: number): RecordRow {
+  const record = newRecordRow(view, BigInt(BASE_MICROS + i));
+  record.key[0] = KEY_CODEC.fromTextValue(String(userOf(i, perEntity)), 'column "user_id"');
+  const cells = storedFeatures(i).map((value) => (Array.isArray(value) ? JSON.stringify(value) : String(value)));
+  for (let f = 0; f < cells.length; f++) {
+    record.features[f] = FEATURE_CODECS[f]!.fromTextValue(cells[f]!, FEATURE_WHERES[f]!);
+  }
+  return record;
 }
 
 function writeRow(i: number, perEntity: number): WriteRow {
@@ -276,7 +300,6 @@ async function runChild(scenario: string, settings: Settings): Promise<void> {
       0,
       5000,
     );
-    const validate = scenario === 'sink-validate';
     if (scenario === 'store') {
       // Diagnostic: CassandraStore.write with bounded concurrency, no sink.
       work = async () => {
@@ -297,7 +320,12 @@ async function runChild(scenario: string, settings: Settings): Promise<void> {
         });
         const now = Date.now();
         for (let i = 0; i < rows; i++) {
-          const row = validate ? validated(view, protoRow(i, perEntity), now, config) : writeRow(i, perEntity);
+          const row =
+            scenario === 'sink-validate'
+              ? written(validateRow(view, protoRow(i, perEntity), 'row', now, config.ingest))
+              : scenario === 'sink-record'
+                ? written(validateRecord(view, recordRow(view, i, perEntity), 'row', now, config.ingest))
+                : writeRow(i, perEntity);
           const room = sink.push(row, i);
           if (room !== null) await room;
         }
@@ -329,8 +357,7 @@ async function runChild(scenario: string, settings: Settings): Promise<void> {
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
-function validated(view: FeatureViewDef, row: FeatureRow__Output, now: number, config: Config): WriteRow {
-  const result = validateRow(view, row, 'row', now, config.ingest);
+function written(result: ValidatedRow): WriteRow {
   if (result.kind !== 'write') throw new Error('bench rows never expire');
   return result.row;
 }

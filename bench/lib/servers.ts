@@ -78,6 +78,8 @@ export class ServerChild {
       cache: { enabled: options.cache, maxBytes: 256 * 1024 * 1024, ttlMs: 600_000 },
       // No periodic stats lines: the harness asks for one (SIGUSR2) at each window boundary.
       log: { level: 'info', statsIntervalMs: 0 },
+      // No load balancer to drain for: the harness stops its servers at once.
+      serving: { drainMs: 0 },
     };
     writeFileSync(configPath, `# Written by the latency harness (bench/harness.ts)\n${stringify(config)}`);
     // The config file alone decides: no CASSETTE_*/CASSANDRA_* settings leak in from this shell.

@@ -1,13 +1,20 @@
-import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { DEFAULT_CQL_PORT, parseContactPoints } from './contact-points.js';
-import { findJava } from './jvm.js';
-import { startLocalCluster } from './local-cluster.js';
-import { CASSANDRA_VERSION, completeLibDir, ensureCassandraJars, hasMaven, resolveCassandraHome } from './maven.js';
+import { prepareLocalJvm } from './local-jvm.js';
+import { ManagedCluster } from './managed-cluster.js';
 import { isPortOpen, tryCql } from './probe.js';
 import { startCassandraContainer } from './testcontainers.js';
 
 export { parseContactPoints } from './contact-points.js';
+export {
+  ManagedCluster,
+  NODE_SIGNALS,
+  type ClusterLocation,
+  type ManagedClusterOptions,
+  type NodeSignal,
+  type NodeStatus,
+  type StartClusterOptions,
+} from './managed-cluster.js';
 
 export interface CassandraEndpoint {
   /**
@@ -89,24 +96,16 @@ export async function findOrStartCassandra(opts: FindOrStartOptions): Promise<Ca
 
   const missing: string[] = [];
   const baseAddress = host === 'localhost' ? '127.0.0.1' : host;
-  const loopback = LOOPBACK_V4.test(baseAddress);
-  const java = loopback ? await findJava(env) : undefined;
-  const home = resolveCassandraHome(opts.cassandraHome, env);
-  if (!loopback) {
-    missing.push(`a local JVM is only started on a 127.x.y.z address, not ${host}`);
-  } else if (!java) {
-    missing.push('no Java 17+ found (JAVA_HOME or PATH)');
-  } else if (!(await completeLibDir(home)) && !(await hasMaven(env))) {
-    missing.push(`Maven (mvn) not found on PATH, needed once to fetch the Cassandra jars into ${home}`);
+  const jvm = LOOPBACK_V4.test(baseAddress)
+    ? await prepareLocalJvm({ env, logger, cassandraHome: opts.cassandraHome })
+    : { missing: `a local JVM is only started on a 127.x.y.z address, not ${host}` };
+  if ('missing' in jvm) {
+    missing.push(jvm.missing);
   } else {
-    if (java.major > 17) {
-      logger.warn({ java: java.major }, `Cassandra ${CASSANDRA_VERSION} is only supported on Java 11 and 17`);
-    }
-    const lib = await ensureCassandraJars(home, env, logger);
-    const cluster = await startLocalCluster({
-      java,
-      lib,
-      root: resolve(opts.dataDir ?? '.cassette/cassandra'),
+    // Tied to this process: the nodes go when it does, even if it is SIGKILLed.
+    const cluster = await ManagedCluster.start({
+      jvm,
+      dataDir: opts.dataDir ?? '.cassette/cassandra',
       baseAddress,
       nativePort: port,
       nodes,
@@ -115,7 +114,13 @@ export async function findOrStartCassandra(opts: FindOrStartOptions): Promise<Ca
       env,
       logger,
     });
-    return { ...cluster, source: 'local-jvm' };
+    let stopping: Promise<void> | undefined;
+    return {
+      contactPoints: cluster.contactPoints,
+      localDataCenter: cluster.localDataCenter,
+      source: 'local-jvm',
+      stop: () => (stopping ??= cluster.stop()),
+    };
   }
 
   const container = await startCassandraContainer(logger);

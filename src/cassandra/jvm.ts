@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { NodeLayout } from './config.js';
 import { run } from './exec.js';
+import { signalQuietly } from './process-state.js';
 
 export interface JavaInfo {
   command: string;
@@ -97,6 +98,14 @@ export function checkHeap(heap: string): string {
   return heap;
 }
 
+/**
+ * The node's cassandra.yaml as the URL its JVM is given: it appears in the JVM's
+ * command line, which tells the node's process apart from any other with the same pid.
+ */
+export function configUrl(node: NodeLayout): string {
+  return pathToFileURL(node.yamlPath).href;
+}
+
 /** Full `java` argument list for one node, main class last. */
 export function jvmArgs(options: { lib: string; node: NodeLayout; heap: string; ringDelayMs: number }): string[] {
   const { lib, node, heap, ringDelayMs } = options;
@@ -109,7 +118,7 @@ export function jvmArgs(options: { lib: string; node: NodeLayout; heap: string; 
     // Cassandra's own scripts load jamm as an agent so it can measure object sizes precisely.
     ...jammAgent(lib),
     '-Dcassandra-foreground=yes',
-    `-Dcassandra.config=${pathToFileURL(node.yamlPath).href}`,
+    `-Dcassandra.config=${configUrl(node)}`,
     `-Dlogback.configurationFile=${node.logbackPath}`,
     `-Dcassandra.logdir=${node.logDir}`,
     `-Dcassandra.storagedir=${node.dir}`,
@@ -149,12 +158,20 @@ function jammAgent(lib: string): string[] {
  * wrapper drops CAP_IPC_LOCK via setpriv (which then execs java, keeping the
  * pid) where it can, making mlockall fail with one warning as for non-root users.
  *
- * Args: $1 = grace seconds, $2... = the java command line.
+ * A detached node (one the CLI leaves running) has no watcher: the wrapper
+ * reports its own pid and execs the JVM, which then lives until signalled.
+ *
+ * Args: $1 = grace seconds, or "detached"; $2... = the java command line.
  */
 const WRAPPER = `
 grace=$1; shift
 if [ "$(id -u)" = 0 ] && setpriv --bounding-set=-ipc_lock -- true 2>/dev/null; then
   set -- setpriv --bounding-set=-ipc_lock -- "$@"
+fi
+if [ "$grace" = detached ]; then
+  echo "$$" >&3
+  exec 3>&-
+  exec "$@" </dev/null
 fi
 exec 4<&0
 "$@" </dev/null 3>&- 4<&- &
@@ -191,7 +208,10 @@ export interface NodeProcess {
   stop(): Promise<void>;
 }
 
-/** Spawns the node's JVM under the orphan-proof wrapper. */
+/**
+ * Spawns the node's JVM under the orphan-proof wrapper, or, when `detached`,
+ * as a JVM that outlives this process (its pid is then the child's own).
+ */
 export async function spawnNode(options: {
   java: string;
   args: string[];
@@ -199,24 +219,24 @@ export async function spawnNode(options: {
   env: NodeJS.ProcessEnv;
   /** After SIGTERM, how long the JVM may take to drain before SIGKILL. */
   stopGraceMs: number;
+  /** Leave the JVM running when this process exits (default false: it dies with it). */
+  detached?: boolean;
 }): Promise<NodeProcess> {
   const { java, args, node, env, stopGraceMs } = options;
+  const detached = options.detached ?? false;
   const outputPath = join(node.logDir, 'stdout.log');
   const out = openSync(outputPath, 'w');
   let child: ChildProcess;
   try {
-    child = spawn(
-      '/bin/sh',
-      ['-c', WRAPPER, 'cassette-cassandra', String(Math.ceil(stopGraceMs / 1000)), java, ...args],
-      {
-        cwd: node.dir,
-        env,
-        // Own process group: a terminal's Ctrl-C goes to Node, which decides;
-        // and stop() can SIGKILL the whole group as a last resort.
-        detached: true,
-        stdio: ['pipe', out, out, 'pipe'],
-      },
-    );
+    const mode = detached ? 'detached' : String(Math.ceil(stopGraceMs / 1000));
+    child = spawn('/bin/sh', ['-c', WRAPPER, 'cassette-cassandra', mode, java, ...args], {
+      cwd: node.dir,
+      env,
+      // Own process group: a terminal's Ctrl-C goes to Node, which decides;
+      // and stop() can SIGKILL the whole group as a last resort.
+      detached: true,
+      stdio: [detached ? 'ignore' : 'pipe', out, out, 'pipe'],
+    });
   } finally {
     closeSync(out);
   }
@@ -235,8 +255,8 @@ export async function spawnNode(options: {
 
   const stdin = child.stdin;
   const pidPipe = child.stdio[3];
-  if (!stdin || !pidPipe || !('on' in pidPipe)) throw new Error('internal: wrapper pipes missing');
-  stdin.on('error', () => {}); // EPIPE once the wrapper is gone is expected
+  if ((!detached && !stdin) || !pidPipe || !('on' in pidPipe)) throw new Error('internal: wrapper pipes missing');
+  stdin?.on('error', () => {}); // EPIPE once the wrapper is gone is expected
 
   const pid = await new Promise<number>((resolve, reject) => {
     let text = '';
@@ -249,23 +269,29 @@ export async function spawnNode(options: {
   });
 
   // Neither the wrapper nor its stdin pipe should keep Node's event loop alive:
-  // if the program ends without calling stop(), the pipe closes and the JVM goes with it.
+  // if the program ends without calling stop(), the pipe closes and the JVM goes with it
+  // (or, detached, keeps running).
   child.unref();
-  if ('unref' in stdin && typeof stdin.unref === 'function') stdin.unref();
+  if (stdin && 'unref' in stdin && typeof stdin.unref === 'function') stdin.unref();
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       if (exitInfo) return;
       child.ref(); // keep Node alive until we have seen the exit
-      stdin.end(); // EOF: the wrapper's watcher SIGTERMs the JVM
+      if (stdin) {
+        stdin.end(); // EOF: the wrapper's watcher SIGTERMs the JVM
+      } else {
+        signalQuietly(pid, 'SIGTERM');
+        signalQuietly(pid, 'SIGCONT'); // a stopped JVM only acts on SIGTERM once resumed
+      }
       const timer = new Promise<'timeout'>((resolve) =>
-        setTimeout(() => resolve('timeout'), stopGraceMs + 5_000).unref(),
+        setTimeout(() => resolve('timeout'), stopGraceMs + (detached ? 0 : 5_000)).unref(),
       );
       if ((await Promise.race([exited, timer])) === 'timeout') {
-        // Wrapper itself unresponsive: kill its whole process group.
-        killQuietly(-(child.pid ?? 0), 'SIGKILL');
-        killQuietly(pid, 'SIGKILL');
+        // Wrapper unresponsive, or JVM past its grace period: kill the whole process group.
+        signalQuietly(-(child.pid ?? 0), 'SIGKILL');
+        signalQuietly(pid, 'SIGKILL');
         await exited;
       }
     })();
@@ -273,13 +299,4 @@ export async function spawnNode(options: {
   };
 
   return { pid, outputPath, exited, hasExited: () => exitInfo !== undefined, stop };
-}
-
-function killQuietly(pid: number, signal: NodeJS.Signals): void {
-  if (pid === 0) return;
-  try {
-    process.kill(pid, signal);
-  } catch {
-    // already gone
-  }
 }

@@ -1,5 +1,5 @@
 import { Client, policies } from 'cassandra-driver';
-import { connect } from 'node:net';
+import { connect, isIPv4 } from 'node:net';
 
 /** True when something accepts TCP connections on host:port (cheap pre-check before CQL). */
 export function isPortOpen(host: string, port: number, timeoutMs = 1_000): Promise<boolean> {
@@ -21,14 +21,25 @@ export interface CqlInfo {
 }
 
 /**
- * Connects with cassandra-driver and runs `SELECT release_version FROM system.local`.
- * Round-robin balancing avoids having to know the cluster's data center up front;
- * it is read from system.local instead. Rejects with the driver's error.
+ * Connects with cassandra-driver and runs `SELECT release_version FROM system.local`
+ * on the node at `contactPoint`. Round-robin balancing avoids having to know the
+ * cluster's data center up front; it is read from system.local instead. Rejects
+ * with the driver's error.
  */
 export async function queryCql(contactPoint: string, timeoutMs: number): Promise<CqlInfo> {
+  const separator = contactPoint.lastIndexOf(':');
+  const host = contactPoint.slice(0, separator);
+  const port = Number(contactPoint.slice(separator + 1));
+  const roundRobin = new policies.loadBalancing.RoundRobinPolicy();
   const client = new Client({
     contactPoints: [contactPoint],
-    policies: { loadBalancing: new policies.loadBalancing.RoundRobinPolicy() },
+    // The driver discovers the other nodes of a cluster and would send the query to any of
+    // them: an IPv4 contact point is pinned, so the answer is this node's. (The driver
+    // resolves a hostname to addresses this list cannot name in advance.)
+    policies: {
+      loadBalancing: isIPv4(host) ? new policies.loadBalancing.AllowListPolicy(roundRobin, [contactPoint]) : roundRobin,
+    },
+    protocolOptions: { port },
     socketOptions: { connectTimeout: timeoutMs, readTimeout: timeoutMs },
     // Only system.local is read: no need to fetch the whole schema.
     isMetadataSyncEnabled: false,

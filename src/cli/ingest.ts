@@ -154,7 +154,7 @@ async function serverTarget(address: string, viewName: string): Promise<IngestTa
       openSink: (onWritten) =>
         new ServerSink(
           clients.ingestion,
-          { view: view.name, rowsPerMessage: 1000, rowsPerStream: 20_000, streams: 2, timeoutMs: 10 * 60_000 },
+          { view, rowsPerMessage: 1000, rowsPerStream: 20_000, streams: 2, timeoutMs: 10 * 60_000 },
           onWritten,
         ),
       close: async () => clients.close(),

@@ -5,9 +5,14 @@ import type { Config, ConfigInput } from '../config/index.js';
 import { isCassetteError } from '../errors/index.js';
 import type { Logger } from '../observability/logger.js';
 import {
+  exitOnFatalErrors,
+  exitWithin,
+  FATAL_EXIT_CODE,
+  flushAndExit,
   isWorkerProcess,
   joinWorkerGroup,
   reportWorkerReady,
+  shutdownSession,
   startServer,
   startWorkerGroup,
   type RunningServer,
@@ -15,6 +20,7 @@ import {
 import { connectSession } from '../store/index.js';
 import { applyRegistryFile, describeApply } from './apply.js';
 import { directBackend, serverBackend, type Backend } from './backend.js';
+import { cassandraCommands } from './cassandra.js';
 import { commandContext, resolveCassandra, type GlobalOptions } from './context.js';
 import { loadDemoRows } from './demo-data.js';
 import { generateCommand, generateCommandDefinition, type GenerateCommandOptions } from './generate.js';
@@ -42,10 +48,17 @@ interface ServeOptions {
   http: boolean;
   cache: boolean;
   workers?: string;
+  drainMs?: string;
 }
+
+/** Past the shutdown timeout, how long a stopping process may still take before it is made to exit. */
+const EXIT_MARGIN_MS = 1000;
+/** Once a server command is done, how long open handles (driver timers after an outage) may keep it alive. */
+const LINGER_MS = 500;
 
 function serveOverrides(options: ServeOptions): ConfigInput {
   const overrides: ConfigInput = {};
+  const serving: NonNullable<ConfigInput['serving']> = {};
   if (options.listen) overrides.listen = options.listen;
   if (options.httpListen) overrides.http = { listen: options.httpListen };
   if (!options.http) overrides.http = { ...overrides.http, enabled: false };
@@ -54,13 +67,38 @@ function serveOverrides(options: ServeOptions): ConfigInput {
     const workers = Number(options.workers);
     if (!Number.isInteger(workers) || workers < 1)
       throw new Error(`--workers ${options.workers}: expected a count >= 1`);
-    overrides.serving = { workers };
+    serving.workers = workers;
   }
+  if (options.drainMs !== undefined) {
+    const drainMs = Number(options.drainMs);
+    if (!Number.isInteger(drainMs) || drainMs < 0)
+      throw new Error(`--drain-ms ${options.drainMs}: expected milliseconds >= 0`);
+    serving.drainMs = drainMs;
+  }
+  if (Object.keys(serving).length > 0) overrides.serving = serving;
   return overrides;
+}
+
+/**
+ * Stops a server that was asked to: drains for serving.drainMs, stops, and makes sure the
+ * process exits within serving.shutdownTimeoutMs even if something hangs.
+ */
+async function stopServer(server: RunningServer, config: Config, logger: Logger, cause: string): Promise<void> {
+  logger.info({ cause, drainMs: config.serving.drainMs }, 'shutting down');
+  let finished = false;
+  exitWithin(config.serving.shutdownTimeoutMs + EXIT_MARGIN_MS, logger, () => finished);
+  await server.close(config.serving.drainMs);
+  finished = true;
+}
+
+/** The end of a server command: nothing left open (after an outage, the driver's timers) keeps the process. */
+function exitSoon(logger: Logger): void {
+  exitWithin(LINGER_MS, logger, () => true);
 }
 
 /** One serving process; in a worker group, one of its workers. */
 async function serveInProcess(config: Config, logger: Logger): Promise<void> {
+  exitOnFatalErrors(logger);
   if (!isWorkerProcess()) {
     const server = await startServer(config, logger);
     // A stats line on demand, so a benchmark can read exact cache counters around its window.
@@ -68,8 +106,7 @@ async function serveInProcess(config: Config, logger: Logger): Promise<void> {
     process.on('SIGUSR2', logStats);
     const signal = await untilSignal();
     process.off('SIGUSR2', logStats);
-    logger.info({ signal }, 'shutting down');
-    await server.close();
+    await stopServer(server, config, logger, signal);
     return;
   }
   const current: { server?: RunningServer } = {};
@@ -79,30 +116,36 @@ async function serveInProcess(config: Config, logger: Logger): Promise<void> {
   // The primary handles signals for the group; it tells workers to stop.
   process.on('SIGINT', () => undefined);
   process.on('SIGTERM', stop);
-  const server = await startServer(config, logger, { peers });
+  let server: RunningServer;
+  try {
+    server = await startServer(config, logger, { peers });
+  } catch (error) {
+    // The IPC channel would keep a failed worker alive; the primary starts another.
+    logger.error({ err: error }, 'serving worker could not start');
+    flushAndExit(logger, FATAL_EXIT_CODE);
+    return;
+  }
   current.server = server;
   process.on('SIGUSR2', () => server.logStats());
   reportWorkerReady(server.address);
   await stopped;
-  await server.close();
+  await stopServer(server, config, logger, 'asked by the primary');
   process.disconnect?.();
+  exitSoon(logger);
 }
 
 /** The primary of a worker group: forks the workers, relays between them, stops them. */
 async function serveWithWorkers(config: Config, logger: Logger): Promise<void> {
-  let fail!: (error: Error) => void;
-  const fatal = new Promise<never>((_, reject) => (fail = reject));
-  // Observed by the race below; marked handled in case it fails before the race starts.
-  fatal.catch(() => undefined);
+  exitOnFatalErrors(logger);
   const group = await startWorkerGroup({
     count: config.serving.workers,
+    shutdownTimeoutMs: config.serving.shutdownTimeoutMs + EXIT_MARGIN_MS,
     // Workers use the Cassandra the primary found or started; they never start one.
     env: {
       CASSANDRA_CONTACT_POINTS: config.cassandra.contactPoints.join(','),
       CASSANDRA_LOCAL_DC: config.cassandra.localDataCenter,
     },
     logger,
-    onFatal: (error) => fail(error),
   });
   logger.info(
     { address: group.address, workers: group.pids.length, pids: group.pids, cache: config.cache.enabled },
@@ -111,12 +154,16 @@ async function serveWithWorkers(config: Config, logger: Logger): Promise<void> {
   // Each worker logs its own stats line.
   const forwardStats = () => group.signal('SIGUSR2');
   process.on('SIGUSR2', forwardStats);
+  let finished = false;
   try {
-    const signal = await Promise.race([untilSignal(), fatal]);
+    const signal = await untilSignal();
     logger.info({ signal }, 'shutting down');
   } finally {
     process.off('SIGUSR2', forwardStats);
+    // Each worker drains and stops within the shutdown timeout; the group kills one that does not.
+    exitWithin(config.serving.shutdownTimeoutMs + 3 * EXIT_MARGIN_MS, logger, () => finished);
     await group.close();
+    finished = true;
     logger.info('Cassette stopped');
   }
 }
@@ -157,6 +204,7 @@ export function buildProgram(): Command {
     .option('--no-http', "serve no HTTP (Feast's HTTP/JSON API)")
     .option('--no-cache', 'turn the row cache off')
     .option('--workers <count>', 'server processes sharing the port, one session and cache each (default 1)')
+    .option('--drain-ms <ms>', 'after SIGTERM, how long health says NOT_SERVING while calls are still taken')
     .action(async (options: ServeOptions) => {
       const ctx = commandContext(program.opts<GlobalOptions>(), serveOverrides(options));
       const { config, endpoint } = await resolveCassandra(ctx);
@@ -165,6 +213,7 @@ export function buildProgram(): Command {
         else await serveInProcess(config, ctx.logger);
       } finally {
         await endpoint.stop();
+        exitSoon(ctx.logger);
       }
     });
 
@@ -246,6 +295,8 @@ export function buildProgram(): Command {
 
   generateCommandDefinition(program).action((options: GenerateCommandOptions) => generateCommand(program, options));
 
+  cassandraCommands(program);
+
   program
     .command('demo')
     .description('find or start Cassandra, apply schema/example.yaml, load demo rows and serve')
@@ -253,15 +304,21 @@ export function buildProgram(): Command {
     .option('--http-listen <host:port>', "Feast's HTTP/JSON API address (default 127.0.0.1:6567)")
     .option('--no-http', "serve no HTTP (Feast's HTTP/JSON API)")
     .option('--no-cache', 'turn the row cache off')
+    .option('--drain-ms <ms>', 'after SIGTERM, how long health says NOT_SERVING while calls are still taken')
     .action(async (options: ServeOptions) => {
       const ctx = commandContext(program.opts<GlobalOptions>(), serveOverrides(options));
       const { config, endpoint } = await resolveCassandra(ctx);
+      exitOnFatalErrors(ctx.logger);
       try {
         const client = await connectSession(config.cassandra, ctx.logger);
+        // Until the server takes the session over (and shuts it down within its own bound).
+        let clientHandedOver = false;
         try {
           const applied = await applyRegistryFile(DEMO_REGISTRY, client, config, ctx.logger);
           ctx.logger.info({ version: applied.version, changed: applied.changed }, 'demo registry applied');
-          const server = await startServer(config, ctx.logger, { client });
+          clientHandedOver = true;
+          const server = await startServer(config, ctx.logger, { client, closeClient: true });
+          let stopCause = 'failure';
           try {
             const backend = serverBackend(server.address, 30_000);
             const written = await loadDemoRows(backend).finally(() => backend.close());
@@ -272,16 +329,16 @@ export function buildProgram(): Command {
                 `  npx cassette get${serverFlag} --service ranking_v1 --entity user_id=1001,1002,1100 --entity item_id=item_001,item_002,item_003\n\n` +
                 'Press Ctrl-C to stop.\n',
             );
-            const signal = await untilSignal();
-            ctx.logger.info({ signal }, 'shutting down');
+            stopCause = await untilSignal();
           } finally {
-            await server.close();
+            await stopServer(server, config, ctx.logger, stopCause);
           }
         } finally {
-          await client.shutdown();
+          if (!clientHandedOver) await shutdownSession(client, config.serving.shutdownTimeoutMs, ctx.logger);
         }
       } finally {
         await endpoint.stop();
+        exitSoon(ctx.logger);
       }
     });
 

@@ -61,6 +61,38 @@ export const configSchema = z.strictObject({
       defaultDeadlineMs: z.number().int().positive().default(2000),
       /** Server processes sharing the listening port, each with its own session and cache. */
       workers: z.number().int().positive().max(256).default(1),
+      /**
+       * Entity reads (rows x views not answered by the cache) admitted at once, over all requests.
+       * Beyond it requests queue briefly, then are refused RESOURCE_EXHAUSTED: past the point where
+       * Cassandra is busy, more reads in flight only add waiting (see README, Operating it).
+       */
+      maxInFlightReads: z.number().int().positive().default(1024),
+      /** Rows being written at once over all WriteFeatures calls (a stream counts its write window). */
+      maxInFlightWriteRows: z.number().int().positive().default(4096),
+      /** Longest a request waits for room under maxInFlightReads / maxInFlightWriteRows; 0 = no queue. */
+      maxQueueWaitMs: z.number().int().nonnegative().default(100),
+      /** A request with less time than this left before its deadline is refused before its reads start. */
+      minTimeLeftMs: z.number().int().nonnegative().default(10),
+      /** HTTP/2 streams (calls) one client connection may have open at once. */
+      maxConcurrentStreams: z.number().int().positive().default(256),
+      /** Largest request message accepted; a larger one is refused RESOURCE_EXHAUSTED. */
+      maxReceiveMessageBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .default(4 * 1024 * 1024),
+      /** After SIGTERM: how long health says NOT_SERVING while requests are still taken. */
+      drainMs: z.number().int().nonnegative().default(5000),
+      /** After SIGTERM: the bound on the whole shutdown (drain, in-flight calls, Cassandra session). */
+      shutdownTimeoutMs: z.number().int().positive().default(15_000),
+      /** How often each Cassandra host is asked a trivial query to tell whether it still answers. */
+      healthProbeIntervalMs: z.number().int().positive().default(1000),
+      /** How long such a probe may take before it counts as a failure (two in a row: the host is not answering). */
+      healthProbeTimeoutMs: z.number().int().positive().default(1000),
+    })
+    .refine((s) => s.drainMs < s.shutdownTimeoutMs, {
+      message: 'drainMs must be less than shutdownTimeoutMs',
+      path: ['drainMs'],
     })
     .prefault({}),
   http: z
@@ -182,6 +214,10 @@ const ENVIRONMENT: ReadonlyArray<readonly [string, readonly string[], EnvKind]> 
   ['CASSETTE_MAX_BATCH_SIZE', ['serving', 'maxBatchSize'], 'number'],
   ['CASSETTE_MAX_CONCURRENT_READS', ['serving', 'maxConcurrentReads'], 'number'],
   ['CASSETTE_SERVING_WORKERS', ['serving', 'workers'], 'number'],
+  ['CASSETTE_MAX_IN_FLIGHT_READS', ['serving', 'maxInFlightReads'], 'number'],
+  ['CASSETTE_MAX_IN_FLIGHT_WRITE_ROWS', ['serving', 'maxInFlightWriteRows'], 'number'],
+  ['CASSETTE_DRAIN_MS', ['serving', 'drainMs'], 'number'],
+  ['CASSETTE_SHUTDOWN_TIMEOUT_MS', ['serving', 'shutdownTimeoutMs'], 'number'],
   ['CASSETTE_HTTP_ENABLED', ['http', 'enabled'], 'boolean'],
   ['CASSETTE_HTTP_LISTEN', ['http', 'listen'], 'string'],
   ['CASSETTE_CACHE_ENABLED', ['cache', 'enabled'], 'boolean'],

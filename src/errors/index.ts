@@ -11,6 +11,7 @@ export type ErrorStatus =
   | 'UNAVAILABLE'
   | 'DEADLINE_EXCEEDED'
   | 'CANCELLED'
+  | 'RESOURCE_EXHAUSTED'
   | 'INTERNAL';
 
 interface CatalogueEntry {
@@ -24,6 +25,14 @@ export const ERROR_CATALOGUE = {
   CST_ERR_INVALID_VALUE: {
     status: 'INVALID_ARGUMENT',
     description: "a value does not fit its type or Cassandra's limits",
+  },
+  CST_ERR_INVALID_ENTITY_KEY: {
+    status: 'INVALID_ARGUMENT',
+    description: 'an entity key is null, empty or longer than Cassandra allows',
+  },
+  CST_ERR_INVALID_EVENT_TIME: {
+    status: 'INVALID_ARGUMENT',
+    description: 'an event time is not a valid time, or is too far in the future',
   },
   CST_ERR_UNKNOWN_FEATURE_VIEW: { status: 'INVALID_ARGUMENT', description: 'no feature view has the given name' },
   CST_ERR_UNKNOWN_FEATURE: { status: 'INVALID_ARGUMENT', description: 'the feature view has no feature of that name' },
@@ -42,9 +51,12 @@ export const ERROR_CATALOGUE = {
     description: 'the entity columns of a request have different lengths',
   },
   CST_ERR_BATCH_TOO_LARGE: { status: 'INVALID_ARGUMENT', description: 'the request holds more rows than allowed' },
+  CST_ERR_UNDECODABLE: { status: 'INVALID_ARGUMENT', description: 'a request message is not valid for its method' },
   // Time and the caller
   CST_ERR_DEADLINE: { status: 'DEADLINE_EXCEEDED', description: "the caller's deadline passed" },
   CST_ERR_CANCELLED: { status: 'CANCELLED', description: 'the caller cancelled the request' },
+  // Load
+  CST_ERR_OVERLOADED: { status: 'RESOURCE_EXHAUSTED', description: 'the server has no room for more work now' },
   // Cassandra
   CST_ERR_STORE_UNAVAILABLE: { status: 'UNAVAILABLE', description: 'Cassandra could not serve the request now' },
   CST_ERR_STORE_REFUSED: { status: 'INVALID_ARGUMENT', description: 'Cassandra refused the request as invalid' },
@@ -90,6 +102,7 @@ const CODE_OF_STATUS: Record<ErrorStatus, ErrorCode> = {
   UNAVAILABLE: 'CST_ERR_UNAVAILABLE',
   DEADLINE_EXCEEDED: 'CST_ERR_DEADLINE',
   CANCELLED: 'CST_ERR_CANCELLED',
+  RESOURCE_EXHAUSTED: 'CST_ERR_OVERLOADED',
   INTERNAL: 'CST_ERR_INTERNAL',
 };
 

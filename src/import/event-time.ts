@@ -1,16 +1,19 @@
 import { invalidArgument, quoteInput } from '../errors/index.js';
-import type { Timestamp__Output } from '../generated/google/protobuf/Timestamp.js';
-import { isoFromMicros, microsFromIso, timestampFromMicros } from '../time/index.js';
+import { microsFromIso } from '../time/index.js';
+import { ParquetTimestamp } from '../values/index.js';
 
 /**
- * Event times in files. A row's event time becomes its write timestamp in Cassandra
- * (microseconds), so every form is converted exactly, never through a float:
+ * Event times in files, as exact microseconds since the epoch. A row's event time becomes its
+ * write timestamp in Cassandra (microseconds), so every form is converted exactly, never
+ * through a float:
  *
  * - ISO-8601 text: `2026-01-31T12:00:00Z`, `2026-01-31 12:00:00.123456+02:00`, `2026-01-31`
  *   (midnight); a time without a zone offset is UTC; fractions beyond microseconds are cut;
  * - a number, or numeric text: unix time in `unit` (seconds unless `--event-time-unit` says
  *   ms or us), fractions allowed (`1767225600.25` s);
  * - Parquet TIMESTAMP (millis, micros or nanos) and DATE columns.
+ *
+ * The range (1970 to the year 275760) is checked with the rest of the row (validateRecord).
  */
 export type EventTimeUnit = 's' | 'ms' | 'us';
 
@@ -18,15 +21,14 @@ export const EVENT_TIME_UNITS: readonly EventTimeUnit[] = ['s', 'ms', 'us'];
 
 const MICROS_PER_UNIT: Record<EventTimeUnit, bigint> = { s: 1_000_000n, ms: 1_000n, us: 1n };
 
-/** A Parquet timestamp at full precision (hyparquet's default parsers would cut it to milliseconds). */
-export class ParquetTimestamp {
-  constructor(readonly micros: bigint) {}
-}
+// The Parquet reader's timestamps are a value type's native form too (see src/values/parquet.ts).
+export { ParquetTimestamp };
 
 const NUMERIC = /^[+-]?(\d+)(?:\.(\d+))?$/;
 
-// The import job names these here; they live in the time module.
-export { isoFromMicros, timestampFromMicros };
+function invalidEventTime(where: string, problem: string) {
+  return invalidArgument(`${where}: ${problem}`, 'CST_ERR_INVALID_EVENT_TIME', { field: where });
+}
 
 function fractionMicros(digits: string | undefined, unitMicros: bigint): bigint {
   if (!digits) return 0n;
@@ -37,20 +39,20 @@ function fractionMicros(digits: string | undefined, unitMicros: bigint): bigint 
 }
 
 /** Event time from text: ISO-8601, or a unix time in `unit`. */
-export function eventTimeFromText(text: string, unit: EventTimeUnit, where: string): Timestamp__Output {
+export function eventTimeFromText(text: string, unit: EventTimeUnit, where: string): bigint {
   const trimmed = text.trim();
   const numeric = NUMERIC.exec(trimmed);
   if (numeric) {
     const unitMicros = MICROS_PER_UNIT[unit];
     const magnitude = BigInt(numeric[1]!) * unitMicros + fractionMicros(numeric[2], unitMicros);
-    return timestampFromMicros(trimmed.startsWith('-') ? -magnitude : magnitude);
+    return trimmed.startsWith('-') ? -magnitude : magnitude;
   }
   const micros = microsFromIso(trimmed);
   if (micros === 'not-iso') {
-    throw invalidArgument(`${where}: ${quoteInput(text)} is not an ISO-8601 time or a unix time in ${unitName(unit)}`);
+    throw invalidEventTime(where, `${quoteInput(text)} is not an ISO-8601 time or a unix time in ${unitName(unit)}`);
   }
-  if (micros === 'invalid') throw invalidArgument(`${where}: ${quoteInput(text)} is not a valid ISO-8601 time`);
-  return timestampFromMicros(micros);
+  if (micros === 'invalid') throw invalidEventTime(where, `${quoteInput(text)} is not a valid ISO-8601 time`);
+  return micros;
 }
 
 function unitName(unit: EventTimeUnit): string {
@@ -61,24 +63,24 @@ function unitName(unit: EventTimeUnit): string {
  * Event time from a value as a JSON or Parquet reader produced it. null/undefined are not
  * handled here: a row without an event time takes the job's start time.
  */
-export function eventTimeFromValue(value: unknown, unit: EventTimeUnit, where: string): Timestamp__Output {
+export function eventTimeFromValue(value: unknown, unit: EventTimeUnit, where: string): bigint {
   if (typeof value === 'string') return eventTimeFromText(value, unit, where);
-  if (typeof value === 'bigint') return timestampFromMicros(value * MICROS_PER_UNIT[unit]);
+  if (typeof value === 'bigint') return value * MICROS_PER_UNIT[unit];
   if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw invalidArgument(`${where}: ${value} is not a time`);
+    if (!Number.isFinite(value)) throw invalidEventTime(where, `${value} is not a time`);
     // The shortest decimal form of the number is exactly what the file said (JSON) or the
     // closest a double gets (Parquet DOUBLE); exponents only appear far outside the Date range.
     const text = String(value);
-    if (/e/i.test(text)) throw invalidArgument(`${where}: ${text} is out of range for an event time`);
+    if (/e/i.test(text)) throw invalidEventTime(where, `${text} is out of range for an event time`);
     return eventTimeFromText(text, unit, where);
   }
-  if (value instanceof ParquetTimestamp) return timestampFromMicros(value.micros);
+  if (value instanceof ParquetTimestamp) return value.micros;
   if (value instanceof Date) {
     const millis = value.getTime();
-    if (Number.isNaN(millis)) throw invalidArgument(`${where}: not a valid date`);
-    return timestampFromMicros(BigInt(millis) * 1000n);
+    if (Number.isNaN(millis)) throw invalidEventTime(where, 'not a valid date');
+    return BigInt(millis) * 1000n;
   }
-  throw invalidArgument(`${where}: expected a time (ISO-8601 text or a unix time), got ${describe(value)}`);
+  throw invalidEventTime(where, `expected a time (ISO-8601 text or a unix time), got ${describe(value)}`);
 }
 
 function describe(value: unknown): string {

@@ -9,6 +9,6 @@ export { parseMaxRejects, type RejectLimit } from './max-rejects.js';
 export { ProgressReporter, formatBytes, formatDuration } from './progress.js';
 export { detectFormat, FILE_FORMATS, type FileFormat, type Source } from './sources/source.js';
 export { CSV_NULL } from './sources/csv-source.js';
-export type { ImportSink, OpenImportSink, RowAsRead } from './sinks/sink.js';
+export type { ImportSink, OpenImportSink } from './sinks/sink.js';
 export { openCassandraSink, type CassandraSinkSettings } from './sinks/cassandra-sink.js';
 export { ServerSink, type ServerSinkOptions } from './sinks/server-sink.js';

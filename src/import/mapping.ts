@@ -1,10 +1,27 @@
 import { invalidArgument } from '../errors/index.js';
-import type { FeatureViewDef, ValueType } from '../registry/index.js';
+import type { EntityKeyType, FeatureViewDef, ScalarType, ValueType } from '../registry/index.js';
+import { codecOf, scalarCodecOf, type ScalarCodec, type StoredValue, type ValueCodec } from '../values/index.js';
+
+/** A column that feeds join key `index` of the view, through its type's codec. */
+export interface KeyTarget {
+  readonly kind: 'key';
+  readonly name: string;
+  readonly type: EntityKeyType;
+  readonly index: number;
+  readonly codec: ScalarCodec<ScalarType>;
+}
+
+/** A column that feeds feature `index` of the view, through its type's codec. */
+export interface FeatureTarget {
+  readonly kind: 'feature';
+  readonly name: string;
+  readonly type: ValueType;
+  readonly index: number;
+  readonly codec: ValueCodec<StoredValue>;
+}
 
 /** Where one column of a file goes. */
-export type ColumnTarget =
-  | { readonly kind: 'key' | 'feature'; readonly name: string; readonly type: ValueType }
-  | { readonly kind: 'eventTime'; readonly name: string };
+export type ColumnTarget = KeyTarget | FeatureTarget | { readonly kind: 'eventTime'; readonly name: string };
 
 export interface MappingOptions {
   /** `--map column=target`: the column feeds that join key or feature; an empty target ignores the column. */
@@ -41,12 +58,14 @@ export class ColumnResolver {
     readonly view: FeatureViewDef,
     readonly options: MappingOptions,
   ) {
-    for (const entity of view.entities) {
-      this.byName.set(entity.joinKey, { kind: 'key', name: entity.joinKey, type: entity.type });
-    }
-    for (const feature of view.features) {
-      this.byName.set(feature.name, { kind: 'feature', name: feature.name, type: feature.type });
-    }
+    view.entities.forEach((entity, index) => {
+      const { joinKey: name, type } = entity;
+      this.byName.set(name, { kind: 'key', name, type, index, codec: scalarCodecOf(type) });
+    });
+    view.features.forEach((feature, index) => {
+      const { name, type } = feature;
+      this.byName.set(name, { kind: 'feature', name, type, index, codec: codecOf(type) });
+    });
     for (const [column, target] of options.maps) {
       if (target !== '' && !this.byName.has(target)) {
         throw invalidArgument(

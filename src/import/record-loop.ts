@@ -1,15 +1,14 @@
 import type { Logger } from '../observability/logger.js';
 import type { FeatureViewDef } from '../registry/index.js';
-import { validateRow, type WritePolicy } from '../write/index.js';
+import { validateRecord, type WritePolicy } from '../write/index.js';
 import type { InputFile } from './checkpoint.js';
 import { RejectLimitError } from './errors.js';
-import { timestampFromMicros } from './event-time.js';
 import type { ImportJobOptions } from './job.js';
 import type { ColumnResolver } from './mapping.js';
 import { rejectLimitExceeded, type RejectLimit } from './max-rejects.js';
 import type { ProgressSample } from './progress.js';
 import type { RejectWriter } from './rejects.js';
-import type { ImportSink, RowAsRead } from './sinks/sink.js';
+import type { ImportSink } from './sinks/sink.js';
 import { openSource } from './sources/index.js';
 import { isRecordError, START, type Position, type RowContext, type Source } from './sources/source.js';
 import { Outcome, type Watermark, type WatermarkTracker } from './watermark.js';
@@ -115,10 +114,8 @@ export class RecordLoop {
           const at = batch.resumeAt(i);
           this.read++;
           let validated;
-          let asRead: RowAsRead;
           try {
-            asRead = batch.toRow(i);
-            validated = validateRow(view, asRead, 'row', now, policy);
+            validated = validateRecord(view, batch.toRow(i), 'row', now, policy);
           } catch (error) {
             if (!isRecordError(error)) throw error;
             rejects.append({
@@ -140,7 +137,7 @@ export class RecordLoop {
           }
           const tag = tracker.add(f, at.offset, at.line, rejects.bytes, Outcome.Pending);
           if (sink) {
-            const wait = sink.push(validated.row, tag, asRead);
+            const wait = sink.push(validated.row, tag);
             if (wait) await wait;
           } else {
             tracker.complete(tag);
@@ -184,7 +181,7 @@ export function rowContext(
   return {
     resolver,
     eventTimeUnit: options.eventTimeUnit,
-    defaultEventTime: timestampFromMicros(BigInt(startedAtMicros)),
+    defaultEventMicros: BigInt(startedAtMicros),
     maxRecordBytes: options.maxRecordBytes,
     delimiter: options.delimiter,
     onIgnoredColumn: (column: string) => {

@@ -1,5 +1,6 @@
 import { rowCacheKey } from '../cache/index.js';
 import type { CallContext } from '../concurrency/call.js';
+import type { AdmissionGate } from '../concurrency/admission.js';
 import { runBounded, withDeadline } from '../concurrency/index.js';
 import type { Config } from '../config/index.js';
 import { CassetteError } from '../errors/index.js';
@@ -17,13 +18,16 @@ import { encodeResponse, type ServedRow } from './wire.js';
  *
  * A request's reads are bounded as a whole: what the reader can answer at once (cache hits) is
  * taken synchronously, only misses become (view, key) read tasks, flattened so that one
- * concurrency bound and one deadline cover the whole request.
+ * concurrency bound and one deadline cover the whole request, and the request is admitted (see
+ * AdmissionGate) at the cost of its misses: a request the cache answers whole is never held back.
  */
 export class FeatureReader {
   constructor(
     private readonly registry: Pick<RegistrySync, 'current'>,
     private readonly rows: RowReader,
     private readonly limits: Pick<Config['serving'], 'maxBatchSize' | 'maxConcurrentReads'>,
+    /** The process-wide bound on entity reads in flight. */
+    private readonly admission: Pick<AdmissionGate, 'enter' | 'leave'>,
   ) {}
 
   /** The GetOnlineFeaturesResponse for `request`, as protobuf bytes. */
@@ -92,9 +96,15 @@ export class FeatureReader {
         projections?.[slot],
       );
     };
+    const cost = missSlots.length;
+    const admission = this.admission;
+    const admitted = admission.enter(cost, call.deadline, Date.now());
+    if (admitted !== undefined) await admitted;
+    // The reads give their room back when they have settled, not when the deadline gives up on them.
+    const reads = runBounded(cost, this.limits.maxConcurrentReads, readTask).finally(() => admission.leave(cost));
     try {
       await withDeadline(
-        runBounded(missSlots.length, this.limits.maxConcurrentReads, readTask),
+        reads,
         call.deadline,
         () => new CassetteError('DEADLINE_EXCEEDED', 'the deadline passed before all rows were read'),
       );

@@ -1,4 +1,5 @@
 import { CacheInvalidation, RowCache, type PeerCaches } from '../cache/index.js';
+import { AdmissionGate } from '../concurrency/admission.js';
 import type { Config } from '../config/index.js';
 import { FeastReader } from '../feast/serving/reader.js';
 import type { Logger } from '../observability/logger.js';
@@ -21,6 +22,8 @@ export interface ServingPieces {
   readonly writer: FeatureWriter;
   /** ListFeatureViews and ListFeatureServices. */
   readonly listing: RegistryListing;
+  /** Admission of reads (in entity reads) and writes (in rows), over all calls of this process. */
+  readonly admission: { readonly reads: AdmissionGate; readonly writes: AdmissionGate };
   /** Feast's GetOnlineFeatures (gRPC and HTTP), over the same reader. */
   readonly feast: FeastReader;
 }
@@ -51,13 +54,27 @@ export function assembleServing(
   const invalidation = new CacheInvalidation(cache, registry, peers);
   const storeReader = new StoreRowReader(store, config.cassandra);
   const rows = cache.enabled ? new CachedRowReader(cache, storeReader) : storeReader;
-  const reader = new FeatureReader(registry, rows, config.serving);
+  const { maxInFlightReads, maxInFlightWriteRows, maxQueueWaitMs, minTimeLeftMs } = config.serving;
+  const admission = {
+    reads: new AdmissionGate(
+      { maxInFlight: maxInFlightReads, maxQueueWaitMs, minTimeLeftMs },
+      'serving.maxInFlightReads',
+      'entity reads',
+    ),
+    writes: new AdmissionGate(
+      { maxInFlight: maxInFlightWriteRows, maxQueueWaitMs, minTimeLeftMs },
+      'serving.maxInFlightWriteRows',
+      'rows being written',
+    ),
+  };
+  const reader = new FeatureReader(registry, rows, config.serving, admission.reads);
   return {
     cache,
     invalidation,
     reader,
-    writer: new FeatureWriter(store, registry, invalidation, config, logger),
+    writer: new FeatureWriter(store, registry, invalidation, config, logger, admission.writes),
     listing: new RegistryListing(registry),
+    admission,
     feast: new FeastReader(registry, reader, config.serving),
   };
 }

@@ -15,6 +15,7 @@ import type { ProtoGrpcType as RegistryProto } from '../generated/registry.js';
 import { FEAST_SERVICE_NAME, feastServingDefinition, loadFeastProtos } from '../feast/serving/grpc.js';
 import type { Logger } from '../observability/logger.js';
 import { toServiceStatus } from '../api/index.js';
+import { CassetteError } from '../errors/index.js';
 import { loadCassetteProtos } from '../api/proto.js';
 import type { ServingCore } from './compose.js';
 
@@ -33,6 +34,59 @@ type EncodedServingHandlers = {
 };
 
 type Counters = { requests: number; errors: Partial<Record<keyof typeof grpc.status, number>> };
+
+/**
+ * What a method's deserializer returns for bytes that do not decode. grpc-js answers a throwing
+ * deserializer INTERNAL ("Error deserializing request"), which counts as a server fault; the
+ * handlers answer this INVALID_ARGUMENT instead.
+ */
+class UndecodableMessage {
+  constructor(readonly reason: string) {}
+}
+
+/** `service` with every method's request deserializer returning UndecodableMessage instead of throwing. */
+function guardDecoding<Handlers>(service: grpc.ServiceDefinition<Handlers>): grpc.ServiceDefinition<Handlers> {
+  const guarded: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const [name, method] of Object.entries<grpc.MethodDefinition<unknown, unknown>>(service)) {
+    const decode = method.requestDeserialize;
+    guarded[name] = {
+      ...method,
+      requestDeserialize: (bytes: Buffer) => {
+        try {
+          return decode(bytes);
+        } catch (error) {
+          return new UndecodableMessage(error instanceof Error ? error.message : String(error));
+        }
+      },
+    };
+  }
+  return guarded as grpc.ServiceDefinition<Handlers>;
+}
+
+function undecodable(method: string, message: UndecodableMessage, prefix = ''): CassetteError {
+  return new CassetteError(
+    'CST_ERR_UNDECODABLE',
+    `${prefix}the request message is not a valid ${method} request (${message.reason})`,
+  );
+}
+
+/** The messages of a client stream, failing INVALID_ARGUMENT at the first one that did not decode. */
+async function* decodedMessages<Req>(messages: AsyncIterable<unknown>, method: string): AsyncIterable<Req> {
+  let index = 0;
+  for await (const message of messages) {
+    if (message instanceof UndecodableMessage) throw undecodable(method, message, `messages[${index}]: `);
+    index++;
+    yield message as Req;
+  }
+}
+
+/**
+ * The health entries: the server as a whole ('') and each service. Each says SERVING while the
+ * process takes calls (is not draining) and Cassandra can serve: FeatureServing and
+ * FeatureIngestion need it for every call, and the Registry's listing (answered from memory) is
+ * of no use without them.
+ */
+const HEALTH_ENTRIES: readonly string[] = ['', ...SERVICE_NAMES];
 
 /**
  * Turns Nagle's algorithm off on the server's accepted connections. grpc-js sets TCP_NODELAY on
@@ -54,7 +108,9 @@ function disableNagle(server: grpc.Server, logger: Logger): void {
 /**
  * Binds the serving core to gRPC: decodes calls, hands them to the core's reader, writer and
  * registry listing, and maps their errors to statuses; adds health and reflection.
- * Lifecycle: listen() binds and reports SERVING; close() reports NOT_SERVING, drains, stops.
+ * Lifecycle: listen() binds and reports SERVING (while Cassandra can serve, see
+ * setStoreAvailable); drain() reports NOT_SERVING and keeps taking calls; stop() stops taking
+ * calls and lets running ones finish.
  */
 export class GrpcTransport {
   private readonly server: grpc.Server;
@@ -62,6 +118,9 @@ export class GrpcTransport {
   readonly counters: Counters = { requests: 0, errors: {} };
   private boundPort = 0;
   private unavailableLog = { last: 0, suppressed: 0 };
+  private listening = false;
+  private draining = false;
+  private storeAvailable = true;
 
   constructor(
     core: Pick<ServingCore, 'reader' | 'writer' | 'listing' | 'feast'>,
@@ -71,7 +130,9 @@ export class GrpcTransport {
     const definition = loadCassetteProtos();
     const loaded = grpc.loadPackageDefinition(definition) as unknown as ServingProto & IngestionProto & RegistryProto;
     this.server = new grpc.Server({
-      'grpc.max_receive_message_length': 64 * 1024 * 1024,
+      // A larger message is refused RESOURCE_EXHAUSTED by grpc-js before it is buffered whole.
+      'grpc.max_receive_message_length': config.serving.maxReceiveMessageBytes,
+      'grpc.max_concurrent_streams': config.serving.maxConcurrentStreams,
       'grpc.keepalive_permit_without_calls': 1,
     });
     disableNagle(this.server, logger);
@@ -94,21 +155,18 @@ export class GrpcTransport {
       ListFeatureViews: this.unary('ListFeatureViews', async () => core.listing.listFeatureViews()),
       ListFeatureServices: this.unary('ListFeatureServices', async () => core.listing.listFeatureServices()),
     };
-    this.server.addService(encodedServing, serving);
-    this.server.addService(loaded.cassette.v1.FeatureIngestion.service, ingestion);
-    this.server.addService(loaded.cassette.v1.Registry.service, registry);
+    this.server.addService(guardDecoding(encodedServing), serving);
+    this.server.addService(guardDecoding(loaded.cassette.v1.FeatureIngestion.service), ingestion);
+    this.server.addService(guardDecoding(loaded.cassette.v1.Registry.service), registry);
     // Feast's serving API (src/feast), for Feast's clients unchanged.
     const feastDefinition = loadFeastProtos();
-    this.server.addService(feastServingDefinition(feastDefinition), {
+    this.server.addService(guardDecoding(feastServingDefinition(feastDefinition)), {
       GetFeastServingInfo: this.unary('GetFeastServingInfo', async () => core.feast.servingInfo()),
       GetOnlineFeatures: this.unary('feast.GetOnlineFeatures', (request, ctx) =>
         core.feast.getOnlineFeatures(request, ctx),
       ),
     });
-    this.health = new HealthImplementation({
-      '': 'NOT_SERVING',
-      ...Object.fromEntries(SERVICE_NAMES.map((s) => [s, 'NOT_SERVING'])),
-    });
+    this.health = new HealthImplementation(Object.fromEntries(HEALTH_ENTRIES.map((name) => [name, 'NOT_SERVING'])));
     this.health.addToServer(this.server);
     new ReflectionService({ ...definition, ...feastDefinition }).addToServer(this.server);
   }
@@ -125,19 +183,36 @@ export class GrpcTransport {
         error ? reject(new Error(`cannot listen on ${this.config.listen}: ${error.message}`)) : resolve(port),
       );
     });
-    this.setServing(true);
+    this.listening = true;
+    this.publishHealth();
     return this.address;
   }
 
-  setServing(serving: boolean): void {
-    const status = serving ? 'SERVING' : 'NOT_SERVING';
-    this.health.setStatus('', status);
-    for (const name of SERVICE_NAMES) this.health.setStatus(name, status);
+  /** Whether Cassandra can serve (see CassandraAvailability); health follows it. */
+  setStoreAvailable(available: boolean): void {
+    this.storeAvailable = available;
+    this.publishHealth();
+  }
+
+  /** Reports NOT_SERVING from now on, so load balancers move away; calls are still taken. */
+  drain(): void {
+    this.draining = true;
+    this.publishHealth();
+  }
+
+  private publishHealth(): void {
+    const status = this.listening && !this.draining && this.storeAvailable ? 'SERVING' : 'NOT_SERVING';
+    for (const name of HEALTH_ENTRIES) this.health.setStatus(name, status);
+  }
+
+  /** Reports NOT_SERVING, then stops taking calls and lets running ones finish for up to `graceMs`. */
+  async close(graceMs = 5000): Promise<void> {
+    this.drain();
+    await this.stop(graceMs);
   }
 
   /** Stops taking calls, lets running ones finish for up to `graceMs`, then cuts them off. */
-  async close(graceMs = 5000): Promise<void> {
-    this.setServing(false);
+  async stop(graceMs: number): Promise<void> {
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         this.server.forceShutdown();
@@ -164,6 +239,11 @@ export class GrpcTransport {
         deadline: Number.isFinite(deadlineMs) ? deadlineMs : Date.now() + defaultDeadlineMs,
         isCancelled: () => call.cancelled,
       };
+      const request: unknown = call.request;
+      if (request instanceof UndecodableMessage) {
+        callback(this.toServiceError(method, undecodable(method, request)));
+        return;
+      }
       let pending: Promise<Res>;
       try {
         pending = handle(call.request, ctx);
@@ -197,7 +277,7 @@ export class GrpcTransport {
       limitReadAhead(call);
       let pending: Promise<Res>;
       try {
-        pending = handle(call as AsyncIterable<Req>, ctx);
+        pending = handle(decodedMessages<Req>(call, method), ctx);
       } catch (error) {
         pending = Promise.reject(error);
       }

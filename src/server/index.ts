@@ -1,14 +1,19 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
 import type { Config } from '../config/index.js';
 import { FeastHttpServer } from '../feast/http/server.js';
 import type { Logger } from '../observability/logger.js';
+import { CassandraAvailability } from '../store/availability.js';
 import { connectSession, type CassandraClient } from '../store/index.js';
 import { composeServingCore, type ServingCore } from './compose.js';
 import { GrpcTransport } from './grpc-transport.js';
+import { shutdownSession } from './lifecycle.js';
 import type { PeerCaches } from './workers.js';
 
 export { composeServingCore, type ServingCore } from './compose.js';
 export type { CallContext } from '../concurrency/call.js';
 export { GrpcTransport, SERVICE_NAMES } from './grpc-transport.js';
+export { exitOnFatalErrors, exitWithin, flushAndExit, shutdownSession, FATAL_EXIT_CODE } from './lifecycle.js';
 export { loadCassetteProtos, LOADER_OPTIONS, PROTO_DIR, PROTO_FILES } from '../api/proto.js';
 export { planLookup, type LookupPlan } from '../read/plan.js';
 export { STATUS } from '../read/status.js';
@@ -31,8 +36,17 @@ export interface RunningServer {
   readonly httpAddress?: string;
   /** Logs a `stats` line now (counters since the previous line), e.g. when a benchmark asks on SIGUSR2. */
   logStats(): void;
-  close(): Promise<void>;
+  /**
+   * Stops, within serving.shutdownTimeoutMs: health says NOT_SERVING at once; calls are still
+   * taken for `drainMs` (0 by default; a signal handler passes serving.drainMs) so load balancers
+   * can move away; then no new calls, running ones finish, and the Cassandra session (if this
+   * server made it) is shut down, or given up on when that does not finish in time.
+   */
+  close(drainMs?: number): Promise<void>;
 }
+
+/** Of the shutdown timeout, what is kept for shutting the Cassandra session down. */
+const SESSION_SHUTDOWN_SHARE = 0.1;
 
 /**
  * Starts a Cassette server: connects the one Cassandra session of this process (unless one is
@@ -47,12 +61,14 @@ export async function startServer(
     client?: CassandraClient;
     /** Set in a serving worker: the sibling workers' caches, kept coherent on writes. */
     peers?: PeerCaches;
+    /** The server shuts the given client down when it stops (or fails to start), as one it made. */
+    closeClient?: boolean;
   } = {},
 ): Promise<RunningServer> {
   if (!options.client && config.cassandra.contactPoints.length === 0) {
     throw new Error('no Cassandra contact points configured (set CASSANDRA_CONTACT_POINTS)');
   }
-  const ownsClient = options.client === undefined;
+  const ownsClient = options.client === undefined || options.closeClient === true;
   const client = options.client ?? (await connectSession(config.cassandra, logger));
   let core: ServingCore | undefined;
   let http: FeastHttpServer | undefined;
@@ -62,6 +78,17 @@ export async function startServer(
     http = config.http.enabled ? new FeastHttpServer(core, config, logger) : undefined;
     const httpAddress = await http?.listen();
     const address = await transport.listen();
+    const availability = new CassandraAvailability(client, logger, {
+      probeIntervalMs: config.serving.healthProbeIntervalMs,
+      probeTimeoutMs: config.serving.healthProbeTimeoutMs,
+    });
+    availability.onChange((available) => {
+      transport.setStoreAvailable(available);
+      http?.setStoreAvailable(available);
+    });
+    availability.start();
+    transport.setStoreAvailable(availability.canServe);
+    http?.setStoreAvailable(availability.canServe);
     const logStats = statsLogger(core, transport, logger);
     const stats =
       config.log.statsIntervalMs > 0 ? setInterval(logStats, config.log.statsIntervalMs).unref() : undefined;
@@ -79,19 +106,30 @@ export async function startServer(
       http: httpServer,
       httpAddress,
       logStats,
-      close: () =>
+      close: (drainMs = 0) =>
         (closing ??= (async () => {
+          const timeoutMs = config.serving.shutdownTimeoutMs;
+          const deadline = Date.now() + timeoutMs;
+          transport.drain();
+          httpServer?.setServing(false);
+          if (drainMs > 0) {
+            logger.info({ drainMs }, 'draining: health says NOT_SERVING, calls are still taken');
+            await sleep(Math.min(drainMs, deadline - Date.now()));
+          }
           if (stats) clearInterval(stats);
-          await Promise.all([transport.close(), httpServer?.close()]);
+          availability.stop();
+          const sessionShare = ownsClient ? Math.round(timeoutMs * SESSION_SHUTDOWN_SHARE) : 0;
+          const stopWithin = Math.max(0, deadline - sessionShare - Date.now());
+          await Promise.all([transport.stop(stopWithin), httpServer?.close(stopWithin)]);
           serverCore.close();
-          if (ownsClient) await client.shutdown();
+          if (ownsClient) await shutdownSession(client, deadline - Date.now(), logger);
           logger.info('Cassette stopped');
         })()),
     };
   } catch (error) {
     await http?.close().catch(() => undefined);
     core?.close();
-    if (ownsClient) await client.shutdown().catch(() => undefined);
+    if (ownsClient) await shutdownSession(client, config.serving.shutdownTimeoutMs, logger);
     throw error;
   }
 }
@@ -116,6 +154,9 @@ function statsLogger(core: ServingCore, transport: GrpcTransport, logger: Logger
         cacheEntries: cache.entries,
         cacheBytes: cache.bytes,
         errors: transport.counters.errors,
+        // Totals since start: requests admitted, made to wait, refused for load or for too little time.
+        readAdmission: core.admission.reads.counters,
+        writeAdmission: core.admission.writes.counters,
       },
       'stats',
     );

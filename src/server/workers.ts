@@ -89,22 +89,34 @@ export interface WorkerGroup {
   close(): Promise<void>;
 }
 
-/** Restarts allowed within RESTART_WINDOW_MS before the primary gives up. */
-const MAX_RESTARTS = 5;
+/**
+ * A worker that dies is replaced after a delay that doubles with each death within
+ * RESTART_WINDOW_MS (from RESTART_BASE_DELAY_MS up to RESTART_MAX_DELAY_MS), so a crash loop
+ * (say, workers failing to start while Cassandra is away) costs little, and the primary never
+ * gives up: the port stays served by the workers still alive, and the group recovers when the
+ * cause goes away.
+ */
+const RESTART_BASE_DELAY_MS = 500;
+const RESTART_MAX_DELAY_MS = 30_000;
 const RESTART_WINDOW_MS = 60_000;
-const SHUTDOWN_GRACE_MS = 10_000;
+
+/** The delay before replacing a worker, given how many died within the window (this one included). */
+export function restartDelayMs(recentDeaths: number): number {
+  return Math.min(RESTART_MAX_DELAY_MS, RESTART_BASE_DELAY_MS * 2 ** Math.max(0, recentDeaths - 1));
+}
 
 /**
  * From the primary: forks `count` workers that re-run this process's command with `env` added
  * (the primary has already resolved Cassandra, so workers never start one), waits until all of
- * them serve, relays cache invalidations between them, and restarts one that dies.
+ * them serve, relays cache invalidations between them, and replaces one that dies (see restartDelayMs).
  */
 export async function startWorkerGroup(options: {
   count: number;
   env: NodeJS.ProcessEnv;
   execArgv?: string[];
   logger: Logger;
-  onFatal: (error: Error) => void;
+  /** How long a worker asked to stop may take before it is killed. */
+  shutdownTimeoutMs: number;
 }): Promise<WorkerGroup> {
   const { count, logger } = options;
   cluster.setupPrimary({ execArgv: [...process.execArgv, ...(options.execArgv ?? [])] });
@@ -113,7 +125,9 @@ export async function startWorkerGroup(options: {
   const relays = new Map<string, { origin: Worker; id: number; waiting: Set<Worker> }>();
   let nextRelay = 0;
   let closing = false;
-  const restarts: number[] = [];
+  let started = false;
+  const deaths: number[] = [];
+  const restartTimers = new Set<NodeJS.Timeout>();
 
   const settleRelay = (relayId: string) => {
     const relay = relays.get(relayId);
@@ -165,16 +179,26 @@ export async function startWorkerGroup(options: {
         relay.waiting.delete(worker);
         settleRelay(relayId);
       }
-      if (closing) return;
-      logger.error({ pid: worker.process.pid, code, signal }, 'serving worker died; starting another');
+      // While the group starts, a death fails the start (see below) instead.
+      if (closing || !started) return;
       const now = Date.now();
-      restarts.push(now);
-      while (restarts.length > 0 && restarts[0]! < now - RESTART_WINDOW_MS) restarts.shift();
-      if (restarts.length > MAX_RESTARTS) {
-        options.onFatal(new Error(`serving workers died ${restarts.length} times within a minute`));
-        return;
-      }
-      fork().catch((error: unknown) => options.onFatal(error as Error));
+      deaths.push(now);
+      while (deaths.length > 0 && deaths[0]! < now - RESTART_WINDOW_MS) deaths.shift();
+      const delayMs = restartDelayMs(deaths.length);
+      logger.error(
+        { pid: worker.process.pid, code, signal, delayMs, deathsLastMinute: deaths.length, serving: workers.size },
+        'serving worker died; starting another',
+      );
+      const timer = setTimeout(() => {
+        restartTimers.delete(timer);
+        if (closing) return;
+        // A replacement that dies too is replaced in turn (its own exit handler), after a longer delay.
+        fork().then(
+          (address) => logger.info({ address, serving: workers.size }, 'replacement serving worker ready'),
+          (error: unknown) => logger.warn({ err: error }, 'replacement serving worker did not start'),
+        );
+      }, delayMs);
+      restartTimers.add(timer);
     });
     // Unexpected: a worker that started serving somewhere else.
     return ready.then((address) => {
@@ -186,12 +210,13 @@ export async function startWorkerGroup(options: {
 
   const close = async (): Promise<void> => {
     closing = true;
+    for (const timer of restartTimers) clearTimeout(timer);
     await Promise.all(
       [...workers].map(
         (worker) =>
           new Promise<void>((resolve) => {
             if (worker.isDead()) return resolve();
-            const force = setTimeout(() => worker.process.kill('SIGKILL'), SHUTDOWN_GRACE_MS);
+            const force = setTimeout(() => worker.process.kill('SIGKILL'), options.shutdownTimeoutMs);
             worker.once('exit', () => {
               clearTimeout(force);
               resolve();
@@ -205,6 +230,7 @@ export async function startWorkerGroup(options: {
 
   try {
     const addresses = await Promise.all(Array.from({ length: count }, fork));
+    started = true;
     return {
       address: addresses[0]!,
       pids: [...workers].map((w) => w.process.pid!),

@@ -1,16 +1,22 @@
 import type { Long as ProtoLong } from '@grpc/proto-loader';
 import cassandra from 'cassandra-driver';
 
-import { invalidArgument, quoteInput } from '../errors/index.js';
+import { quoteInput } from '../errors/index.js';
 import type { Value, Value__Output } from '../generated/cassette/v1/Value.js';
 import { VALUE_TYPES, type ScalarType, type ValueType } from '../registry/index.js';
-import { unixSeconds } from '../time/index.js';
+import { secondsOfBigMicros, unixSeconds } from '../time/index.js';
 import {
   boolFromText,
   bytesFromBase64,
+  dateFromBigSeconds,
+  dateFromJson,
+  int32FromBigInt,
   int32FromJson,
+  int64FromJson,
   int64TextToInt32,
   integerText,
+  invalidValue,
+  longFromBigInt,
   numberFromJson,
   numberFromText,
   parseInt64,
@@ -19,6 +25,7 @@ import {
   unixSecondsFromJson,
   unixSecondsToDate,
 } from './parse.js';
+import { bufferOf, ParquetTimestamp, parquetMismatch, textFromUtf8 } from './parquet.js';
 import {
   FIXED32,
   FIXED64,
@@ -74,12 +81,6 @@ export type ValueCase = Exclude<NonNullable<Value__Output['val']>, 'null_val'>;
 type ProtoOf<S extends ScalarType> = NonNullable<Value__Output[`${S}_val`]>;
 
 /**
- * Which native values of a Parquet reader a type takes: integers (INT32, INT64 as bigint),
- * times (TIMESTAMP, DATE, or integer seconds), numbers, booleans, UTF-8 byte arrays, bytes.
- */
-export type ParquetForm = 'integer' | 'time' | 'number' | 'bool' | 'utf8' | 'bytes';
-
-/**
  * Everything about one value type. `V` is the type's stored (driver) form. Methods are
  * declared as methods so that a codec of one type can stand for any type's (codecOf): a column
  * of type T only ever holds ValueOf<T>, which decode produced.
@@ -90,9 +91,7 @@ export interface ValueCodec<V extends StoredValue> {
   readonly cql: string;
   /** The Value oneof case that carries it. */
   readonly protoCase: ValueCase;
-  /** A list's: its elements'. */
-  readonly parquet: ParquetForm;
-  /** A set (non-null) proto Value -> stored form, with the widenings accepted; throws INVALID_ARGUMENT naming `where`. */
+  /** A set (non-null) proto Value -> stored form, with the widenings accepted; throws CST_ERR_INVALID_VALUE naming `where`. */
   decode(value: Value__Output, where: string): V;
   /** Stored form -> proto Value (int64 as a long.js-shaped object, timestamps as seconds). */
   encode(value: V): Value;
@@ -102,10 +101,18 @@ export interface ValueCodec<V extends StoredValue> {
   wireSize(value: V): number;
   /** Writes the Value message body; `inner` is what wireSize left in `measured.inner`. */
   writeWire(out: WireWriter, value: V, inner: number): void;
-  /** Plain JSON (not null) -> decoded proto Value. */
+  /** Plain JSON (not null) -> decoded proto Value, as a client sends it (int64 and times as exact text). */
   fromJson(json: unknown, where: string): Value__Output;
-  /** Text (a CSV cell) -> decoded proto Value; see valueFromText. */
-  fromText(text: string, where: string): Value__Output;
+  /**
+   * The record doors, for values read from files: each goes straight to the stored form with
+   * every limit checked (no proto Value in between), and throws CST_ERR_INVALID_VALUE naming
+   * `where`. This one takes plain JSON (not null), as a JSON Lines record holds it.
+   */
+  fromJsonValue(json: unknown, where: string): V;
+  /** Text (a CSV cell); see storedFromText. */
+  fromTextValue(text: string, where: string): V;
+  /** A Parquet reader's value (not null; see parquet.ts); text is read as fromTextValue reads it. */
+  fromParquet(native: unknown, where: string): V;
   /** The proto Value in this codec's case -> plain JSON (int64 stays exact text). */
   toJson(value: Value): unknown;
 }
@@ -128,7 +135,6 @@ interface ScalarSpec<S extends ScalarType> {
   readonly wireType: number;
   /** Payload bytes when every value takes the same number, else 0. */
   readonly fixedSize: number;
-  readonly parquet: ParquetForm;
   /** The cases this type accepts -> stored form; undefined for any other case. */
   decode(value: Value__Output, where: string): ScalarValues[S] | undefined;
   /** A decoded list message's elements -> stored form. */
@@ -143,8 +149,12 @@ interface ScalarSpec<S extends ScalarType> {
   writePayload(out: WireWriter, value: ScalarValues[S], inner: number): void;
   /** JSON -> the proto scalar; undefined when the JSON is not of this type at all. */
   fromJson(json: unknown, where: string): ProtoOf<S> | undefined;
-  /** Text -> the proto scalar; by default, trimmed text read as JSON (integers, times). */
-  fromText?(text: string, where: string): ProtoOf<S>;
+  /** JSON -> the stored form; undefined when the JSON is not of this type at all. */
+  fromJsonValue(json: unknown, where: string): ScalarValues[S] | undefined;
+  /** Text -> the stored form; by default, trimmed text read as JSON (integers, times). */
+  fromTextValue?(text: string, where: string): ScalarValues[S];
+  /** A Parquet value that is not text nor a list -> the stored form; undefined when it is not of this type. */
+  fromParquet(native: unknown, where: string): ScalarValues[S] | undefined;
 }
 
 /** Names a list element in an error message. */
@@ -164,22 +174,32 @@ function asProtoLong(value: Long): ProtoLong {
 function scalarCodec<S extends ScalarType>(type: S, spec: ScalarSpec<S>): ScalarCodec<S> {
   const valueTag = tag(spec.field, spec.wireType);
   const scalarCase = `${type}_val` as const;
+  function jsonMismatch(json: unknown, where: string) {
+    return invalidValue(where, `expected ${type}, got ${JSON.stringify(json)}`);
+  }
   function jsonItem(json: unknown, where: string): ProtoOf<S> {
     const inner = spec.fromJson(json, where);
-    if (inner === undefined) throw invalidArgument(`${where}: expected ${type}, got ${JSON.stringify(json)}`);
+    if (inner === undefined) throw jsonMismatch(json, where);
     return inner;
+  }
+  function fromJsonValue(json: unknown, where: string): ScalarValues[S] {
+    const stored = spec.fromJsonValue(json, where);
+    if (stored === undefined) throw jsonMismatch(json, where);
+    return stored;
+  }
+  function fromTextValue(text: string, where: string): ScalarValues[S] {
+    return spec.fromTextValue ? spec.fromTextValue(text, where) : fromJsonValue(text.trim(), where);
   }
   return {
     type,
     cql: spec.cql,
     protoCase: scalarCase,
-    parquet: spec.parquet,
     spec,
     jsonItem,
     fixedWireSize: spec.fixedSize > 0 ? 1 + spec.fixedSize : 0,
     decode(value, where) {
       const stored = spec.decode(value, where);
-      if (stored === undefined) throw invalidArgument(`${where}: expected ${type}, got ${describeCase(value)}`);
+      if (stored === undefined) throw invalidValue(where, `expected ${type}, got ${describeCase(value)}`);
       return stored;
     },
     encode: spec.encode,
@@ -194,8 +214,13 @@ function scalarCodec<S extends ScalarType>(type: S, spec: ScalarSpec<S>): Scalar
     fromJson(json, where) {
       return spec.proto(jsonItem(json, where));
     },
-    fromText(text, where) {
-      return spec.proto(spec.fromText ? spec.fromText(text, where) : jsonItem(text.trim(), where));
+    fromJsonValue,
+    fromTextValue,
+    fromParquet(native, where) {
+      if (typeof native === 'string') return fromTextValue(native, where);
+      const stored = Array.isArray(native) ? undefined : spec.fromParquet(native, where);
+      if (stored === undefined) throw parquetMismatch(type, native, where);
+      return stored;
     },
     toJson(value) {
       return scalarToJson(value[scalarCase]);
@@ -232,8 +257,10 @@ function listCodec<S extends ScalarType>(element: ScalarCodec<S>): ValueCodec<Sc
     return size;
   }
 
+  // The element's index is named only when something is wrong (building that text per element is
+  // not free): an element that fails is converted again, naming it.
+
   function itemFromJson(json: unknown, where: string, index: number): ProtoOf<S> {
-    // The element's index is named only when something is wrong: building that text per element is not free.
     try {
       return element.jsonItem(json, where);
     } catch {
@@ -241,23 +268,67 @@ function listCodec<S extends ScalarType>(element: ScalarCodec<S>): ValueCodec<Sc
     }
   }
 
-  function fromJson(json: unknown, where: string): Value__Output {
-    if (!Array.isArray(json)) {
-      throw invalidArgument(`${where}: expected ${type} (an array), got ${JSON.stringify(json)}`);
+  function storedItemFromJson(json: unknown, where: string, index: number): ScalarValues[S] {
+    try {
+      return element.fromJsonValue(json, where);
+    } catch {
+      return element.fromJsonValue(json, elementWhere(where, index));
     }
-    const items = new Array<ProtoOf<S>>(json.length);
-    for (let i = 0; i < json.length; i++) items[i] = itemFromJson(json[i], where, i);
+  }
+
+  /** A Parquet list element: text as in JSON (a list's text form), anything else as its native value. */
+  function storedItemFromParquet(native: unknown, where: string, index: number): ScalarValues[S] {
+    if (native === null || native === undefined) {
+      throw invalidValue(elementWhere(where, index), 'a list cannot hold a null');
+    }
+    if (typeof native === 'string') return storedItemFromJson(native, where, index);
+    let stored: ScalarValues[S] | undefined;
+    try {
+      stored = Array.isArray(native) ? undefined : spec.fromParquet(native, where);
+    } catch {
+      stored = spec.fromParquet(native, elementWhere(where, index));
+    }
+    if (stored === undefined) throw parquetMismatch(element.type, native, elementWhere(where, index));
+    return stored;
+  }
+
+  function expectArray(json: unknown, where: string): unknown[] {
+    if (!Array.isArray(json)) throw invalidValue(where, `expected ${type} (an array), got ${JSON.stringify(json)}`);
+    return json;
+  }
+
+  function fromJson(json: unknown, where: string): Value__Output {
+    const array = expectArray(json, where);
+    const items = new Array<ProtoOf<S>>(array.length);
+    for (let i = 0; i < array.length; i++) items[i] = itemFromJson(array[i], where, i);
     return spec.protoList(items);
+  }
+
+  function fromJsonValue(json: unknown, where: string): ScalarValues[S][] {
+    const array = expectArray(json, where);
+    const list = new Array<ScalarValues[S]>(array.length);
+    for (let i = 0; i < array.length; i++) list[i] = storedItemFromJson(array[i], where, i);
+    return list;
+  }
+
+  function fromTextValue(text: string, where: string): ScalarValues[S][] {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw invalidValue(where, `expected ${type} as a JSON array, got ${quoteInput(text)}`);
+    }
+    if (!Array.isArray(parsed)) throw invalidValue(where, `expected ${type} as a JSON array, got ${quoteInput(text)}`);
+    return fromJsonValue(parsed, where);
   }
 
   return {
     type,
     cql: `frozen<list<${spec.cql}>>`,
     protoCase: listCase,
-    parquet: spec.parquet,
     decode(value, where) {
       if (value.val !== listCase) {
-        throw invalidArgument(`${where}: expected ${type} (${listCase}), got ${describeCase(value)}`);
+        throw invalidValue(where, `expected ${type} (${listCase}), got ${describeCase(value)}`);
       }
       return spec.decodeList(value, where);
     },
@@ -288,17 +359,14 @@ function listCodec<S extends ScalarType>(element: ScalarCodec<S>): ValueCodec<Sc
       }
     },
     fromJson,
-    fromText(text, where) {
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        throw invalidArgument(`${where}: expected ${type} as a JSON array, got ${quoteInput(text)}`);
-      }
-      if (!Array.isArray(parsed)) {
-        throw invalidArgument(`${where}: expected ${type} as a JSON array, got ${quoteInput(text)}`);
-      }
-      return fromJson(parsed, where);
+    fromJsonValue,
+    fromTextValue,
+    fromParquet(native, where) {
+      if (typeof native === 'string') return fromTextValue(native, where);
+      if (!Array.isArray(native)) throw parquetMismatch(type, native, where);
+      const list = new Array<ScalarValues[S]>(native.length);
+      for (let i = 0; i < native.length; i++) list[i] = storedItemFromParquet(native[i], where, i);
+      return list;
     },
     toJson(value) {
       const list = value[listCase];
@@ -307,12 +375,30 @@ function listCodec<S extends ScalarType>(element: ScalarCodec<S>): ValueCodec<Sc
   };
 }
 
+// What the JSON, text and Parquet forms of the number, string, bytes and bool types share with
+// their proto scalars, which are their stored forms too.
+const floatFromJson = (json: unknown, where: string) => numberFromJson(json, where, 'float');
+const doubleFromJson = (json: unknown, where: string) => numberFromJson(json, where, 'double');
+const stringFromJson = (json: unknown) => (typeof json === 'string' ? json : undefined);
+const bytesFromJson = (json: unknown, where: string) =>
+  typeof json === 'string' ? bytesFromBase64(json, where) : undefined;
+const boolFromJson = (json: unknown) => (typeof json === 'boolean' ? json : undefined);
+
+/** A Parquet FLOAT or DOUBLE, or an integer column read as a number. */
+function numberFromParquet(native: unknown): number | undefined {
+  if (typeof native === 'number') return native;
+  return typeof native === 'bigint' ? Number(native) : undefined;
+}
+
+function isIntegerNumber(native: unknown): native is number {
+  return typeof native === 'number' && Number.isInteger(native);
+}
+
 const INT32 = scalarCodec('int32', {
   cql: 'int',
   field: 3,
   wireType: VARINT,
   fixedSize: 0,
-  parquet: 'integer',
   decode(value, where) {
     if (value.val === 'int32_val') return value.int32_val;
     if (value.val === 'int64_val' && value.int64_val !== undefined) return int64TextToInt32(value.int64_val, where);
@@ -326,6 +412,11 @@ const INT32 = scalarCodec('int32', {
   payloadSize: int32Size,
   writePayload: (out, n) => out.int32(n),
   fromJson: int32FromJson,
+  fromJsonValue: int32FromJson,
+  fromParquet(native, where) {
+    if (typeof native === 'bigint') return int32FromBigInt(native, where);
+    return isIntegerNumber(native) ? int32FromJson(native, where) : undefined;
+  },
 });
 
 const INT64 = scalarCodec('int64', {
@@ -333,7 +424,6 @@ const INT64 = scalarCodec('int64', {
   field: 4,
   wireType: VARINT,
   fixedSize: 0,
-  parquet: 'integer',
   decode(value, where) {
     if (value.val === 'int64_val' && value.int64_val !== undefined) return parseInt64(value.int64_val, where);
     if (value.val === 'int32_val' && value.int32_val !== undefined) return Long.fromInt(value.int32_val);
@@ -349,6 +439,12 @@ const INT64 = scalarCodec('int64', {
   payloadSize: (long) => varint64Size(long.low, long.high),
   writePayload: (out, long) => out.varint64(long.low, long.high),
   fromJson: (json, where) => integerText(json, where, 'int64'),
+  fromJsonValue: int64FromJson,
+  // A Parquet INT64 is a bigint: it becomes the driver's Long as it is, without a detour through text.
+  fromParquet(native, where) {
+    if (typeof native === 'bigint') return longFromBigInt(native, where);
+    return isIntegerNumber(native) ? int64FromJson(native, where) : undefined;
+  },
 });
 
 const FLOAT = scalarCodec('float', {
@@ -356,7 +452,6 @@ const FLOAT = scalarCodec('float', {
   field: 6,
   wireType: FIXED32,
   fixedSize: 4,
-  parquet: 'number',
   decode(value, where) {
     if (value.val === 'float_val') return value.float_val;
     if (value.val === 'double_val' && value.double_val !== undefined) return toFloat32(value.double_val, where);
@@ -369,8 +464,10 @@ const FLOAT = scalarCodec('float', {
   encodeList: (val) => ({ float_list_val: { val } }),
   payloadSize: () => 4,
   writePayload: (out, n) => out.float(n),
-  fromJson: (json, where) => numberFromJson(json, where, 'float'),
-  fromText: (text, where) => numberFromText(text, 'float', where),
+  fromJson: floatFromJson,
+  fromJsonValue: floatFromJson,
+  fromTextValue: (text, where) => numberFromText(text, 'float', where),
+  fromParquet: numberFromParquet,
 });
 
 const DOUBLE = scalarCodec('double', {
@@ -378,7 +475,6 @@ const DOUBLE = scalarCodec('double', {
   field: 5,
   wireType: FIXED64,
   fixedSize: 8,
-  parquet: 'number',
   decode(value) {
     if (value.val === 'double_val') return value.double_val;
     if (value.val === 'float_val') return value.float_val;
@@ -391,8 +487,10 @@ const DOUBLE = scalarCodec('double', {
   encodeList: (val) => ({ double_list_val: { val } }),
   payloadSize: () => 8,
   writePayload: (out, n) => out.double(n),
-  fromJson: (json, where) => numberFromJson(json, where, 'double'),
-  fromText: (text, where) => numberFromText(text, 'double', where),
+  fromJson: doubleFromJson,
+  fromJsonValue: doubleFromJson,
+  fromTextValue: (text, where) => numberFromText(text, 'double', where),
+  fromParquet: numberFromParquet,
 });
 
 const STRING = scalarCodec('string', {
@@ -400,7 +498,6 @@ const STRING = scalarCodec('string', {
   field: 2,
   wireType: LEN,
   fixedSize: 0,
-  parquet: 'utf8',
   decode: (value) => (value.val === 'string_val' ? value.string_val : undefined),
   decodeList: (value) => value.string_list_val?.val ?? [],
   proto: (string_val) => ({ val: 'string_val', string_val }),
@@ -413,9 +510,12 @@ const STRING = scalarCodec('string', {
     return lengthDelimitedSize(length);
   },
   writePayload: (out, text, length) => out.string(text, length),
-  fromJson: (json) => (typeof json === 'string' ? json : undefined),
+  fromJson: stringFromJson,
+  fromJsonValue: stringFromJson,
   // Strings are taken as they are, surrounding spaces included.
-  fromText: (text) => text,
+  fromTextValue: (text) => text,
+  // UTF-8 byte arrays (the reader leaves them undecoded).
+  fromParquet: (native, where) => (native instanceof Uint8Array ? textFromUtf8(native, where) : undefined),
 });
 
 const BYTES = scalarCodec('bytes', {
@@ -423,7 +523,6 @@ const BYTES = scalarCodec('bytes', {
   field: 1,
   wireType: LEN,
   fixedSize: 0,
-  parquet: 'bytes',
   decode: (value) => (value.val === 'bytes_val' ? value.bytes_val : undefined),
   decodeList: (value) => value.bytes_list_val?.val ?? [],
   proto: (bytes_val) => ({ val: 'bytes_val', bytes_val }),
@@ -435,8 +534,10 @@ const BYTES = scalarCodec('bytes', {
     return lengthDelimitedSize(bytes.length);
   },
   writePayload: (out, bytes) => out.bytes(bytes),
-  fromJson: (json, where) => (typeof json === 'string' ? bytesFromBase64(json, where) : undefined),
-  fromText: bytesFromBase64,
+  fromJson: bytesFromJson,
+  fromJsonValue: bytesFromJson,
+  fromTextValue: bytesFromBase64,
+  fromParquet: (native) => (native instanceof Uint8Array ? bufferOf(native) : undefined),
 });
 
 const BOOL = scalarCodec('bool', {
@@ -444,7 +545,6 @@ const BOOL = scalarCodec('bool', {
   field: 7,
   wireType: VARINT,
   fixedSize: 1,
-  parquet: 'bool',
   decode: (value) => (value.val === 'bool_val' ? value.bool_val : undefined),
   decodeList: (value) => value.bool_list_val?.val ?? [],
   proto: (bool_val) => ({ val: 'bool_val', bool_val }),
@@ -453,8 +553,10 @@ const BOOL = scalarCodec('bool', {
   encodeList: (val) => ({ bool_list_val: { val } }),
   payloadSize: () => 1,
   writePayload: (out, value) => out.bool(value),
-  fromJson: (json) => (typeof json === 'boolean' ? json : undefined),
-  fromText: boolFromText,
+  fromJson: boolFromJson,
+  fromJsonValue: boolFromJson,
+  fromTextValue: boolFromText,
+  fromParquet: boolFromJson,
 });
 
 /** Whole unix seconds; stored as the Date the driver maps a CQL timestamp to. */
@@ -463,7 +565,6 @@ const UNIX_TIMESTAMP = scalarCodec('unix_timestamp', {
   field: 8,
   wireType: VARINT,
   fixedSize: 0,
-  parquet: 'time',
   decode(value, where) {
     if (value.val === 'unix_timestamp_val' && value.unix_timestamp_val !== undefined)
       return unixSecondsToDate(value.unix_timestamp_val, where);
@@ -479,6 +580,14 @@ const UNIX_TIMESTAMP = scalarCodec('unix_timestamp', {
   payloadSize: (date) => numberVarintSize(unixSeconds(date)),
   writePayload: (out, date) => out.numberVarint(unixSeconds(date)),
   fromJson: unixSecondsFromJson,
+  fromJsonValue: dateFromJson,
+  // TIMESTAMP (floored to the second), DATE, or integer seconds.
+  fromParquet(native, where) {
+    if (native instanceof ParquetTimestamp) return dateFromBigSeconds(secondsOfBigMicros(native.micros), where);
+    if (native instanceof Date) return dateFromJson(unixSeconds(native), where);
+    if (typeof native === 'bigint') return dateFromBigSeconds(native, where);
+    return isIntegerNumber(native) ? dateFromJson(native, where) : undefined;
+  },
 });
 
 /** Every scalar type's codec. */

@@ -3,7 +3,6 @@ export {
   SCALAR_CODECS,
   codecOf,
   scalarCodecOf,
-  type ParquetForm,
   type ScalarCodec,
   type ScalarValues,
   type StoredScalar,
@@ -14,7 +13,16 @@ export {
 } from './codecs.js';
 export { decodeValue, decodeEntityKey } from './decode.js';
 export { encodeValue } from './encode.js';
-export { entityKeyString, isUnstorableKey, partitionKeyBytes, MAX_PARTITION_KEY_BYTES } from './key.js';
-export { valueFromJson, valueToJson, decodedValueFromJson } from './json.js';
-export { valueFromText } from './text.js';
+export {
+  entityKeyString,
+  invalidEntityKey,
+  isStorableKeyPart,
+  isUnstorableKey,
+  keyPartProblem,
+  partitionKeyBytes,
+  MAX_PARTITION_KEY_BYTES,
+} from './key.js';
+export { valueFromJson, valueToJson } from './json.js';
+export { storedFromJson, storedFromParquet, storedFromText } from './record.js';
+export { ParquetTimestamp } from './parquet.js';
 export { MAX_UNIX_SECONDS } from '../time/index.js';

@@ -3,7 +3,7 @@ import type { ValueType } from '../registry/index.js';
 import { codecOf, codecOfCase, type ValueCase } from './codecs.js';
 
 /**
- * Plain JSON <-> proto Value, for the CLI and file ingestion. The JSON shapes follow the proto3
+ * Plain JSON <-> proto Value, for the CLI (file imports take JSON straight to the stored form: record.ts). The JSON shapes follow the proto3
  * JSON mapping where one exists: int64 may be a string (exact) or a safe integer, bytes are
  * base64, and unix timestamps are seconds or an ISO-8601 string.
  */
@@ -28,14 +28,4 @@ export function valueToJson(value: Value__Output | Value): unknown {
   const kind = value.val ?? Object.keys(value).find(isValueCase);
   if (kind === undefined || kind === 'null_val') return null;
   return codecOfCase(kind).toJson(value);
-}
-
-/**
- * valueFromJson in the shape a decoded message has (the set case named in `val`), which is what
- * validateRow takes: file ingestion builds rows without a protobuf round trip. Objects are built
- * with fixed property names, so they keep one shape per type.
- */
-export function decodedValueFromJson(type: ValueType, value: unknown, where: string): Value__Output {
-  if (value === null) return { val: 'null_val', null_val: 'NULL' };
-  return codecOf(type).fromJson(value, where);
 }

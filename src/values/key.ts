@@ -1,3 +1,4 @@
+import { invalidArgument, type CassetteError } from '../errors/index.js';
 import type { StoredScalar } from './codecs.js';
 
 /**
@@ -31,6 +32,27 @@ export function isUnstorableKey(parts: readonly StoredScalar[]): boolean {
 
 /** Cassandra's limit on a serialized partition key. */
 export const MAX_PARTITION_KEY_BYTES = 65_535;
+
+/** An entity key that cannot be stored: the message names `where`, and so does the error's `field`. */
+export function invalidEntityKey(where: string, problem: string): CassetteError {
+  return invalidArgument(`${where}: ${problem}`, 'CST_ERR_INVALID_ENTITY_KEY', { field: where });
+}
+
+/** Bytes of a string or bytes key part; other types are short. */
+function variableBytes(part: StoredScalar): number {
+  return typeof part === 'string' ? Buffer.byteLength(part) : Buffer.isBuffer(part) ? part.length : 0;
+}
+
+/** A part of an entity key can be stored: it is not null, nor longer than Cassandra allows. */
+export function isStorableKeyPart(part: StoredScalar | null): part is StoredScalar {
+  return part !== null && variableBytes(part) <= MAX_PARTITION_KEY_BYTES;
+}
+
+/** Why a key part is not storable (see isStorableKeyPart). */
+export function keyPartProblem(part: StoredScalar | null): string {
+  if (part === null) return 'an entity key cannot be null';
+  return `an entity key may be at most ${MAX_PARTITION_KEY_BYTES} bytes, got ${variableBytes(part)}`;
+}
 
 /**
  * The size of a key as Cassandra serializes it: a single column as is, a composite key with

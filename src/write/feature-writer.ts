@@ -1,4 +1,5 @@
 import type { CacheInvalidation, WriteInvalidations } from '../cache/index.js';
+import type { AdmissionGate } from '../concurrency/admission.js';
 import type { CallContext } from '../concurrency/call.js';
 import { withDeadline } from '../concurrency/index.js';
 import type { Config } from '../config/index.js';
@@ -26,16 +27,21 @@ export class FeatureWriter {
     private readonly invalidation: Pick<CacheInvalidation, 'forCall'>,
     private readonly config: Pick<Config, 'ingest' | 'cassandra'>,
     private readonly logger: Logger,
+    /** The process-wide bound on rows being written; a stream counts its write window. */
+    private readonly admission: Pick<AdmissionGate, 'enter' | 'leave'>,
   ) {}
 
   async writeFeatures(request: WriteFeaturesRequest__Output, call: CallContext): Promise<WriteFeaturesResponse> {
     // Validate everything before writing anything: a bad request changes nothing.
     const { view, version, rows, expired } = this.validateMessage(request, '');
+    const cost = rows.length;
+    const admitted = this.admission.enter(cost, call.deadline, Date.now());
+    if (admitted !== undefined) await admitted;
     const changed = this.invalidation.forCall();
     try {
       const sink = this.rowSink(version, view, call, changed);
       await withDeadline(
-        pushAll(sink, rows),
+        this.admitted(pushAll(sink, rows), cost),
         call.deadline,
         () => new CassetteError('DEADLINE_EXCEEDED', 'the deadline passed before all rows were written'),
       );
@@ -64,12 +70,18 @@ export class FeatureWriter {
     call: CallContext,
   ): Promise<WriteFeaturesResponse> {
     const counts = newStreamCounts();
+    const cost = this.config.ingest.writeConcurrency;
+    const admitted = this.admission.enter(cost, call.deadline, Date.now());
+    if (admitted !== undefined) await admitted;
     const changed = this.invalidation.forCall();
-    const work = writeMessageStream(
-      messages,
-      (message, index) => this.validateMessage(message, `messages[${index}].`),
-      (view, version) => this.rowSink(version, view, call, changed),
-      counts,
+    const work = this.admitted(
+      writeMessageStream(
+        messages,
+        (message, index) => this.validateMessage(message, `messages[${index}].`),
+        (view, version) => this.rowSink(version, view, call, changed),
+        counts,
+      ),
+      cost,
     );
     try {
       // A stream without a deadline runs as long as its sender keeps it open.
@@ -100,6 +112,11 @@ export class FeatureWriter {
       messages_received: counts.messages,
       rows_received: counts.rowsReceived,
     };
+  }
+
+  /** `work`, giving its `cost` back to admission once settled (not when the deadline gives up on it). */
+  private admitted<T>(work: Promise<T>, cost: number): Promise<T> {
+    return work.finally(() => this.admission.leave(cost));
   }
 
   /**

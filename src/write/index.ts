@@ -1,4 +1,13 @@
-export { validateRow, type WritePolicy, type WriteRow, type ValidatedRow } from './rows.js';
+export {
+  featureRowOf,
+  newRecordRow,
+  validateRecord,
+  validateRow,
+  type RecordRow,
+  type ValidatedRow,
+  type WritePolicy,
+  type WriteRow,
+} from './rows.js';
 export { RowSink, type RowSinkOptions, type RowSinkStats } from './sink.js';
 export { newStreamCounts, writeMessageStream, type StreamCounts, type ValidatedMessage } from './stream.js';
 export { FeatureWriter } from './feature-writer.js';

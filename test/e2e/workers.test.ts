@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, inject, vi } from 'vitest';
 
 import { call, connectClients, deadlineIn, type CassetteClients } from '../../src/client/index.js';
 import type { GetOnlineFeaturesResponse__Output } from '../../src/generated/cassette/v1/GetOnlineFeaturesResponse.js';
@@ -41,6 +41,7 @@ describe('serving with several worker processes', () => {
     CASSANDRA_LOCAL_DC: cassandra.localDataCenter,
     CASSETTE_KEYSPACE: keyspace,
     CASSETTE_LOG_LEVEL: 'info',
+    CASSETTE_HTTP_LISTEN: '127.0.0.1:0',
   };
   let primary: ChildProcess | undefined;
   let serving: LogLine = {};
@@ -122,6 +123,36 @@ describe('serving with several worker processes', () => {
       const seen = await Promise.all(channels.map((channel) => read(channel, '7')));
       expect(seen).toEqual(channels.map(() => round));
     }
+  });
+
+  it('replaces a worker that dies, after a logged delay, while the port stays served', async () => {
+    const [victim, survivor] = serving.pids!;
+    process.kill(victim!, 'SIGKILL');
+    const hasLine = (msg: string) => lines.some((line) => line.msg === msg);
+    await vi.waitFor(() => expect(hasLine('serving worker died; starting another')).toBe(true), {
+      timeout: 10_000,
+      interval: 20,
+    });
+    // The port is still served: a new connection goes to a live worker.
+    const fresh = connectClients(serving.address!, { 'grpc.primary_user_agent': 'after-the-death' });
+    try {
+      await write(fresh, '9', 1);
+      expect(await read(fresh, '9')).toBe(1);
+    } finally {
+      fresh.close();
+    }
+    await vi.waitFor(() => expect(hasLine('replacement serving worker ready')).toBe(true), {
+      timeout: 60_000,
+      interval: 100,
+    });
+    const died = lines.find((line) => line.msg === 'serving worker died; starting another') as LogLine & {
+      delayMs?: number;
+    };
+    expect(died.pid).toBe(victim);
+    expect(died.delayMs).toBeGreaterThan(0);
+    const replacement = lines.filter((line) => line.msg === 'serving worker ready').at(-1)!;
+    expect([victim, survivor]).not.toContain(replacement.pid);
+    serving = { ...serving, pids: [survivor!, replacement.pid!] };
   });
 
   it('stops every worker on SIGTERM and exits 0', async () => {

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 import { inject } from 'vitest';
@@ -53,4 +54,44 @@ export async function runCli(args: readonly string[], env: NodeJS.ProcessEnv, ti
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A JSON log line of a server process. */
+export interface LogLine {
+  readonly msg?: string;
+  readonly address?: string;
+  readonly [field: string]: unknown;
+}
+
+export interface ServeProcess {
+  readonly child: ChildProcess;
+  readonly address: string;
+  /** Every log line so far. */
+  readonly lines: readonly LogLine[];
+  /** Resolves with the exit code once the process has exited. */
+  readonly exited: Promise<number | null>;
+}
+
+/** Starts `cassette serve --listen 127.0.0.1:0 …args` and waits until it says it is serving. */
+export async function startServe(args: readonly string[], env: NodeJS.ProcessEnv): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--listen', '127.0.0.1:0', ...args], {
+    env: { CASSETTE_LOG_LEVEL: 'info', CASSETTE_HTTP_LISTEN: '127.0.0.1:0', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  const lines: LogLine[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const address = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stderr! }).on('line', (text) => {
+      let line: LogLine;
+      try {
+        line = JSON.parse(text) as LogLine;
+      } catch {
+        line = { msg: text };
+      }
+      lines.push(line);
+      if (line.msg === 'Cassette is serving' && typeof line.address === 'string') resolve(line.address);
+    });
+    void exited.then((code) => reject(new Error(`serve exited early with ${code}`)));
+  });
+  return { child, address, lines, exited };
 }

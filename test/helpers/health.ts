@@ -20,3 +20,23 @@ export async function healthStatus(address: string, service = ''): Promise<strin
     client.close();
   }
 }
+
+/**
+ * Polls the health of `services` on `address` until every one reports `status`; resolves with the
+ * milliseconds that took, or rejects after `timeoutMs` with the last statuses seen.
+ */
+export async function waitForHealth(
+  address: string,
+  status: 'SERVING' | 'NOT_SERVING',
+  timeoutMs: number,
+  services: readonly string[] = [''],
+): Promise<number> {
+  const started = Date.now();
+  let seen: string[] = [];
+  while (Date.now() - started < timeoutMs) {
+    seen = await Promise.all(services.map((service) => healthStatus(address, service).catch(String)));
+    if (seen.every((s) => s === status)) return Date.now() - started;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`health of ${services.join(', ')} stayed ${seen.join(', ')}, not ${status}, for ${timeoutMs} ms`);
+}

@@ -71,6 +71,7 @@ const HTTP_STATUS: Record<ErrorStatus, number> = {
   INVALID_ARGUMENT: 400,
   NOT_FOUND: 404,
   FAILED_PRECONDITION: 400,
+  RESOURCE_EXHAUSTED: 429,
   UNAVAILABLE: 503,
   DEADLINE_EXCEEDED: 504,
   CANCELLED: 499,
@@ -135,7 +136,10 @@ export class FeastHttpServer {
   private readonly writes: FeastWriter;
   /** Request and error counts (by HTTP status), for the stats line and, later, metrics. */
   readonly counters: Counters = { requests: 0, errors: {} };
+  /** Listening and not draining. */
   private serving = false;
+  /** Cassandra can serve (see CassandraAvailability); /health needs both. */
+  private storeAvailable = true;
   private boundAddress = '';
 
   constructor(
@@ -191,7 +195,9 @@ export class FeastHttpServer {
       await this.writes.push(request.body, callContext(request, writeDeadlineMs));
       return reply.code(200).send();
     });
-    this.app.get('/health', async (_request, reply) => reply.code(this.serving ? 200 : 503).send());
+    this.app.get('/health', async (_request, reply) =>
+      reply.code(this.serving && this.storeAvailable ? 200 : 503).send(),
+    );
     // The Feast SDK sends `feast materialize` here when its online store is remote; there is no
     // offline store behind Cassette to read from.
     for (const path of ['/materialize', '/materialize-incremental']) {
@@ -253,8 +259,13 @@ export class FeastHttpServer {
     return this.boundAddress;
   }
 
+  /** False while draining: /health answers 503 so balancers move away, and requests are still taken. */
   setServing(serving: boolean): void {
     this.serving = serving;
+  }
+
+  setStoreAvailable(available: boolean): void {
+    this.storeAvailable = available;
   }
 
   /** Stops taking requests, lets running ones finish for up to `graceMs`, then cuts them off. */

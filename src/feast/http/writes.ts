@@ -4,7 +4,7 @@ import { CassetteError, invalidArgument, isCassetteError, quoteInput } from '../
 import type { FeatureViewDef } from '../../registry/index.js';
 import type { RegistrySync } from '../../registry/sync.js';
 import { microsFromIso, timestampFromMicros } from '../../time/index.js';
-import { decodedValueFromJson } from '../../values/index.js';
+import { feastJsonValue } from '../values.js';
 import type { FeatureWriter } from '../../write/index.js';
 
 /**
@@ -86,11 +86,11 @@ export function rowsFromFrame(view: FeatureViewDef, df: Readonly<Record<string, 
   for (let r = 0; r < rows.length; r++) {
     const entityKeys: Record<string, Value__Output> = {};
     for (const [name, column, entity] of keyColumns) {
-      entityKeys[name] = decodedValueFromJson(entity.type, column[r], `df["${name}"][${r}]`);
+      entityKeys[name] = feastJsonValue(entity.type, column[r], `df["${name}"][${r}]`);
     }
     const features: Record<string, Value__Output> = {};
     for (const [name, column, feature] of featureColumns) {
-      features[name] = decodedValueFromJson(feature.type, column[r], `df["${name}"][${r}]`);
+      features[name] = feastJsonValue(feature.type, column[r], `df["${name}"][${r}]`);
     }
     rows[r] = { entity_keys: entityKeys, features, event_timestamp: times ? eventTime(times[r], r) : null };
   }

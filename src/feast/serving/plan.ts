@@ -3,7 +3,7 @@ import type { GetOnlineFeaturesRequest__Output as FeastGrpcRequest } from '../..
 import type { Value__Output as FeastValue__Output } from '../../generated/feast/types/Value.js';
 import { planLookup, type LookupPlan, type PlanLimits, type PlannedKeyColumn } from '../../read/plan.js';
 import type { Registry } from '../../registry/index.js';
-import { decodedValueFromJson } from '../../values/index.js';
+import { feastJsonValue } from '../values.js';
 
 /**
  * Feast's GetOnlineFeatures, planned on Cassette's read path. A Feast request is Cassette's own
@@ -56,7 +56,7 @@ export function planFeastJsonLookup(registry: Registry, request: FeastJsonReques
     if (!entity) continue;
     const values = new Array<Value__Output>(column.length);
     for (let i = 0; i < column.length; i++) {
-      values[i] = decodedValueFromJson(entity.type, column[i], `entities["${name}"][${i}]`);
+      values[i] = feastJsonValue(entity.type, column[i], `entities["${name}"][${i}]`);
     }
     entities[name] = { val: values };
   }

@@ -10,10 +10,7 @@ export type CassandraSinkSettings = Pick<
   'writeConcurrency' | 'maxRowsPerSecond' | 'writeTimeoutMs' | 'writeAttempts' | 'partitionBatchRows'
 >;
 
-/**
- * Rows written straight to Cassandra by this process, through the shared write path's RowSink
- * (which takes the validated row and ignores the row as read).
- */
+/** Rows written straight to Cassandra by this process, through the shared write path's RowSink. */
 export function openCassandraSink(
   store: OnlineStore,
   view: FeatureViewDef,

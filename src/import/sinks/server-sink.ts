@@ -1,11 +1,13 @@
 import { deadlineIn, streamWriteFeatures, type FeatureIngestionClient } from '../../client/index.js';
 import type { FeatureRow } from '../../generated/cassette/v1/FeatureRow.js';
 import type { WriteFeaturesRequest } from '../../generated/cassette/v1/WriteFeaturesRequest.js';
-import type { WriteRow } from '../../write/index.js';
-import type { ImportSink, RowAsRead } from './sink.js';
+import type { FeatureViewDef } from '../../registry/index.js';
+import { featureRowOf, type WriteRow } from '../../write/index.js';
+import type { ImportSink } from './sink.js';
 
 export interface ServerSinkOptions {
-  readonly view: string;
+  /** The view as the server describes it: rows are encoded by its join keys and features. */
+  readonly view: FeatureViewDef;
   /** Rows per WriteFeaturesRequest message. */
   readonly rowsPerMessage: number;
   /** Rows per StreamWriteFeatures call: they count as written when the call succeeds. */
@@ -22,8 +24,10 @@ interface Chunk {
 }
 
 /**
- * Sends rows through a server's StreamWriteFeatures instead of writing them here: the server
- * validates them again, writes them with its own RowSink and invalidates its cache for each row.
+ * Sends rows through a server's StreamWriteFeatures instead of writing them here: each row goes
+ * as it was validated (values encoded by their codecs, the event time it was validated with, so
+ * a row that gave none keeps the job's start time); the server validates it again (it must),
+ * writes it with its own RowSink and invalidates its cache for it.
  * The call only answers at its end, so rows go in chunks of `rowsPerStream`, each its own call,
  * and a chunk's rows count as written (for the checkpoint) when its call succeeds; a few calls
  * run at once so the server always has rows. The first failed call fails the job.
@@ -39,11 +43,9 @@ export class ServerSink implements ImportSink {
     private readonly onWritten: (tag: number) => void,
   ) {}
 
-  /** Sends the row as read: the validated row has no request form yet (see RowAsRead). */
-  push(_row: WriteRow, tag: number, asRead: RowAsRead): Promise<void> | null {
+  push(row: WriteRow, tag: number): Promise<void> | null {
     if (this.failure) throw this.failure.error;
-    // A decoded row is a valid request row: proto serialization ignores the `val` case names.
-    this.chunk.rows.push(asRead as FeatureRow);
+    this.chunk.rows.push(featureRowOf(this.options.view, row));
     this.chunk.tags.push(tag);
     if (this.chunk.rows.length < this.options.rowsPerStream) return null;
     this.send();
@@ -67,7 +69,7 @@ export class ServerSink implements ImportSink {
     const { view, rowsPerMessage, timeoutMs } = this.options;
     function* messages(): Generator<WriteFeaturesRequest> {
       for (let i = 0; i < rows.length; i += rowsPerMessage) {
-        yield { feature_view: view, rows: rows.slice(i, i + rowsPerMessage) };
+        yield { feature_view: view.name, rows: rows.slice(i, i + rowsPerMessage) };
       }
     }
     const call: Promise<void> = streamWriteFeatures(this.ingestion, messages(), deadlineIn(timeoutMs)).then(

@@ -1,12 +1,4 @@
-import type { FeatureRow__Output } from '../../generated/cassette/v1/FeatureRow.js';
 import type { WriteRow } from '../../write/index.js';
-
-/**
- * A record as its source produced it, before validation. Only the server sink needs it: it sends
- * rows on as read and the server validates them again. Once the write path has a neutral
- * validated row that can be sent as is, sinks take that alone and this parameter goes away.
- */
-export type RowAsRead = FeatureRow__Output;
 
 /**
  * Where the import job's rows go: straight to Cassandra (cassandra-sink.ts) or through a
@@ -18,7 +10,7 @@ export interface ImportSink {
    * more. Throws once a write failed for good. `tag` goes back through `onWritten` once the row
    * is written.
    */
-  push(row: WriteRow, tag: number, asRead: RowAsRead): Promise<void> | null;
+  push(row: WriteRow, tag: number): Promise<void> | null;
   /** Resolves when every pushed row is written. */
   flush(): Promise<void>;
 }

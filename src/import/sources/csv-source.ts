@@ -1,12 +1,11 @@
-import type { FeatureRow__Output } from '../../generated/cassette/v1/FeatureRow.js';
-import type { Value__Output } from '../../generated/cassette/v1/Value.js';
-import { valueFromText } from '../../values/index.js';
+import type { RecordRow } from '../../write/index.js';
 import { CsvParser, type CsvRecord } from './csv-parser.js';
 import { eventTimeFromText } from '../event-time.js';
 import { planColumns, type ColumnPlan, type ColumnTarget } from '../mapping.js';
 import {
-  newRow,
-  place,
+  newRecord,
+  placeFeature,
+  placeKey,
   readChunks,
   RejectedRecord,
   START,
@@ -22,17 +21,17 @@ import {
 
 /**
  * CSV cells: an unquoted empty cell leaves the feature as it is (nothing is written for it);
- * an unquoted \N clears it (null); everything else is converted by valueFromText. A quoted
- * cell is always text, so "" is an empty string and "\N" the two characters.
+ * an unquoted \N clears it (null); everything else is converted by its codec's text door
+ * (storedFromText). A quoted cell is always text, so "" is an empty string and "\N" the two
+ * characters.
  */
 export const CSV_NULL = '\\N';
-
-const NULL_VALUE: Value__Output = { val: 'null_val', null_val: 'NULL' };
 
 class CsvBatch implements RecordBatch {
   constructor(
     private readonly records: CsvRecord[],
-    private readonly header: readonly string[],
+    /** How errors name each column. */
+    private readonly wheres: readonly string[],
     private readonly targets: readonly (ColumnTarget | null)[],
     private readonly ctx: RowContext,
   ) {}
@@ -41,7 +40,7 @@ class CsvBatch implements RecordBatch {
     return this.records.length;
   }
 
-  toRow(i: number): FeatureRow__Output {
+  toRow(i: number): RecordRow {
     const record = this.records[i]!;
     if (record.error !== undefined) throw new RejectedRecord(record.error);
     const { fields, quoted } = record;
@@ -49,23 +48,24 @@ class CsvBatch implements RecordBatch {
     if (fields.length !== targets.length) {
       throw new RejectedRecord(`expected ${targets.length} fields (as in the header), got ${fields.length}`);
     }
-    const row = newRow();
+    const row = newRecord(this.ctx);
     for (let j = 0; j < fields.length; j++) {
       const target = targets[j];
       if (!target) continue;
       const cell = fields[j]!;
-      const where = `column "${this.header[j]}"`;
+      const where = this.wheres[j]!;
       if (!quoted[j]) {
         if (cell === '') continue;
         if (cell === CSV_NULL) {
-          if (target.kind !== 'eventTime') place(row, target, NULL_VALUE);
+          if (target.kind === 'key') placeKey(row, target, null);
+          else if (target.kind === 'feature') placeFeature(row, target, null);
           continue;
         }
       }
-      if (target.kind === 'eventTime') row.event_timestamp = eventTimeFromText(cell, this.ctx.eventTimeUnit, where);
-      else place(row, target, valueFromText(target.type, cell, where));
+      if (target.kind === 'key') placeKey(row, target, target.codec.fromTextValue(cell, where));
+      else if (target.kind === 'feature') placeFeature(row, target, target.codec.fromTextValue(cell, where));
+      else row.eventTimeMicros = eventTimeFromText(cell, this.ctx.eventTimeUnit, where);
     }
-    row.event_timestamp ??= this.ctx.defaultEventTime;
     return row;
   }
 
@@ -145,7 +145,8 @@ export async function openCsvSource(
     batches: async function* () {
       if (!header) return;
       try {
-        const make = (records: CsvRecord[]) => new CsvBatch(records, columns, plan.targets, ctx);
+        const wheres = columns.map((column) => `column "${column}"`);
+        const make = (records: CsvRecord[]) => new CsvBatch(records, wheres, plan.targets, ctx);
         if (fromStart && early.length > 0) yield make(early.splice(0));
         const chunks = fromStart ? { [Symbol.asyncIterator]: () => iterator } : reader.chunks;
         fromStart = false;

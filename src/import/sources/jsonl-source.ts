@@ -1,10 +1,10 @@
-import type { FeatureRow__Output } from '../../generated/cassette/v1/FeatureRow.js';
-import { decodedValueFromJson } from '../../values/index.js';
+import type { RecordRow } from '../../write/index.js';
 import { eventTimeFromValue } from '../event-time.js';
 import type { ColumnTarget } from '../mapping.js';
 import {
-  newRow,
-  place,
+  newRecord,
+  placeFeature,
+  placeKey,
   readChunks,
   RejectedRecord,
   truncateRaw,
@@ -119,27 +119,32 @@ function isBlank(buf: Buffer, start: number, end: number): boolean {
   return true;
 }
 
+/** Where a JSON field goes, and how errors name it; null: nowhere (ignored); undefined: unknown. */
+type FieldTarget = { readonly target: ColumnTarget; readonly where: string } | null | undefined;
+
 class JsonlBatch implements RecordBatch {
   constructor(
     private readonly lines: Line[],
     private readonly ctx: RowContext,
-    private readonly targets: Map<string, ColumnTarget | null | undefined>,
+    /** Resolved once per distinct field name, for the whole file. */
+    private readonly targets: Map<string, FieldTarget>,
   ) {}
 
   get size(): number {
     return this.lines.length;
   }
 
-  private target(key: string): ColumnTarget | null | undefined {
-    let target = this.targets.get(key);
-    if (target === undefined && !this.targets.has(key)) {
-      target = this.ctx.resolver.resolve(key);
-      this.targets.set(key, target);
+  private target(key: string): FieldTarget {
+    let field = this.targets.get(key);
+    if (field === undefined && !this.targets.has(key)) {
+      const target = this.ctx.resolver.resolve(key);
+      field = target ? { target, where: `field "${key}"` } : target;
+      this.targets.set(key, field);
     }
-    return target;
+    return field;
   }
 
-  toRow(i: number): FeatureRow__Output {
+  toRow(i: number): RecordRow {
     const line = this.lines[i]!;
     if (line.error !== undefined) throw new RejectedRecord(line.error);
     let parsed: unknown;
@@ -151,12 +156,12 @@ class JsonlBatch implements RecordBatch {
     if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
       throw new RejectedRecord(`expected a JSON object, got ${Array.isArray(parsed) ? 'an array' : typeof parsed}`);
     }
-    const row = newRow();
+    const row = newRecord(this.ctx);
     for (const key in parsed) {
       const value = (parsed as Record<string, unknown>)[key];
-      const target = this.target(key);
-      if (target === null) continue;
-      if (target === undefined) {
+      const field = this.target(key);
+      if (field === null) continue;
+      if (field === undefined) {
         if (this.ctx.resolver.options.ignoreUnknown) {
           this.ctx.onIgnoredColumn(key);
           continue;
@@ -166,14 +171,14 @@ class JsonlBatch implements RecordBatch {
             `nor the event-time field "${this.ctx.resolver.options.eventTimeColumn}"`,
         );
       }
-      const where = `field "${key}"`;
-      if (target.kind === 'eventTime') {
-        if (value !== null) row.event_timestamp = eventTimeFromValue(value, this.ctx.eventTimeUnit, where);
-      } else {
-        place(row, target, decodedValueFromJson(target.type, value, where));
-      }
+      const { target, where } = field;
+      // null: a key given as null (refused by validation), a feature cleared, no event time.
+      if (target.kind === 'key')
+        placeKey(row, target, value === null ? null : target.codec.fromJsonValue(value, where));
+      else if (target.kind === 'feature') {
+        placeFeature(row, target, value === null ? null : target.codec.fromJsonValue(value, where));
+      } else if (value !== null) row.eventTimeMicros = eventTimeFromValue(value, this.ctx.eventTimeUnit, where);
     }
-    row.event_timestamp ??= this.ctx.defaultEventTime;
     return row;
   }
 
@@ -193,13 +198,13 @@ class JsonlBatch implements RecordBatch {
 
 /**
  * JSON Lines: one JSON object per line, keys named like CSV columns, values as in
- * `cassette write` (valueFromJson). A missing key leaves the feature as it is; null clears it.
+ * `cassette write` (storedFromJson). A missing key leaves the feature as it is; null clears it.
  * Blank lines are skipped.
  */
 export function openJsonlSource(path: string, kind: FileKind, start: Position, ctx: RowContext): Source {
   const reader = readChunks(path, kind.gzip, start.offset);
   const splitter = new LineSplitter(start, ctx.maxRecordBytes);
-  const targets = new Map<string, ColumnTarget | null | undefined>();
+  const targets = new Map<string, FieldTarget>();
   return {
     plan: null,
     bytesDone: () => reader.bytesRead(),

@@ -9,18 +9,15 @@ import {
   type ParquetParsers,
 } from 'hyparquet';
 
-import type { FeatureRow__Output } from '../../generated/cassette/v1/FeatureRow.js';
-import type { Value__Output } from '../../generated/cassette/v1/Value.js';
-import { elementType, isListType, type ScalarType, type ValueType } from '../../registry/index.js';
-import { secondsOfBigMicros, unixSeconds } from '../../time/index.js';
-import { codecOf, decodedValueFromJson, SCALAR_CODECS, valueFromText } from '../../values/index.js';
-import { eventTimeFromValue, ParquetTimestamp } from '../event-time.js';
 import { isoFromMicros } from '../../time/index.js';
+import { ParquetTimestamp } from '../../values/index.js';
+import type { RecordRow } from '../../write/index.js';
+import { eventTimeFromValue } from '../event-time.js';
 import { planColumns, type ColumnPlan, type ColumnTarget } from '../mapping.js';
 import {
-  newRow,
-  place,
-  RejectedRecord,
+  newRecord,
+  placeFeature,
+  placeKey,
   truncateRaw,
   type Source,
   type Position,
@@ -66,105 +63,6 @@ function fileBuffer(handle: FileHandle, size: number): AsyncBuffer {
   };
 }
 
-function describe(value: unknown): string {
-  if (value instanceof Uint8Array) return 'bytes';
-  if (value instanceof Date || value instanceof ParquetTimestamp) return 'a timestamp';
-  if (Array.isArray(value)) return 'a list';
-  return typeof value;
-}
-
-function mismatch(type: string, value: unknown, where: string): RejectedRecord {
-  return new RejectedRecord(`${where}: expected ${type}, got ${describe(value)}`);
-}
-
-function toBuffer(value: unknown, where: string): Buffer {
-  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-  if (typeof value === 'string') return valueFromText('bytes', value, where).bytes_val!;
-  throw mismatch('bytes', value, where);
-}
-
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** A Parquet integer as valueFromJson takes it: INT64 (bigint) as exact text. */
-function integerJson(value: unknown): string | number | undefined {
-  if (typeof value === 'bigint') return value.toString();
-  if (typeof value === 'number' && Number.isInteger(value)) return value;
-  return undefined;
-}
-
-/**
- * One Parquet scalar as the JSON value valueFromJson expects for `type`, by the Parquet form its
- * codec takes: INT64 (bigint) as exact integer text, timestamps and dates as unix seconds,
- * integral doubles for integer types, UTF-8 bytes for strings. Anything else does not fit.
- */
-function normalize(type: ScalarType, value: unknown, where: string): unknown {
-  if (typeof value === 'string') return value;
-  let json: unknown;
-  switch (SCALAR_CODECS[type].parquet) {
-    case 'integer':
-      json = integerJson(value);
-      break;
-    case 'time':
-      if (value instanceof ParquetTimestamp) json = secondsOfBigMicros(value.micros).toString();
-      else if (value instanceof Date) json = unixSeconds(value);
-      else json = integerJson(value);
-      break;
-    case 'number':
-      if (typeof value === 'number') json = value;
-      else if (typeof value === 'bigint') json = Number(value);
-      break;
-    case 'bool':
-      if (typeof value === 'boolean') json = value;
-      break;
-    case 'utf8':
-      if (value instanceof Uint8Array) {
-        try {
-          json = strictUtf8.decode(value);
-        } catch {
-          throw new RejectedRecord(`${where}: the bytes are not valid UTF-8 text`);
-        }
-      }
-      break;
-    case 'bytes':
-      // Bytes are not JSON (base64): see toBuffer.
-      break;
-  }
-  if (json === undefined) throw mismatch(type, value, where);
-  return json;
-}
-
-function listItems<T>(list: readonly unknown[], where: string, convert: (item: unknown, at: string) => T): T[] {
-  return list.map((item, i) => {
-    const at = `${where}[${i}]`;
-    if (item === null || item === undefined) throw new RejectedRecord(`${at}: a list cannot hold a null`);
-    return convert(item, at);
-  });
-}
-
-/**
- * A Parquet value -> proto Value of a registry type. A null leaves the feature as it is (a
- * columnar file has every column in every row, so null means "no value here", not "clear").
- * Text columns are read like CSV cells (valueFromText), so a number or a list may come as text.
- */
-export function valueFromParquet(type: ValueType, value: unknown, where: string): Value__Output | undefined {
-  if (value === null || value === undefined) return undefined;
-  if (typeof value === 'string') return valueFromText(type, value, where);
-  const bytes = codecOf(type).parquet === 'bytes';
-  if (isListType(type)) {
-    if (!Array.isArray(value)) throw mismatch(type, value, where);
-    if (bytes) return { val: 'bytes_list_val', bytes_list_val: { val: listItems(value, where, toBuffer) } };
-    const element = elementType(type);
-    return decodedValueFromJson(
-      type,
-      listItems(value, where, (item, at) => normalize(element, item, at)),
-      where,
-    );
-  }
-  if (bytes) return { val: 'bytes_val', bytes_val: toBuffer(value, where) };
-  if (Array.isArray(value)) throw mismatch(type, value, where);
-  return decodedValueFromJson(type, normalize(type, value, where), where);
-}
-
 /** JSON for the reject file: exact integers, base64 bytes, ISO times. */
 function rawJson(columns: readonly string[], values: readonly unknown[]): string {
   const object: Record<string, unknown> = {};
@@ -183,6 +81,8 @@ class ParquetBatch implements RecordBatch {
     private readonly rows: unknown[][],
     private readonly firstRow: number,
     private readonly columns: readonly string[],
+    /** How errors name each column. */
+    private readonly wheres: readonly string[],
     private readonly targets: readonly ColumnTarget[],
     private readonly ctx: RowContext,
   ) {}
@@ -191,23 +91,23 @@ class ParquetBatch implements RecordBatch {
     return this.rows.length;
   }
 
-  toRow(i: number): FeatureRow__Output {
+  /**
+   * Each value goes through its codec's Parquet door (storedFromParquet). A null leaves the
+   * feature as it is (a columnar file has every column in every row, so null means "no value
+   * here", not "clear"), and a row without an event time takes the job's start time.
+   */
+  toRow(i: number): RecordRow {
     const values = this.rows[i]!;
-    const row = newRow();
+    const row = newRecord(this.ctx);
     for (let j = 0; j < this.targets.length; j++) {
-      const target = this.targets[j]!;
       const value = values[j];
-      const where = `column "${this.columns[j]}"`;
-      if (target.kind === 'eventTime') {
-        if (value !== null && value !== undefined) {
-          row.event_timestamp = eventTimeFromValue(value, this.ctx.eventTimeUnit, where);
-        }
-        continue;
-      }
-      const converted = valueFromParquet(target.type, value, where);
-      if (converted !== undefined) place(row, target, converted);
+      if (value === null || value === undefined) continue;
+      const target = this.targets[j]!;
+      const where = this.wheres[j]!;
+      if (target.kind === 'key') placeKey(row, target, target.codec.fromParquet(value, where));
+      else if (target.kind === 'feature') placeFeature(row, target, target.codec.fromParquet(value, where));
+      else row.eventTimeMicros = eventTimeFromValue(value, this.ctx.eventTimeUnit, where);
     }
-    row.event_timestamp ??= this.ctx.defaultEventTime;
     return row;
   }
 
@@ -254,6 +154,7 @@ export async function openParquetSource(path: string, start: Position, ctx: RowC
         targets.push(target);
       }
     });
+    const wheres = readColumns.map((column) => `column "${column}"`);
     const rowCount = Number(metadata.num_rows);
     let rowsDone = start.offset;
     return {
@@ -293,7 +194,7 @@ export async function openParquetSource(path: string, start: Position, ctx: RowC
               throw new Error(`${path}: expected ${to - from} rows from row ${from}, read ${rows.length}`);
             }
             rowsDone = to;
-            yield new ParquetBatch(rows, from, readColumns, targets, ctx);
+            yield new ParquetBatch(rows, from, readColumns, wheres, targets, ctx);
           }
           groupStart = groupEnd;
         }

@@ -4,10 +4,11 @@ import { pipeline } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 
 import { CassetteError, invalidArgument } from '../../errors/index.js';
-import type { FeatureRow__Output } from '../../generated/cassette/v1/FeatureRow.js';
-import type { Timestamp__Output } from '../../generated/google/protobuf/Timestamp.js';
+import type { FeatureWrite } from '../../store/index.js';
+import type { StoredScalar } from '../../values/index.js';
+import { newRecordRow, type RecordRow } from '../../write/index.js';
 import type { EventTimeUnit } from '../event-time.js';
-import type { ColumnPlan, ColumnResolver, ColumnTarget } from '../mapping.js';
+import type { ColumnPlan, ColumnResolver, FeatureTarget, KeyTarget } from '../mapping.js';
 
 export type FileFormat = 'csv' | 'jsonl' | 'parquet';
 export const FILE_FORMATS: readonly FileFormat[] = ['csv', 'jsonl', 'parquet'];
@@ -69,8 +70,8 @@ export function isRecordError(error: unknown): error is Error {
 /** Records read from a file, converted on demand. */
 export interface RecordBatch {
   readonly size: number;
-  /** The FeatureRow of record i; throws (see isRecordError) when the record is bad. */
-  toRow(i: number): FeatureRow__Output;
+  /** Record i with its values in stored form, for validateRecord; throws (see isRecordError) when a value is bad. */
+  toRow(i: number): RecordRow;
   locate(i: number): RecordLocation;
   /** Where to resume once records ..i are done. */
   resumeAt(i: number): Position;
@@ -95,8 +96,8 @@ export interface Source {
 export interface RowContext {
   readonly resolver: ColumnResolver;
   readonly eventTimeUnit: EventTimeUnit;
-  /** For rows without an event time: the job's start. */
-  readonly defaultEventTime: Timestamp__Output;
+  /** For rows without an event time: the job's start, in µs. */
+  readonly defaultEventMicros: bigint;
   readonly maxRecordBytes: number;
   /** CSV only. */
   readonly delimiter: string;
@@ -104,20 +105,27 @@ export interface RowContext {
   readonly onIgnoredColumn: (column: string) => void;
 }
 
-export function newRow(): FeatureRow__Output {
-  return { entity_keys: {}, features: {}, event_timestamp: null };
+/** An empty record for the view, at the job's start time until the file says otherwise. */
+export function newRecord(ctx: RowContext): RecordRow {
+  return newRecordRow(ctx.resolver.view, ctx.defaultEventMicros);
 }
 
-/** Puts a value where its target says, in the shape validateRow takes (once per target and row). */
-export function place(
-  row: FeatureRow__Output,
-  target: ColumnTarget & { kind: 'key' | 'feature' },
-  value: FeatureRow__Output['features'][string],
-): void {
-  const into = target.kind === 'key' ? row.entity_keys : row.features;
-  // Only JSON Lines can get here twice (two keys mapped to one target); a header is checked up front.
-  if (into[target.name] !== undefined) throw new RejectedRecord(`two fields map to "${target.name}"`);
-  into[target.name] = value;
+// Only JSON Lines can place a value twice (two keys mapped to one target); a header is checked up front.
+
+function placedTwice(target: KeyTarget | FeatureTarget): RejectedRecord {
+  return new RejectedRecord(`two fields map to "${target.name}"`);
+}
+
+/** Puts a join key's value (null: given as null, which validation refuses) into the record. */
+export function placeKey(record: RecordRow, target: KeyTarget, value: StoredScalar | null): void {
+  if (record.key[target.index] !== undefined) throw placedTwice(target);
+  record.key[target.index] = value;
+}
+
+/** Puts a feature's value (null: clear it) into the record. */
+export function placeFeature(record: RecordRow, target: FeatureTarget, value: FeatureWrite): void {
+  if (record.features[target.index] !== undefined) throw placedTwice(target);
+  record.features[target.index] = value;
 }
 
 export interface ChunkReader {

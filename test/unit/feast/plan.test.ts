@@ -68,7 +68,7 @@ describe('planFeastJsonLookup: Feast JSON requests on Cassette plans', () => {
       ),
     ).toEqual({
       message: 'entities["user_id"][1]: expected int64 (an integer), got "x"',
-      code: 'CST_ERR_INVALID_ARGUMENT',
+      code: 'CST_ERR_INVALID_VALUE',
     });
     expect(
       thrown(() =>

@@ -536,7 +536,7 @@ describe('Parquet source', () => {
     const ctx = {
       resolver: new ColumnResolver(VIEW, { maps: new Map(), eventTimeColumn: 'event_timestamp', ignoreUnknown: false }),
       eventTimeUnit: 's' as const,
-      defaultEventTime: { seconds: '0', nanos: 0 },
+      defaultEventMicros: 0n,
       maxRecordBytes: 1 << 20,
       delimiter: ',',
       onIgnoredColumn: () => undefined,
@@ -550,7 +550,7 @@ describe('Parquet source', () => {
         sizes.push(batch.size);
         for (let i = 0; i < batch.size; i++) {
           locations.push(batch.locate(i));
-          keys.push(JSON.stringify(batch.toRow(i).entity_keys));
+          keys.push(JSON.stringify(batch.toRow(i).key));
         }
       }
       await source.close();

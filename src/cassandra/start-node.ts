@@ -2,36 +2,25 @@ import { open } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { nodeLayout, writeNodeConfig, type NodeLayout } from './config.js';
+import { writeNodeConfig, type NodeLayout } from './config.js';
 import { tail } from './exec.js';
-import { checkHeap, jvmArgs, spawnNode, type JavaInfo, type NodeProcess } from './jvm.js';
+import { jvmArgs, spawnNode, type NodeProcess } from './jvm.js';
+import type { LocalJvm } from './local-jvm.js';
 import { waitForCql } from './probe.js';
 
-export interface LocalClusterOptions {
-  java: JavaInfo;
-  /** Directory holding cassandra-all and its dependencies. */
-  lib: string;
-  /** Root data directory; node i lives in `<root>/node<i>`. */
-  root: string;
-  /** Address of node 1 (127.0.0.1 by default); node i gets the i-th address after it. */
-  baseAddress: string;
-  nativePort: number;
-  nodes: 1 | 2 | 3;
+/** How to launch one node; the same for every node of a cluster. */
+export interface NodeLauncher extends LocalJvm {
   heap: string;
-  /** Per node: from spawning the JVM to a successful CQL query. */
+  /** From spawning the JVM to a successful CQL query. */
   startTimeoutMs: number;
+  /** Leave the JVM running when this process exits (the CLI's clusters); else it dies with this process. */
+  detached: boolean;
   env: NodeJS.ProcessEnv;
   logger: Logger;
 }
 
-export interface LocalCluster {
-  contactPoints: string[];
-  localDataCenter: string;
-  stop(): Promise<void>;
-}
-
 // How long a node gets to drain after SIGTERM before it is SIGKILLed.
-const STOP_GRACE_MS = 30_000;
+export const STOP_GRACE_MS = 30_000;
 // Lets a joining node's shadow gossip round reach the seed; a single node barely uses it.
 const RING_DELAY_MS = 1_000;
 
@@ -80,15 +69,19 @@ async function logTails(node: NodeLayout, outputPath: string): Promise<string> {
   return parts.length ? `\n${parts.join('\n')}` : ` (no log output; see ${node.logDir})`;
 }
 
-async function startNode(options: LocalClusterOptions, node: NodeLayout): Promise<NodeProcess> {
-  const { java, lib, heap, env, logger, startTimeoutMs } = options;
+/**
+ * Writes the node's config, spawns its JVM and resolves once it answers CQL;
+ * on failure stops it and rejects with the tail of its logs.
+ */
+export async function startNode(launcher: NodeLauncher, node: NodeLayout): Promise<NodeProcess> {
+  const { java, lib, heap, env, logger, startTimeoutMs, detached } = launcher;
   await assertBindable(node.address, node.storagePort);
   await assertBindable(node.address, node.nativePort);
   await writeNodeConfig(node);
 
   const args = jvmArgs({ lib, node, heap, ringDelayMs: RING_DELAY_MS });
   const started = Date.now();
-  const proc = await spawnNode({ java: java.command, args, node, env, stopGraceMs: STOP_GRACE_MS });
+  const proc = await spawnNode({ java: java.command, args, node, env, stopGraceMs: STOP_GRACE_MS, detached });
   const fields = { node: node.index, address: node.address, port: node.nativePort, jvmPid: proc.pid };
   logger.info({ ...fields, dir: node.dir, storagePort: node.storagePort, heap }, 'starting cassandra node');
 
@@ -111,46 +104,4 @@ async function startNode(options: LocalClusterOptions, node: NodeLayout): Promis
         (await logTails(node, proc.outputPath)),
     );
   }
-}
-
-/**
- * Starts a 1-3 node Cassandra cluster in child JVMs on loopback addresses:
- * node 1 (the seed) first, then the others one at a time, as Cassandra wants
- * nodes to join one by one.
- */
-export async function startLocalCluster(options: LocalClusterOptions): Promise<LocalCluster> {
-  checkHeap(options.heap);
-  const layouts = Array.from({ length: options.nodes }, (_, i) =>
-    nodeLayout({
-      root: options.root,
-      index: i + 1,
-      nodes: options.nodes,
-      baseAddress: options.baseAddress,
-      nativePort: options.nativePort,
-    }),
-  );
-
-  const running: NodeProcess[] = [];
-  const stopAll = async (): Promise<void> => {
-    // Non-seeds first, so the seed sees the others leave.
-    for (const proc of [...running].reverse()) {
-      const started = Date.now();
-      await proc.stop();
-      options.logger.info({ jvmPid: proc.pid, ms: Date.now() - started }, 'cassandra node stopped');
-    }
-  };
-
-  try {
-    for (const node of layouts) running.push(await startNode(options, node));
-  } catch (err) {
-    await stopAll();
-    throw err;
-  }
-
-  let stopping: Promise<void> | undefined;
-  return {
-    contactPoints: layouts.map((node) => `${node.address}:${node.nativePort}`),
-    localDataCenter: 'datacenter1', // what SimpleSnitch reports
-    stop: () => (stopping ??= stopAll()),
-  };
 }

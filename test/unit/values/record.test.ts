@@ -1,12 +1,18 @@
 import { describe, expect, it } from 'vitest';
 
-import { CassetteError } from '../../src/errors/index.js';
-import type { Value__Output } from '../../src/generated/cassette/v1/Value.js';
-import { eventTimeFromText, eventTimeFromValue, ParquetTimestamp } from '../../src/import/event-time.js';
-import { valueFromParquet } from '../../src/import/sources/parquet-source.js';
-import { RejectedRecord } from '../../src/import/sources/source.js';
-import { VALUE_TYPES, type ValueType } from '../../src/registry/index.js';
-import { decodeValue, decodedValueFromJson, valueFromJson, valueFromText } from '../../src/values/index.js';
+import { CassetteError } from '../../../src/errors/index.js';
+import type { Value__Output } from '../../../src/generated/cassette/v1/Value.js';
+import { eventTimeFromText, eventTimeFromValue, ParquetTimestamp } from '../../../src/import/event-time.js';
+import { RejectedRecord } from '../../../src/import/sources/source.js';
+import { VALUE_TYPES, type ValueType } from '../../../src/registry/index.js';
+import { timestampFromMicros } from '../../../src/time/index.js';
+import {
+  decodeValue,
+  storedFromJson,
+  storedFromParquet,
+  storedFromText,
+  valueFromJson,
+} from '../../../src/values/index.js';
 
 const INT64_MAX = '9223372036854775807';
 
@@ -21,10 +27,9 @@ function rejects(fn: () => unknown, fragment: string): void {
   expect((caught as Error).message).toContain(fragment);
 }
 
-/** The stored form, which is what matters: the same value however the file spelled it. */
-const stored = (type: ValueType, value: Value__Output | undefined) => decodeValue(type, value!, 'test');
+// The stored form is what matters: the same value however the file spelled it.
 
-describe('valueFromText (CSV cells)', () => {
+describe('storedFromText (CSV cells)', () => {
   const cases: [ValueType, string, unknown][] = [
     ['int32', ' -2147483648 ', -2147483648],
     ['int64', INT64_MAX, INT64_MAX],
@@ -54,9 +59,7 @@ describe('valueFromText (CSV cells)', () => {
   });
 
   it.each(cases)('%s %j', (type, text, expected) => {
-    const value = valueFromText(type, text, 'column "c"');
-    expect(value.val).toBe(`${type}_val`);
-    const decoded = stored(type, value);
+    const decoded = storedFromText(type, text, 'column "c"');
     const normalize = (v: unknown): unknown =>
       Array.isArray(v)
         ? v.map(normalize)
@@ -80,13 +83,13 @@ describe('valueFromText (CSV cells)', () => {
     ['string_list', '[1]', 'expected string'],
     ['int64_list', '[1, "x"]', '[1]'],
   ] as [ValueType, string, string][])('refuses %s %j', (type, text, fragment) => {
-    // Some limits (int64's range) are checked when the value is decoded, as validateRow does.
-    rejects(() => stored(type, valueFromText(type, text, 'column "c"')), fragment);
+    // Every limit (int64's range too) is checked on the way to the stored form.
+    rejects(() => storedFromText(type, text, 'column "c"'), fragment);
   });
 });
 
-describe('decodedValueFromJson', () => {
-  it('matches valueFromJson with the case named, for every type', () => {
+describe('storedFromJson', () => {
+  it('stores what the gRPC door stores of the Value valueFromJson builds, for every type', () => {
     const samples: Record<ValueType, unknown> = {
       int32: 5,
       int64: INT64_MAX,
@@ -106,21 +109,23 @@ describe('decodedValueFromJson', () => {
       unix_timestamp_list: [1],
     };
     for (const type of VALUE_TYPES) {
-      const decoded = decodedValueFromJson(type, samples[type], 'f');
-      const { val, ...rest } = decoded;
-      expect(val).toBe(`${type}_val`);
-      expect(rest).toEqual(valueFromJson(type, samples[type], 'f'));
+      const sent = { ...valueFromJson(type, samples[type], 'f'), val: `${type}_val` } as Value__Output;
+      expect(storedFromJson(type, samples[type], 'f')).toEqual(decodeValue(type, sent, 'f'));
     }
-    expect(decodedValueFromJson('int32', null, 'f')).toEqual({ val: 'null_val', null_val: 'NULL' });
+    expect(storedFromJson('int32', null, 'f')).toBeNull();
   });
 
   it('names the bad element of a list', () => {
-    rejects(() => decodedValueFromJson('int32_list', [1, 2, 'x'], 'field "n"'), 'field "n"[2]: expected int32');
+    rejects(() => storedFromJson('int32_list', [1, 2, 'x'], 'field "n"'), 'field "n"[2]: expected int32');
   });
 });
 
 describe('event times', () => {
-  const at = (text: string, unit: 's' | 'ms' | 'us' = 's') => eventTimeFromText(text, unit, 'column "t"');
+  // Compared as Timestamps: exact µs, seconds as text.
+  const at = (text: string, unit: 's' | 'ms' | 'us' = 's') =>
+    timestampFromMicros(eventTimeFromText(text, unit, 'column "t"'));
+  const of = (value: unknown, unit: 's' | 'ms' | 'us' = 's') =>
+    timestampFromMicros(eventTimeFromValue(value, unit, 'f'));
 
   it('reads ISO-8601 with zones, microseconds and a date alone; no zone is UTC', () => {
     expect(at('2026-01-31T12:00:00Z')).toEqual({ seconds: '1769860800', nanos: 0 });
@@ -135,16 +140,16 @@ describe('event times', () => {
     expect(at('1769860800.000001')).toEqual({ seconds: '1769860800', nanos: 1000 });
     expect(at('1769860800123', 'ms')).toEqual({ seconds: '1769860800', nanos: 123000000 });
     expect(at('1769860800123456', 'us')).toEqual({ seconds: '1769860800', nanos: 123456000 });
-    expect(eventTimeFromValue(1769860800.25, 's', 'f')).toEqual({ seconds: '1769860800', nanos: 250000000 });
-    expect(eventTimeFromValue(1769860800123n, 'ms', 'f')).toEqual({ seconds: '1769860800', nanos: 123000000 });
+    expect(of(1769860800.25)).toEqual({ seconds: '1769860800', nanos: 250000000 });
+    expect(of(1769860800123n, 'ms')).toEqual({ seconds: '1769860800', nanos: 123000000 });
   });
 
   it('reads Parquet timestamps at full precision and dates', () => {
-    expect(eventTimeFromValue(new ParquetTimestamp(1769860800123456n), 's', 'f')).toEqual({
+    expect(of(new ParquetTimestamp(1769860800123456n))).toEqual({
       seconds: '1769860800',
       nanos: 123456000,
     });
-    expect(eventTimeFromValue(new Date('2026-01-31T00:00:00Z'), 's', 'f')).toEqual({ seconds: '1769817600', nanos: 0 });
+    expect(of(new Date('2026-01-31T00:00:00Z'))).toEqual({ seconds: '1769817600', nanos: 0 });
   });
 
   it.each(['2026-02-30T00:00:00Z', '2026-01-31T24:00:00Z', 'tomorrow', '2026-01-31T12:00:00+25:00', '1e9'])(
@@ -159,7 +164,7 @@ describe('event times', () => {
   });
 });
 
-describe('valueFromParquet', () => {
+describe('storedFromParquet', () => {
   it('converts Parquet values of every type, INT64 exactly', () => {
     const cases: [ValueType, unknown, unknown][] = [
       ['int32', 7, 7],
@@ -187,7 +192,7 @@ describe('valueFromParquet', () => {
       ['int32_list', '[3]', [3]],
     ];
     for (const [type, input, expected] of cases) {
-      const decoded = stored(type, valueFromParquet(type, input, 'column "c"'));
+      const decoded = storedFromParquet(type, input, 'column "c"');
       const plain = Array.isArray(decoded)
         ? decoded.map((v) => (typeof v === 'object' && !(v instanceof Date) && !Buffer.isBuffer(v) ? String(v) : v))
         : typeof decoded === 'object' && decoded !== null && !(decoded instanceof Date) && !Buffer.isBuffer(decoded)
@@ -198,8 +203,8 @@ describe('valueFromParquet', () => {
   });
 
   it('leaves a null unset', () => {
-    expect(valueFromParquet('int32', null, 'c')).toBeUndefined();
-    expect(valueFromParquet('int32_list', undefined, 'c')).toBeUndefined();
+    expect(storedFromParquet('int32', null, 'c')).toBeUndefined();
+    expect(storedFromParquet('int32_list', undefined, 'c')).toBeUndefined();
   });
 
   it.each([
@@ -212,6 +217,6 @@ describe('valueFromParquet', () => {
     ['string', new Uint8Array([0xff]), 'not valid UTF-8'],
     ['bytes', true, 'expected bytes'],
   ] as [ValueType, unknown, string][])('refuses %s %s', (type, value, fragment) => {
-    rejects(() => stored(type, valueFromParquet(type, value, 'column "c"')), fragment);
+    rejects(() => storedFromParquet(type, value, 'column "c"'), fragment);
   });
 });
