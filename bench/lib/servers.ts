@@ -46,6 +46,8 @@ export class ServerChild {
     readonly name: string,
     readonly cache: boolean,
     readonly address: string,
+    /** Feast's HTTP/JSON API of this server (POST /get-online-features), for an HTTP target. */
+    readonly httpAddress: string | undefined,
     private readonly child: ChildProcess,
     readonly configPath: string,
     readonly logPath: string,
@@ -109,6 +111,7 @@ export class ServerChild {
     // Set once serving: from then on, log lines go to the ServerChild.
     const started: { server?: ServerChild } = {};
     const lines = createInterface({ input: child.stderr! });
+    let httpAddress: string | undefined;
     const address = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`server ${options.name} did not start within ${START_TIMEOUT_MS / 1000} s`)),
@@ -129,6 +132,7 @@ export class ServerChild {
         recent.push(line);
         const entry = parseLogLine(line);
         if (entry?.msg === 'Cassette is serving' && typeof entry.address === 'string') {
+          if (typeof entry.http === 'string') httpAddress = entry.http;
           clearTimeout(timer);
           resolve(entry.address);
         }
@@ -139,7 +143,7 @@ export class ServerChild {
     });
     child.removeAllListeners('exit');
     child.once('exit', () => logFile.end());
-    started.server = new ServerChild(options.name, options.cache, address, child, configPath, logPath);
+    started.server = new ServerChild(options.name, options.cache, address, httpAddress, child, configPath, logPath);
     return started.server;
   }
 

@@ -89,7 +89,7 @@ export async function startServer(
     availability.start();
     transport.setStoreAvailable(availability.canServe);
     http?.setStoreAvailable(availability.canServe);
-    const logStats = statsLogger(core, transport, logger);
+    const logStats = statsLogger(core, transport, logger, http);
     const stats =
       config.log.statsIntervalMs > 0 ? setInterval(logStats, config.log.statsIntervalMs).unref() : undefined;
     logger.info(
@@ -135,8 +135,13 @@ export async function startServer(
 }
 
 /** Logs one line with request and cache counters: the delta since the previous line. */
-function statsLogger(core: ServingCore, transport: GrpcTransport, logger: Logger): () => void {
-  let last = { requests: 0, hits: 0, misses: 0, coalesced: 0 };
+function statsLogger(
+  core: ServingCore,
+  transport: GrpcTransport,
+  logger: Logger,
+  http: FeastHttpServer | undefined,
+): () => void {
+  let last = { requests: 0, hits: 0, misses: 0, coalesced: 0, httpRequests: 0 };
   return () => {
     const cache = core.cache.stats();
     const now = {
@@ -144,6 +149,7 @@ function statsLogger(core: ServingCore, transport: GrpcTransport, logger: Logger
       hits: cache.hits,
       misses: cache.misses,
       coalesced: cache.coalesced,
+      httpRequests: http?.counters.requests ?? 0,
     };
     logger.info(
       {
@@ -154,6 +160,8 @@ function statsLogger(core: ServingCore, transport: GrpcTransport, logger: Logger
         cacheEntries: cache.entries,
         cacheBytes: cache.bytes,
         errors: transport.counters.errors,
+        // Feast's HTTP API: requests since the previous line, errors (by HTTP status) since start.
+        ...(http ? { httpRequests: now.httpRequests - last.httpRequests, httpErrors: http.counters.errors } : {}),
         // Totals since start: requests admitted, made to wait, refused for load or for too little time.
         readAdmission: core.admission.reads.counters,
         writeAdmission: core.admission.writes.counters,
