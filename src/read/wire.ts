@@ -145,6 +145,10 @@ function writeKeyVector(out: WireWriter, plan: LookupPlan, column: PlannedKeyCol
   }
 }
 
+// Cassette's own responses have no key columns: nothing to allocate for them.
+const NO_KEY_COLUMNS: readonly PlannedKeyColumn[] = [];
+const NO_SIZES = new Int32Array(0);
+
 // Per-cell scratch, reused across responses (encoding is synchronous). Cell = feature * batch + row.
 let cellValueSize = new Int32Array(1024);
 let cellInnerSize = new Int32Array(1024);
@@ -173,8 +177,8 @@ export function encodeResponse(
   ensureScratch(features.length * batchSize);
 
   // Pass 1: measure every cell, vector and the whole message.
-  const keyColumns = plan.keyColumns ?? [];
-  const keyVectorSizes = new Int32Array(keyColumns.length);
+  const keyColumns = plan.keyColumns ?? NO_KEY_COLUMNS;
+  const keyVectorSizes = keyColumns.length === 0 ? NO_SIZES : new Int32Array(keyColumns.length);
   let namesSize = 0;
   for (let k = 0; k < keyColumns.length; k++) {
     namesSize += 1 + lengthDelimitedSize(Buffer.byteLength(keyColumns[k]!.name));
