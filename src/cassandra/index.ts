@@ -18,6 +18,8 @@ export interface CassandraEndpoint {
   contactPoints: string[];
   localDataCenter: string;
   source: 'env' | 'existing' | 'local-jvm' | 'testcontainers';
+  /** local-jvm only: pid of each node's JVM, node 1 first. */
+  jvmPids?: readonly number[];
   /** Stops what this call started; a no-op for env/existing. Safe to call twice. */
   stop(): Promise<void>;
 }

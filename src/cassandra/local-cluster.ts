@@ -27,6 +27,8 @@ export interface LocalClusterOptions {
 export interface LocalCluster {
   contactPoints: string[];
   localDataCenter: string;
+  /** pid of each node's JVM, node 1 first (to kill or freeze a node in fault tests). */
+  jvmPids: readonly number[];
   stop(): Promise<void>;
 }
 
@@ -151,6 +153,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   return {
     contactPoints: layouts.map((node) => `${node.address}:${node.nativePort}`),
     localDataCenter: 'datacenter1', // what SimpleSnitch reports
+    jvmPids: running.map((proc) => proc.pid),
     stop: () => (stopping ??= stopAll()),
   };
 }

@@ -1,0 +1,137 @@
+import cassandra from 'cassandra-driver';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+
+import { loadConfig } from '../../src/config/index.js';
+import { CountingMetrics, DeadlineRetryPolicy, ReadHedgingPolicy } from '../../src/store/failover.js';
+import { attemptTimeout, retryOnNextHost, StoreCounters, type RetryInput } from '../../src/store/index.js';
+
+const { errors, types } = cassandra;
+const silent = pino({ level: 'silent' });
+
+describe('retryOnNextHost', () => {
+  const base: RetryInput = { failure: 'timeout', attempts: 1, remainingMs: 600, attemptTimeoutMs: 400, maxAttempts: 3 };
+
+  it('retries a timeout, a lost connection or an overloaded coordinator while a whole attempt fits', () => {
+    for (const failure of ['timeout', 'connection', 'overloaded'] as const) {
+      expect(retryOnNextHost({ ...base, failure })).toBe(true);
+      expect(retryOnNextHost({ ...base, failure, attempts: 2, remainingMs: 400 })).toBe(true);
+    }
+  });
+
+  it('rethrows when the next attempt would outlive the budget', () => {
+    expect(retryOnNextHost({ ...base, remainingMs: 399 })).toBe(false);
+    expect(retryOnNextHost({ ...base, failure: 'connection', remainingMs: 0 })).toBe(false);
+    expect(retryOnNextHost({ ...base, remainingMs: -5 })).toBe(false);
+  });
+
+  it('never makes more than maxAttempts attempts, however much time is left', () => {
+    expect(retryOnNextHost({ ...base, attempts: 3, remainingMs: 10_000 })).toBe(false);
+    expect(retryOnNextHost({ ...base, maxAttempts: 1, remainingMs: 10_000 })).toBe(false);
+  });
+
+  it('retries an Unavailable answer once only', () => {
+    expect(retryOnNextHost({ ...base, failure: 'unavailable' })).toBe(true);
+    expect(retryOnNextHost({ ...base, failure: 'unavailable', attempts: 2, remainingMs: 10_000 })).toBe(false);
+  });
+});
+
+describe('attemptTimeout', () => {
+  it('caps an attempt, and gives a short budget to a single attempt', () => {
+    expect(attemptTimeout(1000, 400)).toBe(400);
+    expect(attemptTimeout(250, 400)).toBe(250);
+    expect(attemptTimeout(10_000, 0)).toBe(10_000);
+  });
+});
+
+/** What the driver hands the retry policy about one request. */
+function operation(options: cassandra.QueryOptions & { budgetEndsAt?: number }, nbRetry: number) {
+  return {
+    query: 'SELECT x FROM t WHERE k = ?',
+    nbRetry,
+    executionOptions: {
+      getRawQueryOptions: () => options,
+      getReadTimeout: () => options.readTimeout,
+    } as unknown as cassandra.ExecutionOptions,
+  };
+}
+
+describe('DeadlineRetryPolicy', () => {
+  const quorum = types.consistencies.localQuorum;
+  const timeout = new errors.OperationTimedOutError('no answer', '127.0.0.2:9042');
+  const { retryDecision } = cassandra.policies.retry.RetryPolicy as unknown as { retryDecision: { retry: number } };
+  const retry = (decision: cassandra.policies.retry.DecisionInfo) => decision.decision === retryDecision.retry;
+
+  it('moves to the next host while the budget holds another attempt, and counts the refusals', () => {
+    const counters = new StoreCounters();
+    const policy = new DeadlineRetryPolicy(3, counters, silent);
+    const roomy = operation({ readTimeout: 400, budgetEndsAt: performance.now() + 800 }, 0);
+    const decision = policy.onRequestError(roomy, quorum, timeout);
+    expect(retry(decision)).toBe(true);
+    expect((decision as { useCurrentHost?: boolean }).useCurrentHost).toBe(false);
+    expect(counters.retriesRefused).toBe(0);
+
+    const tight = operation({ readTimeout: 400, budgetEndsAt: performance.now() + 100 }, 1);
+    expect(retry(policy.onRequestError(tight, quorum, timeout))).toBe(false);
+    const spent = operation({ readTimeout: 400, budgetEndsAt: performance.now() + 10_000 }, 2);
+    expect(retry(policy.onRequestError(spent, quorum, new Error('socket closed')))).toBe(false);
+    expect(counters.retriesRefused).toBe(2);
+  });
+
+  it("keeps the driver's decisions for requests without a budget, except that a timeout is final", () => {
+    const policy = new DeadlineRetryPolicy(3, new StoreCounters(), silent);
+    const unbudgeted = operation({ readTimeout: 2000 }, 0);
+    expect(retry(policy.onRequestError(unbudgeted, quorum, timeout))).toBe(false);
+    expect(retry(policy.onRequestError(unbudgeted, quorum, new Error('socket closed')))).toBe(true);
+    expect(retry(policy.onUnavailable(unbudgeted, quorum, 2, false))).toBe(true);
+  });
+
+  it('takes a coordinator timeout retry only when it fits the budget', () => {
+    const policy = new DeadlineRetryPolicy(3, new StoreCounters(), silent);
+    const roomy = operation({ readTimeout: 400, budgetEndsAt: performance.now() + 900 }, 0);
+    const tight = operation({ readTimeout: 400, budgetEndsAt: performance.now() + 50 }, 0);
+    // The driver retries a read timeout when enough replicas answered but the data did not come.
+    expect(retry(policy.onReadTimeout(roomy, quorum, 2, 2, false))).toBe(true);
+    expect(retry(policy.onReadTimeout(tight, quorum, 2, 2, false))).toBe(false);
+    expect(retry(policy.onReadTimeout(roomy, quorum, 1, 2, false))).toBe(false);
+  });
+});
+
+describe('ReadHedgingPolicy', () => {
+  it('hedges SELECTs up to the maximum, and never writes or batches', () => {
+    const policy = new ReadHedgingPolicy(50, 2);
+    const read = policy.newPlan('ks', 'SELECT v0 FROM ks.t WHERE k = ?');
+    expect([read.nextExecution(), read.nextExecution(), read.nextExecution()]).toEqual([50, 50, -1]);
+    expect(policy.newPlan('ks', 'INSERT INTO ks.t (k) VALUES (?)').nextExecution()).toBe(-1);
+    expect(policy.newPlan('ks', [{ query: 'INSERT INTO ks.t (k) VALUES (?)' }]).nextExecution()).toBe(-1);
+  });
+});
+
+describe('CountingMetrics', () => {
+  it('counts retries by cause and hedges', () => {
+    const counters = new StoreCounters();
+    const metrics = new CountingMetrics(counters, silent);
+    metrics.onClientTimeoutRetry();
+    metrics.onOtherErrorRetry();
+    metrics.onOtherErrorRetry();
+    metrics.onUnavailableRetry();
+    metrics.onSpeculativeExecution();
+    expect(counters).toMatchObject({
+      retriesAfterTimeout: 1,
+      retriesAfterConnectionError: 2,
+      retriesAfterCoordinatorError: 1,
+      speculativeExecutions: 1,
+    });
+  });
+});
+
+describe('failover settings', () => {
+  it('validates attempts and hedging, 0 turning hedging off', () => {
+    const load = (cassandra: Record<string, number>) => loadConfig({ env: {}, overrides: { cassandra } }).cassandra;
+    expect(load({ speculativeDelayMs: 0 }).speculativeDelayMs).toBe(0);
+    expect(() => load({ maxAttempts: 0 })).toThrow(/cassandra.maxAttempts/);
+    expect(() => load({ attemptTimeoutMs: 0 })).toThrow(/cassandra.attemptTimeoutMs/);
+    expect(() => load({ maxSpeculativeExecutions: 0 })).toThrow(/cassandra.maxSpeculativeExecutions/);
+    expect(() => load({ speculativeDelayMs: -1 })).toThrow(/cassandra.speculativeDelayMs/);
+  });
+});
