@@ -5,7 +5,7 @@ import type { FeatureViewDef, Registry } from '../registry/index.js';
 import type { StoredScalar, StoredValue } from '../values/index.js';
 import { insertStatement, q } from './cql.js';
 import type { FeatureWrite, OnlineStore, Projection, RowWrite, StoredRow } from './online-store.js';
-import { attemptTimeout, type BudgetedQueryOptions, type StoreCounters } from './failover.js';
+import { attemptTimeout, type BudgetedQueryOptions, type FailoverBudget, type StoreCounters } from './failover.js';
 import { prepareStatement } from './prepare.js';
 import { consistencyOf, sessionTuning, type CassandraClient } from './session.js';
 
@@ -54,6 +54,7 @@ export class CassandraStore implements OnlineStore {
   private readonly readConsistency: number;
   private readonly writeConsistency: number;
   private readonly attemptTimeoutMs: number;
+  private readonly budget: FailoverBudget;
   /** Failover counters of the session (retries, hedges), for metrics. */
   readonly counters: StoreCounters;
 
@@ -66,15 +67,22 @@ export class CassandraStore implements OnlineStore {
     this.writeConsistency = consistencyOf(settings.writeConsistency);
     const tuning = sessionTuning(client);
     this.attemptTimeoutMs = tuning.attemptTimeoutMs;
+    this.budget = tuning.budget;
     this.counters = tuning.counters;
   }
 
-  /** Driver options of one operation with `timeoutMs` to spend, all its attempts included. */
+  /**
+   * Driver options of one operation with `timeoutMs` to spend, all its attempts included. Its
+   * attempts are short only while the failover budget can pay for a retry; otherwise its one
+   * attempt may take all of `timeoutMs`, as the cluster is then slow everywhere.
+   */
   private options(consistency: number, timeoutMs: number): BudgetedQueryOptions {
+    const { budget } = this;
+    budget.earn();
     return {
       prepare: true,
       consistency,
-      readTimeout: attemptTimeout(timeoutMs, this.attemptTimeoutMs),
+      readTimeout: budget.available ? attemptTimeout(timeoutMs, this.attemptTimeoutMs) : timeoutMs,
       // Reads change nothing, and a write carries a fixed timestamp: a retried or hedged
       // operation cannot change the outcome.
       isIdempotent: true,

@@ -5,12 +5,17 @@ import type { Logger } from '../observability/logger.js';
 /**
  * Failover within one store operation: who retries what.
  *
- * - The driver (this file): one read or write of the store gets a budget, the time it may take
+ * - The driver (this file): one read or write of the store gets a time budget, what it may take
  *   in all (what is left of the caller's deadline, see driverTimeout). Each attempt waits at most
  *   the attempt timeout; an attempt that timed out, lost its connection or met an overloaded
  *   coordinator is retried at once on the next host of the query plan, as long as a whole attempt
- *   still fits in the budget and fewer than `maxAttempts` attempts were made. Slow reads are also
- *   hedged: a speculative execution on the next host after `speculativeDelayMs`.
+ *   still fits in the time budget and fewer than `maxAttempts` attempts were made. Slow reads are
+ *   also hedged: a speculative execution on the next host after `speculativeDelayMs`.
+ * - Retries after a timeout or an overloaded answer, and hedges, add work to a cluster that may
+ *   be slow everywhere, so they draw on a FailoverBudget: about one for ten operations, plus a
+ *   burst. When it runs dry, operations go back to one attempt that may take their whole time
+ *   budget, as without failover; retries after a lost connection (work that was lost, not
+ *   duplicated) are always allowed.
  * - RowSink (src/write) retries a write that still failed after that, after a jittered backoff,
  *   up to `ingest.writeAttempts` times and only while the caller's deadline allows: the driver
  *   handles a bad host, RowSink a bad moment of the cluster (Unavailable, WriteTimeout).
@@ -40,12 +45,57 @@ export class StoreCounters {
   retriesAfterCoordinatorError = 0;
   /** Hedges started: the same read sent to another host because the first was slow to answer. */
   speculativeExecutions = 0;
-  /** Retryable failures given back to the caller: attempts ran out or no whole attempt fitted in the budget. */
+  /**
+   * Retryable failures given back to the caller: attempts ran out, no whole attempt fitted in the
+   * time budget, or the failover budget was spent.
+   */
   retriesRefused = 0;
 }
 
-/** Why an attempt failed, as far as retrying it elsewhere is concerned. */
-export type AttemptFailure = 'timeout' | 'connection' | 'overloaded' | 'unavailable';
+/** FailoverBudget's defaults: a tenth of a retry or hedge per operation, and a burst of 100. */
+const TOKENS_PER_OPERATION = 0.1;
+const MAX_TOKENS = 100;
+
+/**
+ * Caps the extra work of failover (retries after a timeout or an overloaded answer, and hedges)
+ * at a share of the operations sent, so that a cluster slow everywhere is not sent twice the
+ * work: each operation earns a tenth of a token, each retry or hedge spends one. The burst covers
+ * the moments after a node dies or freezes, when the reads already sent to it need another host.
+ * A hedge is armed when its read starts and spends when it fires, so the budget may briefly go
+ * below zero (down to minus the burst); nothing is retried or hedged until it recovers.
+ */
+export class FailoverBudget {
+  private tokens: number;
+
+  constructor(
+    private readonly tokensPerOperation = TOKENS_PER_OPERATION,
+    private readonly maxTokens = MAX_TOKENS,
+  ) {
+    this.tokens = maxTokens;
+  }
+
+  /** An operation was sent. */
+  earn(): void {
+    if (this.tokens < this.maxTokens) this.tokens = Math.min(this.maxTokens, this.tokens + this.tokensPerOperation);
+  }
+
+  /** True while a retry or hedge may start. */
+  get available(): boolean {
+    return this.tokens >= 1;
+  }
+
+  /** A retry or hedge started. */
+  spend(): void {
+    this.tokens = Math.max(-this.maxTokens, this.tokens - 1);
+  }
+}
+
+/**
+ * Why an attempt failed, as far as retrying it is concerned: no answer in time, a lost
+ * connection, an overloaded (or starting) coordinator, an Unavailable answer, or a coordinator's
+ * own ReadTimeout or WriteTimeout that the driver would retry (on the same coordinator).
+ */
+export type AttemptFailure = 'timeout' | 'connection' | 'overloaded' | 'unavailable' | 'coordinatorTimeout';
 
 export interface RetryInput {
   failure: AttemptFailure;
@@ -56,17 +106,26 @@ export interface RetryInput {
   /** How long a new attempt may wait for its answer. */
   attemptTimeoutMs: number;
   maxAttempts: number;
+  /** Whether the FailoverBudget holds a retry that adds work. */
+  budgetAvailable: boolean;
 }
 
 /**
- * Whether to retry a failed attempt on the next host. Never beyond `maxAttempts`, never when a
- * whole new attempt would outlive the budget, and an Unavailable answer only once (another
- * coordinator may see more replicas alive; a second rarely does).
+ * Whether to retry a failed attempt. Never beyond `maxAttempts`, never when a whole new attempt
+ * would outlive the time budget, after a timeout or an overloaded answer only while the failover
+ * budget allows (the first attempt may still be running on the server), and after an Unavailable
+ * answer only once (another coordinator may see more replicas alive; a second rarely does).
  */
-export function retryOnNextHost(input: RetryInput): boolean {
+export function mayRetry(input: RetryInput): boolean {
   if (input.attempts >= input.maxAttempts) return false;
   if (input.remainingMs < input.attemptTimeoutMs) return false;
-  return input.failure !== 'unavailable' || input.attempts === 1;
+  if (input.failure === 'unavailable') return input.attempts === 1;
+  return !addsWork(input.failure) || input.budgetAvailable;
+}
+
+/** Whether a retry after `failure` spends from the failover budget. */
+export function addsWork(failure: AttemptFailure): boolean {
+  return failure === 'timeout' || failure === 'overloaded';
 }
 
 /**
@@ -96,7 +155,7 @@ function failureOf(error: Error): AttemptFailure {
 }
 
 /**
- * Retries a store operation on the next host while its budget allows (see retryOnNextHost).
+ * Retries a store operation on the next host while its budgets allow (see mayRetry).
  * The driver asks only for idempotent requests on timeouts, lost connections and overloaded
  * coordinators; every read and write of the store is marked idempotent.
  *
@@ -106,6 +165,7 @@ function failureOf(error: Error): AttemptFailure {
 export class DeadlineRetryPolicy extends RetryPolicy {
   constructor(
     private readonly maxAttempts: number,
+    private readonly budget: FailoverBudget,
     private readonly counters: StoreCounters,
     private readonly logger: Logger,
   ) {
@@ -117,12 +177,12 @@ export class DeadlineRetryPolicy extends RetryPolicy {
     if (budgetEnd(info) === undefined) {
       return failure === 'timeout' ? this.rethrowResult() : super.onRequestError(info, consistency, err);
     }
-    return this.decide(info, consistency, failure, err);
+    return this.decide(info, failure, err) ? this.retryResult(consistency, false) : this.rethrowResult();
   }
 
   override onUnavailable(info: OperationInfo, consistency: number, required: number, alive: boolean): DecisionInfo {
     if (budgetEnd(info) === undefined) return super.onUnavailable(info, consistency, required, alive);
-    return this.decide(info, consistency, 'unavailable', undefined);
+    return this.decide(info, 'unavailable', undefined) ? this.retryResult(consistency, false) : this.rethrowResult();
   }
 
   override onReadTimeout(
@@ -132,7 +192,7 @@ export class DeadlineRetryPolicy extends RetryPolicy {
     blockFor: number,
     isDataPresent: boolean,
   ): DecisionInfo {
-    return this.withinBudget(info, super.onReadTimeout(info, consistency, received, blockFor, isDataPresent));
+    return this.unlessOverBudget(info, super.onReadTimeout(info, consistency, received, blockFor, isDataPresent));
   }
 
   override onWriteTimeout(
@@ -142,97 +202,119 @@ export class DeadlineRetryPolicy extends RetryPolicy {
     blockFor: number,
     writeType: string,
   ): DecisionInfo {
-    return this.withinBudget(info, super.onWriteTimeout(info, consistency, received, blockFor, writeType));
+    return this.unlessOverBudget(info, super.onWriteTimeout(info, consistency, received, blockFor, writeType));
   }
 
-  private decide(
-    info: OperationInfo,
-    consistency: number,
-    failure: AttemptFailure,
-    err: Error | undefined,
-  ): DecisionInfo {
+  /** Whether to retry (see mayRetry); counts, spends and logs accordingly. */
+  private decide(info: OperationInfo, failure: AttemptFailure, err: Error | undefined): boolean {
     const attemptTimeoutMs = info.executionOptions.getReadTimeout();
     const remainingMs = budgetEnd(info)! - performance.now();
     const attempts = info.nbRetry + 1;
     const coordinator = (err as { coordinator?: string } | undefined)?.coordinator;
-    if (retryOnNextHost({ failure, attempts, remainingMs, attemptTimeoutMs, maxAttempts: this.maxAttempts })) {
-      this.logger.debug({ failure, coordinator, attempts, remainingMs }, 'retrying on the next Cassandra host');
-      return this.retryResult(consistency, false);
+    const { maxAttempts, budget } = this;
+    if (
+      mayRetry({ failure, attempts, remainingMs, attemptTimeoutMs, maxAttempts, budgetAvailable: budget.available })
+    ) {
+      if (addsWork(failure)) budget.spend();
+      this.logger.debug({ failure, coordinator, attempts, remainingMs }, 'retrying a Cassandra request');
+      return true;
     }
     this.counters.retriesRefused++;
-    this.logger.debug({ failure, coordinator, attempts, remainingMs }, 'not retrying: attempts or time ran out');
-    return this.rethrowResult();
+    this.logger.debug(
+      { failure, coordinator, attempts, remainingMs },
+      'not retrying: attempts, time or budget ran out',
+    );
+    return false;
   }
 
-  /** The driver's decision on a coordinator timeout, unless a new attempt would not fit in the budget. */
-  private withinBudget(info: OperationInfo, decision: DecisionInfo): DecisionInfo {
-    const end = budgetEnd(info);
-    if (end === undefined || decision.decision !== RETRY) return decision;
-    if (info.nbRetry + 1 < this.maxAttempts && end - performance.now() >= info.executionOptions.getReadTimeout()) {
-      return decision;
-    }
-    this.counters.retriesRefused++;
-    return this.rethrowResult();
+  /** The driver's decision on a coordinator's timeout, unless a new attempt would not fit. */
+  private unlessOverBudget(info: OperationInfo, decision: DecisionInfo): DecisionInfo {
+    if (budgetEnd(info) === undefined || decision.decision !== RETRY) return decision;
+    return this.decide(info, 'coordinatorTimeout', undefined) ? decision : this.rethrowResult();
   }
 }
 
 /** A plan that never hedges. */
 const NO_HEDGE = Object.freeze({ nextExecution: (): number => -1 });
 
+/** A read's hedges: up to the maximum, each only while the failover budget holds one. */
+class HedgePlan {
+  private armed = 0;
+
+  constructor(
+    private readonly delayMs: number,
+    private readonly maxHedges: number,
+    private readonly budget: FailoverBudget,
+  ) {}
+
+  /** Called as each execution starts: the delay before the next hedge, or -1 for none. */
+  nextExecution(): number {
+    if (this.armed >= this.maxHedges || !this.budget.available) return -1;
+    this.armed++;
+    return this.delayMs;
+  }
+}
+
 /**
  * Hedges reads only: an idempotent SELECT still unanswered after the delay is sent to the next
- * host as well (up to `maxSpeculativeExecutions` times), and the first answer wins. Writes are
- * not hedged: a write goes to every replica anyway, and a hedge would double the coordinators'
- * work exactly when a node is slow; a write whose coordinator is gone is retried instead.
+ * host as well (up to `maxSpeculativeExecutions` times, while the failover budget allows), and
+ * the first answer wins. Writes are not hedged: a write goes to every replica anyway, and a hedge
+ * would double the coordinators' work exactly when a node is slow; a write whose coordinator is
+ * gone is retried instead.
  */
 export class ReadHedgingPolicy extends cassandra.policies.speculativeExecution.ConstantSpeculativeExecutionPolicy {
-  override newPlan(keyspace: string, queryInfo: string | object[]): { nextExecution: () => number } {
+  constructor(
+    private readonly delayMs: number,
+    private readonly maxHedges: number,
+    private readonly budget: FailoverBudget,
+  ) {
+    super(delayMs, maxHedges);
+  }
+
+  override newPlan(_keyspace: string, queryInfo: string | object[]): { nextExecution: () => number } {
     if (typeof queryInfo === 'string' && queryInfo.startsWith('SELECT')) {
-      return super.newPlan(keyspace, queryInfo) as { nextExecution: () => number };
+      return new HedgePlan(this.delayMs, this.maxHedges, this.budget);
     }
     return NO_HEDGE;
   }
 }
 
+/** The driver's no-op metrics base class (its type declarations only have the interface). */
+const ClientMetrics = (cassandra.metrics as unknown as { ClientMetrics: new () => cassandra.metrics.ClientMetrics })
+  .ClientMetrics;
+
 /**
- * The driver's metrics hooks, counting retries and hedges into StoreCounters. The driver calls
- * them only when a retry or hedge actually starts.
+ * The driver's metrics hooks, counting retries and hedges into StoreCounters (the driver calls
+ * them only when a retry or hedge actually starts). Errors are not counted here: they reach the
+ * caller, who maps them.
  */
-export class CountingMetrics implements cassandra.metrics.ClientMetrics {
+export class CountingMetrics extends ClientMetrics {
   constructor(
+    private readonly budget: FailoverBudget,
     private readonly counters: StoreCounters,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    super();
+  }
 
-  onClientTimeoutRetry(): void {
+  override onClientTimeoutRetry(): void {
     this.counters.retriesAfterTimeout++;
   }
-  onOtherErrorRetry(): void {
+  override onOtherErrorRetry(): void {
     this.counters.retriesAfterConnectionError++;
   }
-  onReadTimeoutRetry(): void {
+  override onReadTimeoutRetry(): void {
     this.counters.retriesAfterCoordinatorError++;
   }
-  onUnavailableRetry(): void {
+  override onUnavailableRetry(): void {
     this.counters.retriesAfterCoordinatorError++;
   }
-  onWriteTimeoutRetry(): void {
+  override onWriteTimeoutRetry(): void {
     this.counters.retriesAfterCoordinatorError++;
   }
-  onSpeculativeExecution(): void {
+  override onSpeculativeExecution(): void {
+    this.budget.spend();
     this.counters.speculativeExecutions++;
     this.logger.debug('hedging a slow read on the next Cassandra host');
   }
-
-  // Not counted here (errors reach the caller, who maps and counts them).
-  onAuthenticationError(): void {}
-  onClientTimeoutError(): void {}
-  onConnectionError(): void {}
-  onIgnoreError(): void {}
-  onOtherError(): void {}
-  onReadTimeoutError(): void {}
-  onUnavailableError(): void {}
-  onWriteTimeoutError(): void {}
-  onResponse(): void {}
-  onSuccessfulResponse(): void {}
 }

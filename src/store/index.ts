@@ -11,4 +11,11 @@ export type { OnlineStore, Projection, StoredRow, FeatureWrite, RowWrite } from 
 export { CassandraStore, type ReadStatement } from './cassandra-store.js';
 export { cqlType, insertStatement } from './cql.js';
 export { storeError, isClientTimeout, isInvalidRequest, isTransientWriteError } from './errors.js';
-export { StoreCounters, retryOnNextHost, attemptTimeout, type AttemptFailure, type RetryInput } from './failover.js';
+export {
+  StoreCounters,
+  FailoverBudget,
+  mayRetry,
+  attemptTimeout,
+  type AttemptFailure,
+  type RetryInput,
+} from './failover.js';

@@ -2,7 +2,7 @@ import cassandra from 'cassandra-driver';
 
 import type { Config } from '../config/index.js';
 import type { Logger } from '../observability/logger.js';
-import { CountingMetrics, DeadlineRetryPolicy, ReadHedgingPolicy, StoreCounters } from './failover.js';
+import { CountingMetrics, DeadlineRetryPolicy, FailoverBudget, ReadHedgingPolicy, StoreCounters } from './failover.js';
 
 export type CassandraClient = cassandra.Client;
 
@@ -58,6 +58,8 @@ export type SessionProfile = 'serving' | 'bulk';
 export interface SessionTuning {
   /** Cap on one attempt of a store operation; 0 = an attempt may take the whole budget. */
   readonly attemptTimeoutMs: number;
+  /** What retries and hedges may still add (shared with the session's policies). */
+  readonly budget: FailoverBudget;
   readonly counters: StoreCounters;
 }
 
@@ -68,7 +70,7 @@ const tunings = new WeakMap<CassandraClient, SessionTuning>();
  * whole budget and counters nobody increments.
  */
 export function sessionTuning(client: CassandraClient): SessionTuning {
-  return tunings.get(client) ?? { attemptTimeoutMs: 0, counters: new StoreCounters() };
+  return tunings.get(client) ?? { attemptTimeoutMs: 0, budget: new FailoverBudget(), counters: new StoreCounters() };
 }
 
 /** The failover counters of a session made by connectSession (retries, hedges), for metrics. */
@@ -128,6 +130,7 @@ export async function connectSession(
     heartBeatInterval: HEARTBEAT_INTERVAL_MS,
   };
   const counters = new StoreCounters();
+  const budget = new FailoverBudget();
   const failoverLogger = logger.child({ component: 'cassandra-failover' });
   const port = commonPort(settings.contactPoints);
   const client = new cassandra.Client({
@@ -154,7 +157,7 @@ export async function connectSession(
       consistency: consistencyOf(bulk ? settings.writeConsistency : settings.readConsistency),
     },
     policies: {
-      retry: new DeadlineRetryPolicy(settings.maxAttempts, counters, failoverLogger),
+      retry: new DeadlineRetryPolicy(settings.maxAttempts, budget, counters, failoverLogger),
       reconnection: new cassandra.policies.reconnection.ExponentialReconnectionPolicy(
         RECONNECT_BASE_MS,
         RECONNECT_MAX_MS,
@@ -162,13 +165,17 @@ export async function connectSession(
       ),
       ...(settings.speculativeDelayMs > 0
         ? {
-            speculativeExecution: new ReadHedgingPolicy(settings.speculativeDelayMs, settings.maxSpeculativeExecutions),
+            speculativeExecution: new ReadHedgingPolicy(
+              settings.speculativeDelayMs,
+              settings.maxSpeculativeExecutions,
+              budget,
+            ),
           }
         : {}),
     },
-    metrics: new CountingMetrics(counters, failoverLogger),
+    metrics: new CountingMetrics(budget, counters, failoverLogger),
   });
-  tunings.set(client, { attemptTimeoutMs: bulk ? 0 : settings.attemptTimeoutMs, counters });
+  tunings.set(client, { attemptTimeoutMs: bulk ? 0 : settings.attemptTimeoutMs, budget, counters });
   client.on('hostDown', (host: cassandra.Host) => logger.warn({ host: host.address }, 'Cassandra host down'));
   client.on('hostUp', (host: cassandra.Host) => logger.info({ host: host.address }, 'Cassandra host up'));
   const started = performance.now();

@@ -14,6 +14,8 @@ import { startServer, type RunningServer } from '../../src/server/index.js';
 import { connectSession, sessionCounters, type CassandraClient, type StoreCounters } from '../../src/store/index.js';
 import type { Value } from '../../src/api/types.js';
 import { silentLogger } from '../helpers/cluster.js';
+import pino from 'pino';
+const debugLogger = pino({ level: 'debug' }, pino.destination('/tmp/storeres-debug.log'));
 
 /**
  * Node loss under steady load, on a real 3-node cluster (RF 3, LOCAL_QUORUM reads and writes,
@@ -123,7 +125,7 @@ describe('losing a node of three under steady load', () => {
           void list.push({
             at: Math.round(at),
             ms: performance.now() - started - at,
-            error: errorCodeOf(error) ?? String(error),
+            error: `${errorCodeOf(error) ?? ''} ${(error as Error).message}`,
           }),
       );
     };
@@ -206,7 +208,7 @@ describe('losing a node of three under steady load', () => {
         log: { statsIntervalMs: 0 },
       },
     });
-    session = await connectSession(config.cassandra, silentLogger);
+    session = await connectSession(config.cassandra, debugLogger);
     await applyRegistry(
       session,
       { keyspace: KEYSPACE, localDataCenter: config.cassandra.localDataCenter, replicationFactor: 3 },
@@ -214,7 +216,7 @@ describe('losing a node of three under steady load', () => {
       REGISTRY,
       silentLogger,
     );
-    server = await startServer(config, silentLogger, { client: session });
+    server = await startServer(config, debugLogger, { client: session });
     clients = connectClients(server.address);
     const rows = (
       view: string,
@@ -271,7 +273,7 @@ describe('losing a node of three under steady load', () => {
       }
     }
     await cluster?.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    if (!process.env.KEEP_NODE_LOSS_DATA) rmSync(dataDir, { recursive: true, force: true });
   }, 120_000);
 
   it('a frozen node (SIGSTOP) fails no lookup and no write', async () => {
@@ -279,8 +281,8 @@ describe('losing a node of three under steady load', () => {
     const before = counterSnapshot(sessionCounters(session));
     // Frozen 6 s into the load for 12 s, then thawed while the load goes on.
     const result = await steadyLoad(24_000, [
-      [6_000, () => process.kill(frozen, 'SIGSTOP')],
-      [18_000, () => process.kill(frozen, 'SIGCONT')],
+      [6_000, () => { debugLogger.warn('SIGSTOP node 2'); process.kill(frozen, 'SIGSTOP'); }],
+      [18_000, () => { debugLogger.warn('SIGCONT node 2'); process.kill(frozen, 'SIGCONT'); }],
     ]);
     const after = counterSnapshot(sessionCounters(session));
     const during = result.lookups.filter((o) => o.at >= 6_000 && o.at < 18_000);
@@ -307,7 +309,7 @@ describe('losing a node of three under steady load', () => {
     expect(session.getState().getConnectedHosts()).toHaveLength(3);
     const killed = cluster.jvmPids![2]!;
     const before = counterSnapshot(sessionCounters(session));
-    const result = await steadyLoad(30_000, [[8_000, () => process.kill(killed, 'SIGKILL')]]);
+    const result = await steadyLoad(30_000, [[8_000, () => { debugLogger.warn('SIGKILL node 3'); process.kill(killed, 'SIGKILL'); }]]);
     const after = counterSnapshot(sessionCounters(session));
     console.info('kill', {
       lookups: result.lookups.length,

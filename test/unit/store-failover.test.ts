@@ -4,35 +4,70 @@ import { describe, expect, it } from 'vitest';
 
 import { loadConfig } from '../../src/config/index.js';
 import { CountingMetrics, DeadlineRetryPolicy, ReadHedgingPolicy } from '../../src/store/failover.js';
-import { attemptTimeout, retryOnNextHost, StoreCounters, type RetryInput } from '../../src/store/index.js';
+import { attemptTimeout, FailoverBudget, mayRetry, StoreCounters, type RetryInput } from '../../src/store/index.js';
 
 const { errors, types } = cassandra;
 const silent = pino({ level: 'silent' });
 
-describe('retryOnNextHost', () => {
-  const base: RetryInput = { failure: 'timeout', attempts: 1, remainingMs: 600, attemptTimeoutMs: 400, maxAttempts: 3 };
+describe('mayRetry', () => {
+  const base: RetryInput = {
+    failure: 'timeout',
+    attempts: 1,
+    remainingMs: 600,
+    attemptTimeoutMs: 400,
+    maxAttempts: 3,
+    budgetAvailable: true,
+  };
 
   it('retries a timeout, a lost connection or an overloaded coordinator while a whole attempt fits', () => {
     for (const failure of ['timeout', 'connection', 'overloaded'] as const) {
-      expect(retryOnNextHost({ ...base, failure })).toBe(true);
-      expect(retryOnNextHost({ ...base, failure, attempts: 2, remainingMs: 400 })).toBe(true);
+      expect(mayRetry({ ...base, failure })).toBe(true);
+      expect(mayRetry({ ...base, failure, attempts: 2, remainingMs: 400 })).toBe(true);
     }
   });
 
   it('rethrows when the next attempt would outlive the budget', () => {
-    expect(retryOnNextHost({ ...base, remainingMs: 399 })).toBe(false);
-    expect(retryOnNextHost({ ...base, failure: 'connection', remainingMs: 0 })).toBe(false);
-    expect(retryOnNextHost({ ...base, remainingMs: -5 })).toBe(false);
+    expect(mayRetry({ ...base, remainingMs: 399 })).toBe(false);
+    expect(mayRetry({ ...base, failure: 'connection', remainingMs: 0 })).toBe(false);
+    expect(mayRetry({ ...base, remainingMs: -5 })).toBe(false);
   });
 
   it('never makes more than maxAttempts attempts, however much time is left', () => {
-    expect(retryOnNextHost({ ...base, attempts: 3, remainingMs: 10_000 })).toBe(false);
-    expect(retryOnNextHost({ ...base, maxAttempts: 1, remainingMs: 10_000 })).toBe(false);
+    expect(mayRetry({ ...base, attempts: 3, remainingMs: 10_000 })).toBe(false);
+    expect(mayRetry({ ...base, maxAttempts: 1, remainingMs: 10_000 })).toBe(false);
+  });
+
+  it('retries what adds work (a timeout, an overloaded answer) only while the failover budget allows', () => {
+    expect(mayRetry({ ...base, budgetAvailable: false })).toBe(false);
+    expect(mayRetry({ ...base, failure: 'overloaded', budgetAvailable: false })).toBe(false);
+    expect(mayRetry({ ...base, failure: 'coordinatorTimeout', budgetAvailable: false })).toBe(true);
+    // A lost connection lost its work: retrying it duplicates nothing.
+    expect(mayRetry({ ...base, failure: 'connection', budgetAvailable: false })).toBe(true);
   });
 
   it('retries an Unavailable answer once only', () => {
-    expect(retryOnNextHost({ ...base, failure: 'unavailable' })).toBe(true);
-    expect(retryOnNextHost({ ...base, failure: 'unavailable', attempts: 2, remainingMs: 10_000 })).toBe(false);
+    expect(mayRetry({ ...base, failure: 'unavailable' })).toBe(true);
+    expect(mayRetry({ ...base, failure: 'unavailable', attempts: 2, remainingMs: 10_000 })).toBe(false);
+  });
+});
+
+describe('FailoverBudget', () => {
+  it('starts with a burst, earns a tenth per operation, and recovers from an overdraw', () => {
+    const budget = new FailoverBudget(0.1, 3);
+    for (let i = 0; i < 3; i++) budget.spend();
+    expect(budget.available).toBe(false);
+    for (let i = 0; i < 9; i++) budget.earn();
+    expect(budget.available).toBe(false);
+    budget.earn();
+    budget.earn();
+    expect(budget.available).toBe(true);
+    // Overdrawn at most by the burst: 3 + 3 tokens to spend, 40 operations to earn back one.
+    for (let i = 0; i < 100; i++) budget.spend();
+    for (let i = 0; i < 39; i++) budget.earn();
+    expect(budget.available).toBe(false);
+    budget.earn();
+    budget.earn();
+    expect(budget.available).toBe(true);
   });
 });
 
@@ -64,7 +99,7 @@ describe('DeadlineRetryPolicy', () => {
 
   it('moves to the next host while the budget holds another attempt, and counts the refusals', () => {
     const counters = new StoreCounters();
-    const policy = new DeadlineRetryPolicy(3, counters, silent);
+    const policy = new DeadlineRetryPolicy(3, new FailoverBudget(), counters, silent);
     const roomy = operation({ readTimeout: 400, budgetEndsAt: performance.now() + 800 }, 0);
     const decision = policy.onRequestError(roomy, quorum, timeout);
     expect(retry(decision)).toBe(true);
@@ -79,7 +114,7 @@ describe('DeadlineRetryPolicy', () => {
   });
 
   it("keeps the driver's decisions for requests without a budget, except that a timeout is final", () => {
-    const policy = new DeadlineRetryPolicy(3, new StoreCounters(), silent);
+    const policy = new DeadlineRetryPolicy(3, new FailoverBudget(), new StoreCounters(), silent);
     const unbudgeted = operation({ readTimeout: 2000 }, 0);
     expect(retry(policy.onRequestError(unbudgeted, quorum, timeout))).toBe(false);
     expect(retry(policy.onRequestError(unbudgeted, quorum, new Error('socket closed')))).toBe(true);
@@ -87,7 +122,7 @@ describe('DeadlineRetryPolicy', () => {
   });
 
   it('takes a coordinator timeout retry only when it fits the budget', () => {
-    const policy = new DeadlineRetryPolicy(3, new StoreCounters(), silent);
+    const policy = new DeadlineRetryPolicy(3, new FailoverBudget(), new StoreCounters(), silent);
     const roomy = operation({ readTimeout: 400, budgetEndsAt: performance.now() + 900 }, 0);
     const tight = operation({ readTimeout: 400, budgetEndsAt: performance.now() + 50 }, 0);
     // The driver retries a read timeout when enough replicas answered but the data did not come.
@@ -99,18 +134,27 @@ describe('DeadlineRetryPolicy', () => {
 
 describe('ReadHedgingPolicy', () => {
   it('hedges SELECTs up to the maximum, and never writes or batches', () => {
-    const policy = new ReadHedgingPolicy(50, 2);
+    const policy = new ReadHedgingPolicy(50, 2, new FailoverBudget());
     const read = policy.newPlan('ks', 'SELECT v0 FROM ks.t WHERE k = ?');
     expect([read.nextExecution(), read.nextExecution(), read.nextExecution()]).toEqual([50, 50, -1]);
     expect(policy.newPlan('ks', 'INSERT INTO ks.t (k) VALUES (?)').nextExecution()).toBe(-1);
     expect(policy.newPlan('ks', [{ query: 'INSERT INTO ks.t (k) VALUES (?)' }]).nextExecution()).toBe(-1);
+  });
+
+  it('arms no hedge while the failover budget is spent', () => {
+    const budget = new FailoverBudget(0.1, 1);
+    const metrics = new CountingMetrics(budget, new StoreCounters(), silent);
+    const policy = new ReadHedgingPolicy(50, 1, budget);
+    expect(policy.newPlan('ks', 'SELECT v0 FROM ks.t WHERE k = ?').nextExecution()).toBe(50);
+    metrics.onSpeculativeExecution();
+    expect(policy.newPlan('ks', 'SELECT v0 FROM ks.t WHERE k = ?').nextExecution()).toBe(-1);
   });
 });
 
 describe('CountingMetrics', () => {
   it('counts retries by cause and hedges', () => {
     const counters = new StoreCounters();
-    const metrics = new CountingMetrics(counters, silent);
+    const metrics = new CountingMetrics(new FailoverBudget(), counters, silent);
     metrics.onClientTimeoutRetry();
     metrics.onOtherErrorRetry();
     metrics.onOtherErrorRetry();
