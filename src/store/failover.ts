@@ -60,12 +60,18 @@ const MAX_TOKENS = 100;
  * Caps the extra work of failover (retries after a timeout or an overloaded answer, and hedges)
  * at a share of the operations sent, so that a cluster slow everywhere is not sent twice the
  * work: each operation earns a tenth of a token, each retry or hedge spends one. The burst covers
- * the moments after a node dies or freezes, when the reads already sent to it need another host.
- * A hedge is armed when its read starts and spends when it fires, so the budget may briefly go
- * below zero (down to minus the burst); nothing is retried or hedged until it recovers.
+ * the moments after a node dies or freezes, when the requests already sent to it need another host.
+ *
+ * A hedge is armed when its read starts but only spends if it fires (the read was slow), so the
+ * reads of a batch could arm more hedges than there are tokens. Hedges therefore use only the
+ * upper half of the budget, and arm at most what is left of it per hedge delay (those armed
+ * earlier have fired or been dropped by then); the lower half is kept for retries, so an
+ * operation given a short attempt can be retried.
  */
 export class FailoverBudget {
   private tokens: number;
+  private hedgeWindowStart = 0;
+  private hedgesArmedInWindow = 0;
 
   constructor(
     private readonly tokensPerOperation = TOKENS_PER_OPERATION,
@@ -79,14 +85,26 @@ export class FailoverBudget {
     if (this.tokens < this.maxTokens) this.tokens = Math.min(this.maxTokens, this.tokens + this.tokensPerOperation);
   }
 
-  /** True while a retry or hedge may start. */
+  /** True while a retry may start. */
   get available(): boolean {
     return this.tokens >= 1;
   }
 
+  /** Whether a read may arm a hedge firing after `delayMs`; counts it as armed if so. */
+  armHedge(delayMs: number): boolean {
+    const now = performance.now();
+    if (now - this.hedgeWindowStart >= delayMs) {
+      this.hedgeWindowStart = now;
+      this.hedgesArmedInWindow = 0;
+    }
+    if (this.tokens - this.hedgesArmedInWindow < this.maxTokens / 2 + 1) return false;
+    this.hedgesArmedInWindow++;
+    return true;
+  }
+
   /** A retry or hedge started. */
   spend(): void {
-    this.tokens = Math.max(-this.maxTokens, this.tokens - 1);
+    this.tokens = Math.max(0, this.tokens - 1);
   }
 }
 
@@ -249,7 +267,7 @@ class HedgePlan {
 
   /** Called as each execution starts: the delay before the next hedge, or -1 for none. */
   nextExecution(): number {
-    if (this.armed >= this.maxHedges || !this.budget.available) return -1;
+    if (this.armed >= this.maxHedges || !this.budget.armHedge(this.delayMs)) return -1;
     this.armed++;
     return this.delayMs;
   }

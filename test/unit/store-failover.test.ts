@@ -52,21 +52,26 @@ describe('mayRetry', () => {
 });
 
 describe('FailoverBudget', () => {
-  it('starts with a burst, earns a tenth per operation, and recovers from an overdraw', () => {
+  it('starts with a burst, earns a tenth per operation, and never goes below zero', () => {
     const budget = new FailoverBudget(0.1, 3);
-    for (let i = 0; i < 3; i++) budget.spend();
+    for (let i = 0; i < 100; i++) budget.spend();
     expect(budget.available).toBe(false);
     for (let i = 0; i < 9; i++) budget.earn();
     expect(budget.available).toBe(false);
     budget.earn();
     budget.earn();
     expect(budget.available).toBe(true);
-    // Overdrawn at most by the burst: 3 + 3 tokens to spend, 40 operations to earn back one.
-    for (let i = 0; i < 100; i++) budget.spend();
-    for (let i = 0; i < 39; i++) budget.earn();
-    expect(budget.available).toBe(false);
-    budget.earn();
-    budget.earn();
+  });
+
+  it('lets hedges arm only from the upper half, and at most that many per hedge delay', () => {
+    const budget = new FailoverBudget(0.1, 10);
+    // 10 tokens, 5 kept for retries: 5 hedges may be armed within one delay.
+    const armed = Array.from({ length: 8 }, () => budget.armHedge(60_000)).filter(Boolean);
+    expect(armed).toHaveLength(5);
+    expect(budget.available).toBe(true);
+    for (let i = 0; i < 5; i++) budget.spend();
+    // The armed hedges fired: 5 tokens left, too few to arm more, enough to retry.
+    expect(budget.armHedge(0)).toBe(false);
     expect(budget.available).toBe(true);
   });
 });
@@ -142,10 +147,11 @@ describe('ReadHedgingPolicy', () => {
   });
 
   it('arms no hedge while the failover budget is spent', () => {
-    const budget = new FailoverBudget(0.1, 1);
+    const budget = new FailoverBudget(0.1, 4);
     const metrics = new CountingMetrics(budget, new StoreCounters(), silent);
     const policy = new ReadHedgingPolicy(50, 1, budget);
     expect(policy.newPlan('ks', 'SELECT v0 FROM ks.t WHERE k = ?').nextExecution()).toBe(50);
+    metrics.onSpeculativeExecution();
     metrics.onSpeculativeExecution();
     expect(policy.newPlan('ks', 'SELECT v0 FROM ks.t WHERE k = ?').nextExecution()).toBe(-1);
   });
