@@ -73,16 +73,18 @@ export class CassandraStore implements OnlineStore {
 
   /**
    * Driver options of one operation with `timeoutMs` to spend, all its attempts included. Its
-   * attempts are short only while the failover budget can pay for a retry; otherwise its one
-   * attempt may take all of `timeoutMs`, as the cluster is then slow everywhere.
+   * attempts are short only if the failover budget pays for a retry in advance; otherwise its
+   * one attempt may take all of `timeoutMs` (the cluster is then slow everywhere, or busy
+   * failing over already).
    */
   private options(consistency: number, timeoutMs: number): BudgetedQueryOptions {
     const { budget } = this;
     budget.earn();
+    const attemptMs = attemptTimeout(timeoutMs, this.attemptTimeoutMs);
     return {
       prepare: true,
       consistency,
-      readTimeout: budget.available ? attemptTimeout(timeoutMs, this.attemptTimeoutMs) : timeoutMs,
+      readTimeout: attemptMs < timeoutMs && budget.claimRetry(attemptMs) ? attemptMs : timeoutMs,
       // Reads change nothing, and a write carries a fixed timestamp: a retried or hedged
       // operation cannot change the outcome.
       isIdempotent: true,

@@ -56,22 +56,44 @@ export class StoreCounters {
 const TOKENS_PER_OPERATION = 0.1;
 const MAX_TOKENS = 100;
 
+/** Claims made within a window of time that ends when what was claimed can no longer happen. */
+class Claims {
+  private windowStart = 0;
+  private windowMs = 0;
+  private claimed = 0;
+
+  /** Claims still open at `now`. */
+  open(now: number): number {
+    return now - this.windowStart < this.windowMs ? this.claimed : 0;
+  }
+
+  /** One more claim, open for `windowMs` (a new window starts when the last one has passed). */
+  add(now: number, windowMs: number): void {
+    if (now - this.windowStart >= this.windowMs) {
+      this.windowStart = now;
+      this.windowMs = windowMs;
+      this.claimed = 0;
+    }
+    this.claimed++;
+  }
+}
+
 /**
  * Caps the extra work of failover (retries after a timeout or an overloaded answer, and hedges)
  * at a share of the operations sent, so that a cluster slow everywhere is not sent twice the
  * work: each operation earns a tenth of a token, each retry or hedge spends one. The burst covers
  * the moments after a node dies or freezes, when the requests already sent to it need another host.
  *
- * A hedge is armed when its read starts but only spends if it fires (the read was slow), so the
- * reads of a batch could arm more hedges than there are tokens. Hedges therefore use only the
- * upper half of the budget, and arm at most what is left of it per hedge delay (those armed
- * earlier have fired or been dropped by then); the lower half is kept for retries, so an
- * operation given a short attempt can be retried.
+ * Both are paid for in advance, so an operation never loses time on a failover it cannot have:
+ * an operation gets a short attempt only if a token is free for its retry, and a read arms a
+ * hedge only if a token is free in the upper half of the budget (the lower half is kept for
+ * retries). A claim lapses once what it paid for can no longer happen (after the attempt timeout,
+ * or the hedge delay); retries and hedges that do happen spend their token.
  */
 export class FailoverBudget {
   private tokens: number;
-  private hedgeWindowStart = 0;
-  private hedgesArmedInWindow = 0;
+  private readonly retries = new Claims();
+  private readonly hedges = new Claims();
 
   constructor(
     private readonly tokensPerOperation = TOKENS_PER_OPERATION,
@@ -90,21 +112,29 @@ export class FailoverBudget {
     return this.tokens >= 1;
   }
 
-  /** Whether a read may arm a hedge firing after `delayMs`; counts it as armed if so. */
-  armHedge(delayMs: number): boolean {
+  /** Whether an operation may take a short attempt of `attemptMs`, its retry paid for; claims it if so. */
+  claimRetry(attemptMs: number): boolean {
     const now = performance.now();
-    if (now - this.hedgeWindowStart >= delayMs) {
-      this.hedgeWindowStart = now;
-      this.hedgesArmedInWindow = 0;
-    }
-    if (this.tokens - this.hedgesArmedInWindow < this.maxTokens / 2 + 1) return false;
-    this.hedgesArmedInWindow++;
+    if (this.free(now) < 1) return false;
+    this.retries.add(now, attemptMs);
+    return true;
+  }
+
+  /** Whether a read may arm a hedge firing after `delayMs`; claims it if so. */
+  claimHedge(delayMs: number): boolean {
+    const now = performance.now();
+    if (this.free(now) < this.maxTokens / 2 + 1) return false;
+    this.hedges.add(now, delayMs);
     return true;
   }
 
   /** A retry or hedge started. */
   spend(): void {
     this.tokens = Math.max(0, this.tokens - 1);
+  }
+
+  private free(now: number): number {
+    return this.tokens - this.retries.open(now) - this.hedges.open(now);
   }
 }
 
@@ -267,7 +297,7 @@ class HedgePlan {
 
   /** Called as each execution starts: the delay before the next hedge, or -1 for none. */
   nextExecution(): number {
-    if (this.armed >= this.maxHedges || !this.budget.armHedge(this.delayMs)) return -1;
+    if (this.armed >= this.maxHedges || !this.budget.claimHedge(this.delayMs)) return -1;
     this.armed++;
     return this.delayMs;
   }

@@ -63,16 +63,24 @@ describe('FailoverBudget', () => {
     expect(budget.available).toBe(true);
   });
 
-  it('lets hedges arm only from the upper half, and at most that many per hedge delay', () => {
+  it('pays for retries and hedges in advance, hedges only from the upper half', () => {
     const budget = new FailoverBudget(0.1, 10);
-    // 10 tokens, 5 kept for retries: 5 hedges may be armed within one delay.
-    const armed = Array.from({ length: 8 }, () => budget.armHedge(60_000)).filter(Boolean);
-    expect(armed).toHaveLength(5);
+    // 10 tokens: 4 short attempts claim 4, then hedges may claim down to half (1 more).
+    expect(Array.from({ length: 4 }, () => budget.claimRetry(60_000))).toEqual([true, true, true, true]);
+    expect(Array.from({ length: 3 }, () => budget.claimHedge(60_000))).toEqual([true, false, false]);
+    // Retries may claim all that is left.
+    expect(Array.from({ length: 6 }, () => budget.claimRetry(60_000)).filter(Boolean)).toHaveLength(5);
     expect(budget.available).toBe(true);
-    for (let i = 0; i < 5; i++) budget.spend();
-    // The armed hedges fired: 5 tokens left, too few to arm more, enough to retry.
-    expect(budget.armHedge(0)).toBe(false);
-    expect(budget.available).toBe(true);
+  });
+
+  it('lets claims lapse once what they paid for can no longer happen', () => {
+    const budget = new FailoverBudget(0.1, 2);
+    expect(budget.claimRetry(0)).toBe(true);
+    expect(budget.claimRetry(0)).toBe(true);
+    expect(budget.claimRetry(0)).toBe(true);
+    budget.spend();
+    budget.spend();
+    expect(budget.claimRetry(0)).toBe(false);
   });
 });
 
