@@ -149,24 +149,29 @@ export interface RetryInput {
   failure: AttemptFailure;
   /** Attempts made so far by this execution (1 after the first). */
   attempts: number;
-  /** Milliseconds left of the operation's budget. */
+  /** Milliseconds left of the operation's time budget. */
   remainingMs: number;
-  /** How long a new attempt may wait for its answer. */
-  attemptTimeoutMs: number;
   maxAttempts: number;
   /** Whether the FailoverBudget holds a retry that adds work. */
   budgetAvailable: boolean;
 }
 
 /**
- * Whether to retry a failed attempt. Never beyond `maxAttempts`, never when a whole new attempt
- * would outlive the time budget, after a timeout or an overloaded answer only while the failover
- * budget allows (the first attempt may still be running on the server), and after an Unavailable
- * answer only once (another coordinator may see more replicas alive; a second rarely does).
+ * Time a retry needs at least to be worth sending: less than this and even a healthy but busy
+ * cluster would not answer in time, so the caller gets the failure now instead of a bit later.
+ */
+export const MIN_RETRY_MS = 50;
+
+/**
+ * Whether to retry a failed attempt. Never beyond `maxAttempts`, never with less than
+ * MIN_RETRY_MS of the time budget left (the retry waits at most what is left: see
+ * retryTimeout), after a timeout or an overloaded answer only while the failover budget allows
+ * (the first attempt may still be running on the server), and after an Unavailable answer only
+ * once (another coordinator may see more replicas alive; a second rarely does).
  */
 export function mayRetry(input: RetryInput): boolean {
   if (input.attempts >= input.maxAttempts) return false;
-  if (input.remainingMs < input.attemptTimeoutMs) return false;
+  if (input.remainingMs < MIN_RETRY_MS) return false;
   if (input.failure === 'unavailable') return input.attempts === 1;
   return !addsWork(input.failure) || input.budgetAvailable;
 }
@@ -174,6 +179,11 @@ export function mayRetry(input: RetryInput): boolean {
 /** Whether a retry after `failure` spends from the failover budget. */
 export function addsWork(failure: AttemptFailure): boolean {
   return failure === 'timeout' || failure === 'overloaded';
+}
+
+/** How long a retry may wait: as long as an attempt, but never past the end of the time budget. */
+export function retryTimeout(attemptTimeoutMs: number, remainingMs: number): number {
+  return Math.max(1, Math.min(attemptTimeoutMs, Math.floor(remainingMs)));
 }
 
 /**
@@ -253,17 +263,20 @@ export class DeadlineRetryPolicy extends RetryPolicy {
     return this.unlessOverBudget(info, super.onWriteTimeout(info, consistency, received, blockFor, writeType));
   }
 
-  /** Whether to retry (see mayRetry); counts, spends and logs accordingly. */
+  /**
+   * Whether to retry (see mayRetry); counts, spends and logs accordingly. A retry's timeout is
+   * cut to what is left of the time budget: the driver reads it from the operation's options at
+   * every send (retries and hedges alike), and those options are the store's own, per operation.
+   */
   private decide(info: OperationInfo, failure: AttemptFailure, err: Error | undefined): boolean {
-    const attemptTimeoutMs = info.executionOptions.getReadTimeout();
-    const remainingMs = budgetEnd(info)! - performance.now();
+    const options = info.executionOptions.getRawQueryOptions() as BudgetedQueryOptions;
+    const remainingMs = options.budgetEndsAt - performance.now();
     const attempts = info.nbRetry + 1;
     const coordinator = (err as { coordinator?: string } | undefined)?.coordinator;
     const { maxAttempts, budget } = this;
-    if (
-      mayRetry({ failure, attempts, remainingMs, attemptTimeoutMs, maxAttempts, budgetAvailable: budget.available })
-    ) {
+    if (mayRetry({ failure, attempts, remainingMs, maxAttempts, budgetAvailable: budget.available })) {
       if (addsWork(failure)) budget.spend();
+      options.readTimeout = retryTimeout(info.executionOptions.getReadTimeout(), remainingMs);
       this.logger.debug({ failure, coordinator, attempts, remainingMs }, 'retrying a Cassandra request');
       return true;
     }
@@ -275,7 +288,7 @@ export class DeadlineRetryPolicy extends RetryPolicy {
     return false;
   }
 
-  /** The driver's decision on a coordinator's timeout, unless a new attempt would not fit. */
+  /** The driver's decision on a coordinator's timeout, unless the budgets say otherwise. */
   private unlessOverBudget(info: OperationInfo, decision: DecisionInfo): DecisionInfo {
     if (budgetEnd(info) === undefined || decision.decision !== RETRY) return decision;
     return this.decide(info, 'coordinatorTimeout', undefined) ? decision : this.rethrowResult();

@@ -15,6 +15,8 @@ export {
   StoreCounters,
   FailoverBudget,
   mayRetry,
+  retryTimeout,
+  MIN_RETRY_MS,
   attemptTimeout,
   type AttemptFailure,
   type RetryInput,

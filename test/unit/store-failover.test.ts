@@ -4,7 +4,15 @@ import { describe, expect, it } from 'vitest';
 
 import { loadConfig } from '../../src/config/index.js';
 import { CountingMetrics, DeadlineRetryPolicy, ReadHedgingPolicy } from '../../src/store/failover.js';
-import { attemptTimeout, FailoverBudget, mayRetry, StoreCounters, type RetryInput } from '../../src/store/index.js';
+import {
+  attemptTimeout,
+  FailoverBudget,
+  mayRetry,
+  retryTimeout,
+  storeError,
+  StoreCounters,
+  type RetryInput,
+} from '../../src/store/index.js';
 
 const { errors, types } = cassandra;
 const silent = pino({ level: 'silent' });
@@ -14,20 +22,19 @@ describe('mayRetry', () => {
     failure: 'timeout',
     attempts: 1,
     remainingMs: 600,
-    attemptTimeoutMs: 400,
     maxAttempts: 3,
     budgetAvailable: true,
   };
 
-  it('retries a timeout, a lost connection or an overloaded coordinator while a whole attempt fits', () => {
+  it('retries a timeout, a lost connection or an overloaded coordinator while time is left', () => {
     for (const failure of ['timeout', 'connection', 'overloaded'] as const) {
       expect(mayRetry({ ...base, failure })).toBe(true);
-      expect(mayRetry({ ...base, failure, attempts: 2, remainingMs: 400 })).toBe(true);
+      expect(mayRetry({ ...base, failure, attempts: 2, remainingMs: 50 })).toBe(true);
     }
   });
 
-  it('rethrows when the next attempt would outlive the budget', () => {
-    expect(mayRetry({ ...base, remainingMs: 399 })).toBe(false);
+  it('rethrows when too little of the time budget is left for an answer', () => {
+    expect(mayRetry({ ...base, remainingMs: 49 })).toBe(false);
     expect(mayRetry({ ...base, failure: 'connection', remainingMs: 0 })).toBe(false);
     expect(mayRetry({ ...base, remainingMs: -5 })).toBe(false);
   });
@@ -84,6 +91,14 @@ describe('FailoverBudget', () => {
   });
 });
 
+describe('retryTimeout', () => {
+  it('lets a retry wait an attempt, never past the time budget', () => {
+    expect(retryTimeout(400, 900)).toBe(400);
+    expect(retryTimeout(400, 120.7)).toBe(120);
+    expect(retryTimeout(2000, 0.2)).toBe(1);
+  });
+});
+
 describe('attemptTimeout', () => {
   it('caps an attempt, and gives a short budget to a single attempt', () => {
     expect(attemptTimeout(1000, 400)).toBe(400);
@@ -110,7 +125,7 @@ describe('DeadlineRetryPolicy', () => {
   const { retryDecision } = cassandra.policies.retry.RetryPolicy as unknown as { retryDecision: { retry: number } };
   const retry = (decision: cassandra.policies.retry.DecisionInfo) => decision.decision === retryDecision.retry;
 
-  it('moves to the next host while the budget holds another attempt, and counts the refusals', () => {
+  it('moves to the next host while time is left, cutting the retry to it, and counts the refusals', () => {
     const counters = new StoreCounters();
     const policy = new DeadlineRetryPolicy(3, new FailoverBudget(), counters, silent);
     const roomy = operation({ readTimeout: 400, budgetEndsAt: performance.now() + 800 }, 0);
@@ -119,7 +134,12 @@ describe('DeadlineRetryPolicy', () => {
     expect((decision as { useCurrentHost?: boolean }).useCurrentHost).toBe(false);
     expect(counters.retriesRefused).toBe(0);
 
-    const tight = operation({ readTimeout: 400, budgetEndsAt: performance.now() + 100 }, 1);
+    const cut = operation({ readTimeout: 400, budgetEndsAt: performance.now() + 150 }, 1);
+    expect(retry(policy.onRequestError(cut, quorum, timeout))).toBe(true);
+    expect(cut.executionOptions.getReadTimeout()).toBeLessThanOrEqual(150);
+    expect(cut.executionOptions.getReadTimeout()).toBeGreaterThan(50);
+
+    const tight = operation({ readTimeout: 400, budgetEndsAt: performance.now() + 20 }, 1);
     expect(retry(policy.onRequestError(tight, quorum, timeout))).toBe(false);
     const spent = operation({ readTimeout: 400, budgetEndsAt: performance.now() + 10_000 }, 2);
     expect(retry(policy.onRequestError(spent, quorum, new Error('socket closed')))).toBe(false);
@@ -134,10 +154,10 @@ describe('DeadlineRetryPolicy', () => {
     expect(retry(policy.onUnavailable(unbudgeted, quorum, 2, false))).toBe(true);
   });
 
-  it('takes a coordinator timeout retry only when it fits the budget', () => {
+  it('takes a coordinator timeout retry only while time is left', () => {
     const policy = new DeadlineRetryPolicy(3, new FailoverBudget(), new StoreCounters(), silent);
     const roomy = operation({ readTimeout: 400, budgetEndsAt: performance.now() + 900 }, 0);
-    const tight = operation({ readTimeout: 400, budgetEndsAt: performance.now() + 50 }, 0);
+    const tight = operation({ readTimeout: 400, budgetEndsAt: performance.now() + 20 }, 0);
     // The driver retries a read timeout when enough replicas answered but the data did not come.
     expect(retry(policy.onReadTimeout(roomy, quorum, 2, 2, false))).toBe(true);
     expect(retry(policy.onReadTimeout(tight, quorum, 2, 2, false))).toBe(false);
@@ -162,6 +182,14 @@ describe('ReadHedgingPolicy', () => {
     metrics.onSpeculativeExecution();
     metrics.onSpeculativeExecution();
     expect(policy.newPlan('ks', 'SELECT v0 FROM ks.t WHERE k = ?').nextExecution()).toBe(-1);
+  });
+});
+
+describe('storeError', () => {
+  it('maps a connection lost under a request to UNAVAILABLE', () => {
+    const lost = new (errors.DriverError as unknown as new (message: string) => Error)('Socket was closed');
+    (lost as { isSocketError?: boolean }).isSocketError = true;
+    expect(storeError(lost, false)).toMatchObject({ status: 'UNAVAILABLE', code: 'CST_ERR_STORE_UNAVAILABLE' });
   });
 });
 
