@@ -110,7 +110,7 @@ const BULK = {
  *
  * Routing: the driver's default policy is token-aware within the local data center, so each
  * prepared single-partition statement goes straight to a replica of its partition, the less
- * busy of two and never one that stopped answering while others do.
+ * busy of two, and one that stopped answering moved behind the others.
  *
  * Failover (see failover.ts): store operations are retried on the next host within their budget,
  * each attempt capped at attemptTimeoutMs (`serving` profile; a `bulk` session keeps many writes
