@@ -16,6 +16,7 @@ execFileSync(
     'cassette/v1/serving.proto',
     'cassette/v1/ingestion.proto',
     'cassette/v1/registry.proto',
+    'feast/serving/ServingService.proto',
     '--includeDirs=proto',
     '--keepCase',
     '--longs=String',

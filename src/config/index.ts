@@ -112,6 +112,21 @@ export const configSchema = z.strictObject({
       path: ['drainMs'],
     })
     .prefault({}),
+  http: z
+    .strictObject({
+      /** Feast's HTTP/JSON API (POST /get-online-features, /push, /write-to-online-store, GET /health). */
+      enabled: z.boolean().default(true),
+      listen: hostPort.default('127.0.0.1:6567'),
+      /** Largest request body accepted (a write's data frame); larger ones are answered 413. */
+      maxBodyBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(16 * 1024 * 1024),
+      /** Deadline of a write through HTTP, which carries none (a read takes serving.defaultDeadlineMs). */
+      writeDeadlineMs: z.number().int().positive().default(60_000),
+    })
+    .prefault({}),
   cache: z
     .strictObject({
       enabled: z.boolean().default(true),
@@ -220,6 +235,8 @@ const ENVIRONMENT: ReadonlyArray<readonly [string, readonly string[], EnvKind]> 
   ['CASSETTE_MAX_IN_FLIGHT_WRITE_ROWS', ['serving', 'maxInFlightWriteRows'], 'number'],
   ['CASSETTE_DRAIN_MS', ['serving', 'drainMs'], 'number'],
   ['CASSETTE_SHUTDOWN_TIMEOUT_MS', ['serving', 'shutdownTimeoutMs'], 'number'],
+  ['CASSETTE_HTTP_ENABLED', ['http', 'enabled'], 'boolean'],
+  ['CASSETTE_HTTP_LISTEN', ['http', 'listen'], 'string'],
   ['CASSETTE_CACHE_ENABLED', ['cache', 'enabled'], 'boolean'],
   ['CASSETTE_CACHE_MAX_BYTES', ['cache', 'maxBytes'], 'number'],
   ['CASSETTE_CACHE_TTL_MS', ['cache', 'ttlMs'], 'number'],

@@ -41,6 +41,7 @@ export const ERROR_CATALOGUE = {
     description: 'no feature service has the given name',
   },
   CST_ERR_UNKNOWN_JOIN_KEY: { status: 'INVALID_ARGUMENT', description: 'no entity has the given join key' },
+  CST_ERR_UNKNOWN_PUSH_SOURCE: { status: 'INVALID_ARGUMENT', description: 'no feature view has the pushed-to name' },
   CST_ERR_MISSING_JOIN_KEY: {
     status: 'INVALID_ARGUMENT',
     description: 'a requested feature view needs a join key the request does not give',

@@ -72,6 +72,7 @@ describe('loadConfig: defaults', () => {
         healthProbeIntervalMs: 1000,
         healthProbeTimeoutMs: 1000,
       },
+      http: { enabled: true, listen: '127.0.0.1:6567', maxBodyBytes: 16 * 1024 * 1024, writeDeadlineMs: 60_000 },
       cache: { enabled: true, maxBytes: 256 * 1024 * 1024, ttlMs: 30_000 },
       registry: { refreshIntervalMs: 10_000 },
       ingest: {
