@@ -36,6 +36,11 @@ export function decodeFeastValue(bytes: Buffer): Value__Output {
   return feastCodecs().value.deserialize(bytes);
 }
 
+/** Serializes a feast.core.Registry (tests build registries with it). */
+export function encodeFeastRegistry(registry: Registry): Buffer {
+  return feastCodecs().registry.serialize(registry);
+}
+
 /** Serializes a feast.types.Value (tests build Feast's bytes with it). */
 export function encodeFeastValue(value: Value): Buffer {
   return feastCodecs().value.serialize(value);

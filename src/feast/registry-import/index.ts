@@ -8,4 +8,4 @@ export {
   type RegistryDocument,
 } from './convert.js';
 export { renderRegistryYaml, type ImportSource } from './render.js';
-export { decodeFeastRegistry, decodeFeastValue, encodeFeastValue } from './feast-protos.js';
+export { decodeFeastRegistry, decodeFeastValue, encodeFeastRegistry, encodeFeastValue } from './feast-protos.js';

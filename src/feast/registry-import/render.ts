@@ -15,11 +15,12 @@ function commentSection(title: string, lines: readonly string[]): string[] {
   return lines.length === 0 ? [] : ['', ` ${title}`, ...lines.map((line) => `   - ${line}`)];
 }
 
-/** Puts each item of the list at `path` on one line, as in schema/example.yaml. */
-function flowItems(doc: Document, path: (string | number)[]): void {
-  const list: unknown = doc.getIn(path, true);
-  if (!isSeq(list)) return;
-  for (const item of list.items) if (isMap(item)) item.flow = true;
+/** Writes the node at `path` on one line (`[user, item]`), and with `items`, each of its items. */
+function oneLine(doc: Document, path: (string | number)[], items: boolean): void {
+  const node: unknown = doc.getIn(path, true);
+  if (!isSeq(node)) return;
+  if (!items) node.flow = true;
+  else for (const item of node.items) if (isMap(item)) item.flow = true;
 }
 
 /**
@@ -29,9 +30,12 @@ function flowItems(doc: Document, path: (string | number)[]): void {
  */
 export function renderRegistryYaml(converted: ConvertedRegistry, source: ImportSource): string {
   const doc = new Document(converted.document);
-  flowItems(doc, ['entities']);
-  const views = converted.document.feature_views;
-  for (let i = 0; i < views.length; i++) flowItems(doc, ['feature_views', i, 'features']);
+  // As in schema/example.yaml: an entity or feature per line.
+  oneLine(doc, ['entities'], true);
+  converted.document.feature_views.forEach((_, i) => {
+    oneLine(doc, ['feature_views', i, 'entities'], false);
+    oneLine(doc, ['feature_views', i, 'features'], true);
+  });
   doc.commentBefore = [
     ` Imported from the Feast repository ${source.repoPath}`,
     ` (project ${source.project}, registry ${source.registryPath}) by \`cassette import-feast\`.`,
