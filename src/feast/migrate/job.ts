@@ -627,11 +627,12 @@ async function migrateView(
   } catch (error) {
     failure = { error };
   }
-  // Nothing of this sink may still be running when the view is left.
+  // Nothing of this sink may still be running when the view is left; a failed write's own error
+  // (rather than the ranges' "a write failed") says what went wrong.
   try {
     await sink.flush();
   } catch (error) {
-    failure ??= { error };
+    failure = { error };
   }
   if (failure) throw failure.error;
   return interrupted;
