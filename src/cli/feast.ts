@@ -10,6 +10,7 @@ import { formatDuration, parseMaxRejects, ProgressReporter } from '../import/ind
 import { loadAppliedRegistry } from '../registry/storage.js';
 import { CassandraStore, connectSession } from '../store/index.js';
 import { commandContext, resolveCassandra, type GlobalOptions } from './context.js';
+import { stopOnSignals } from './job-signals.js';
 
 export interface ImportFeastOptions {
   output?: string;
@@ -119,14 +120,7 @@ export async function migrateFromFeastCommand(
   const ctx = commandContext(program.opts<GlobalOptions>(), overrides);
   const { logger } = ctx;
   const { config, endpoint } = await resolveCassandra(ctx);
-  let stopping = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) process.exit(130);
-    stopping = true;
-    logger.warn({ signal }, 'stopping: finishing the writes in flight and saving the checkpoint (again to quit now)');
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stop = stopOnSignals(logger);
   try {
     const client = await connectSession(config.cassandra, logger, { profile: 'bulk' });
     try {
@@ -164,7 +158,7 @@ export async function migrateFromFeastCommand(
           writes: config.ingest,
           checkpointIntervalMs: 1000,
         },
-        { client, store, logger, ...(progress ? { progress } : {}), stopRequested: () => stopping },
+        { client, store, logger, ...(progress ? { progress } : {}), stopRequested: stop.requested },
       );
       logger.info({ ...summary }, 'migration summary');
       process.stdout.write((options.json ? JSON.stringify(summary, null, 2) : describeMigration(summary)) + '\n');
@@ -178,8 +172,7 @@ export async function migrateFromFeastCommand(
       await client.shutdown();
     }
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.release();
     await endpoint.stop();
   }
 }

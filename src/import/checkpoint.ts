@@ -99,14 +99,19 @@ export class CheckpointError extends CassetteError {
   }
 }
 
-export function readCheckpoint(path: string): Checkpoint | undefined {
+/** A checkpoint file's JSON, or undefined when there is none. */
+export function readCheckpointJson(path: string): unknown {
   if (!existsSync(path)) return undefined;
-  let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
+    return JSON.parse(readFileSync(path, 'utf8'));
   } catch (error) {
     throw new CheckpointError(`the checkpoint ${path} is not valid JSON: ${(error as Error).message}`);
   }
+}
+
+export function readCheckpoint(path: string): Checkpoint | undefined {
+  const parsed = readCheckpointJson(path);
+  if (parsed === undefined) return undefined;
   const checkpoint = parsed as Partial<Checkpoint>;
   if (
     typeof parsed !== 'object' ||

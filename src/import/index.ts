@@ -5,6 +5,7 @@ export type { ImportSummary, ImportStatus } from './summary.js';
 export {
   CheckpointError,
   readCheckpoint,
+  readCheckpointJson,
   settingDifferences,
   writeJsonAtomically,
   type Checkpoint,

@@ -1,6 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
-
-import { CheckpointError, settingDifferences } from '../../import/index.js';
+import { CheckpointError, readCheckpointJson, settingDifferences } from '../../import/index.js';
 
 /** Everything that decides what the migration reads and writes: a resumed run must use the same. */
 export interface MigrationSettings {
@@ -66,13 +64,8 @@ export interface MigrationCheckpoint {
 }
 
 export function readMigrationCheckpoint(path: string): MigrationCheckpoint | undefined {
-  if (!existsSync(path)) return undefined;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (error) {
-    throw new CheckpointError(`the checkpoint ${path} is not valid JSON: ${(error as Error).message}`);
-  }
+  const parsed = readCheckpointJson(path);
+  if (parsed === undefined) return undefined;
   const checkpoint = parsed as Partial<MigrationCheckpoint>;
   if (
     typeof parsed !== 'object' ||
