@@ -36,6 +36,14 @@ function asRecord(value: unknown): Record<string, unknown> | undefined {
     : undefined;
 }
 
+/** `$NAME` and `${NAME}` replaced by the environment's value, as Feast reads the file (os.path.expandvars). */
+function expandVariables(text: string): string {
+  return text.replace(/\$(?:\{(\w+)\}|(\w+))/g, (whole, braced?: string, bare?: string) => {
+    const value = process.env[(braced ?? bare)!];
+    return value ?? whole;
+  });
+}
+
 /**
  * The local file the `registry` setting names: a path (relative to the repository, as Feast
  * resolves it) or a file:// URI, given as a string or as `{path: ...}`. Remote registries
@@ -67,7 +75,7 @@ export function readFeastRepo(path: string, registryOverride?: string): FeastRep
   const configPath = join(repoPath, 'feature_store.yaml');
   let config: Record<string, unknown> | undefined;
   try {
-    config = asRecord(parseYaml(readFileSync(configPath, 'utf8')));
+    config = asRecord(parseYaml(expandVariables(readFileSync(configPath, 'utf8'))));
   } catch (error) {
     throw repoError(`cannot read ${configPath}: ${(error as Error).message}`, error);
   }
