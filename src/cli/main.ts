@@ -23,6 +23,14 @@ import { directBackend, serverBackend, type Backend } from './backend.js';
 import { cassandraCommands } from './cassandra.js';
 import { commandContext, resolveCassandra, type GlobalOptions } from './context.js';
 import { loadDemoRows } from './demo-data.js';
+import {
+  importFeastCommand,
+  importFeastCommandDefinition,
+  migrateFromFeastCommand,
+  migrateFromFeastCommandDefinition,
+  type ImportFeastOptions,
+  type MigrateFromFeastOptions,
+} from './feast.js';
 import { generateCommand, generateCommandDefinition, type GenerateCommandOptions } from './generate.js';
 import { buildGetRequest, renderTable, responseRows, type GetOptions } from './get.js';
 import { ingestCommand, ingestCommandDefinition, type IngestOptions } from './ingest.js';
@@ -291,6 +299,13 @@ export function buildProgram(): Command {
 
   ingestCommandDefinition(program, collect).action((files: string[], options: IngestOptions) =>
     ingestCommand(program, files, options),
+  );
+
+  importFeastCommandDefinition(program).action((path: string, options: ImportFeastOptions) =>
+    importFeastCommand(path, options),
+  );
+  migrateFromFeastCommandDefinition(program, collect).action((path: string, options: MigrateFromFeastOptions) =>
+    migrateFromFeastCommand(program, path, options),
   );
 
   generateCommandDefinition(program).action((options: GenerateCommandOptions) => generateCommand(program, options));

@@ -80,6 +80,7 @@ export const ERROR_CATALOGUE = {
   CST_ERR_CHECKPOINT: { status: 'FAILED_PRECONDITION', description: 'an import checkpoint cannot be used' },
   CST_ERR_REJECTED_RECORD: { status: 'INVALID_ARGUMENT', description: 'one input record cannot be imported' },
   CST_ERR_REJECT_LIMIT: { status: 'FAILED_PRECONDITION', description: 'an import rejected more records than allowed' },
+  CST_ERR_FEAST_REPO: { status: 'INVALID_ARGUMENT', description: 'a Feast repository or its registry cannot be read' },
   // Statuses without a more specific cause
   CST_ERR_NOT_FOUND: { status: 'NOT_FOUND', description: 'the named thing does not exist' },
   CST_ERR_FAILED_PRECONDITION: { status: 'FAILED_PRECONDITION', description: 'the system is not in a state to do it' },
