@@ -89,6 +89,7 @@ async function main(): Promise<void> {
       consistency: 'LOCAL_QUORUM reads and writes',
     },
     settings: { ...options.settings },
+    calibration: env?.calibration ?? null,
     wall_seconds: Math.round((performance.now() - startedAt) / 1000),
     scenarios,
     passed: scenarios.every((s) => s.error === null && s.checks.every((c) => c.pass)),

@@ -200,6 +200,14 @@ export function renderFaultHtml(report: FaultReport): string {
     `${report.cluster.nodes} nodes (${escapeHtml(report.cluster.contact_points.join(', '))}), heap ${escapeHtml(report.cluster.heap)}, RF ${report.cluster.replication_factor}, ${escapeHtml(report.cluster.consistency)}`,
     `wall time ${fmtNum(report.wall_seconds)} s${report.quick ? ' (--quick)' : ''}`,
   ].join(' · ');
+  const c = report.calibration;
+  const calibration = c
+    ? `<p class="notes">Calibration (closed loop, ranking_v1 lookups): ${c.sweep
+        .map((p) => `${p.concurrency} in flight ${fmtNum(p.rps, 1)}/s (p99 ${fmtMs(p.p99_ms)} ms)`)
+        .join(
+          ' · ',
+        )}; knee at ${c.kneeConcurrency} in flight. Steady load: ${fmtNum(c.lookupsPerSecond, 2)} lookups/s and ${fmtNum(c.writesPerSecond, 2)} writes/s.</p>`
+    : '';
   const summary = report.scenarios
     .map((s) => {
       const failed = s.checks.filter((c) => !c.pass).length;
@@ -212,6 +220,7 @@ export function renderFaultHtml(report: FaultReport): string {
 <body><main>
 <h1>Cassette fault report</h1>
 <p class="meta">${meta}</p>
+${calibration}
 <table><thead><tr><th>scenario</th><th>targets</th></tr></thead><tbody>${summary}</tbody></table>
 ${report.scenarios.map(scenarioSection).join('\n')}
 <h2>How this was measured</h2>

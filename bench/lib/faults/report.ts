@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 
 import { createHistogram, percentileMs, recordMs } from '../histogram.js';
 import type { HealthState, HealthWatcher, ProcessSampler } from './monitor.js';
+import type { Calibration } from './run.js';
 import type { Outcome, RequestKind } from './traffic.js';
 
 /** The fault benchmark's report: what bench/out/faults/report.json holds. */
@@ -104,6 +105,8 @@ export interface FaultReport {
   machine: { cores: number; cpu_model: string; memory_gb: number; node: string; platform: string };
   cluster: { nodes: number; contact_points: string[]; heap: string; replication_factor: number; consistency: string };
   settings: Record<string, number | string | boolean>;
+  /** What the machine sustained before the scenarios, and the steady load chosen from it. */
+  calibration: Calibration | null;
   wall_seconds: number;
   scenarios: ScenarioReport[];
   /** Every check of every scenario passed. */

@@ -30,15 +30,32 @@ export interface FaultEnv {
   settings: FaultSettings;
   /** Encoded ranking_v1 lookups, sent in turn. */
   lookups: readonly Buffer[];
-  /**
-   * The steady load's rates: the settings', unless the machine cannot sustain them (see
-   * calibrateSteadyLoad), and the closed-loop maximum they were judged by.
-   */
-  steady: { lookupsPerSecond: number; writesPerSecond: number; probedMaxRps: number | null };
+  /** What the machine sustains, measured once before the scenarios (see calibrate). */
+  calibration: Calibration;
   logger: Logger;
   say(message: string): void;
   /** Every server process started, so the caller can kill what is left on the way out. */
   servers: Set<ServerChild>;
+}
+
+/** One level of the calibration sweep. */
+export interface SweepPoint {
+  concurrency: number;
+  rps: number;
+  p50_ms: number | null;
+  p99_ms: number | null;
+}
+
+/**
+ * Calibration: a closed-loop concurrency sweep of ranking_v1 lookups, the steady load's rates
+ * derived from it, and the knee (the fewest lookups in flight reaching 90 % of the best throughput).
+ */
+export interface Calibration {
+  sweep: SweepPoint[];
+  maxRps: number;
+  kneeConcurrency: number;
+  lookupsPerSecond: number;
+  writesPerSecond: number;
 }
 
 /** Each scenario writes its own users: acknowledged writes of one never meet another's. */
@@ -162,11 +179,11 @@ export class ScenarioRun {
 
   /** The steady load of lookups and writes (started). */
   steadyLoad(rateFactor = 1, maxDurationMs = 3_600_000): SteadyLoad {
-    const { settings, steady } = this.env;
+    const { settings, calibration } = this.env;
     const load = new SteadyLoad(
       {
-        lookupsPerSecond: steady.lookupsPerSecond * rateFactor,
-        writesPerSecond: steady.writesPerSecond * rateFactor,
+        lookupsPerSecond: calibration.lookupsPerSecond * rateFactor,
+        writesPerSecond: calibration.writesPerSecond * rateFactor,
         deadlineMs: settings.deadlineMs,
         maxDurationMs,
         firstUser: FIRST_USER[this.name],

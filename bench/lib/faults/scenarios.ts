@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { check, latencyOf, requestStats, round, type Check, type ScenarioReport } from './report.js';
 import { ScenarioRun, type FaultEnv } from './run.js';
 import { closedLoop, OpenLoop, type Outcome } from './traffic.js';
-import { LOOKUP_METHOD, readBack, type ReadBack } from './workload.js';
+import { LOOKUP_METHOD, READS_PER_LOOKUP, readBack, type ReadBack } from './workload.js';
 
 /**
  * The fault scenarios. Each starts its own `cassette serve` (cache off) against the 3-node
@@ -333,18 +333,23 @@ async function firstOkLookup(outcomes: readonly Outcome[], fromMs: number, limit
 }
 
 /**
- * Open-loop overload at overloadFactor × the maximum sustainable rate: a closed-loop probe finds
- * that maximum, an open loop at unloadedFraction of it gives the unloaded latencies, then the
- * overload. Latencies here count from the actual send, so the generator's own lag at ten times
- * the rate (reported) does not count against the server.
+ * Open-loop overload at overloadFactor × the maximum sustainable rate. The server's in-flight
+ * limit is sized to the cluster as an operator would: serving.maxInFlightReads = the reads of
+ * `knee` lookups, the fewest in flight that reached 90 % of the best throughput in the
+ * calibration sweep (more in flight only queues inside Cassandra). A closed-loop probe at the
+ * knee finds the maximum this server sustains, an open loop at unloadedFraction of it gives the
+ * unloaded latencies, then the overload. Latencies here count from the actual send, so the
+ * generator's own lag at ten times the rate (reported) does not count against the server.
  */
 export async function overloadScenario(env: FaultEnv): Promise<ScenarioReport> {
   const s = env.settings;
+  const knee = env.calibration.kneeConcurrency;
+  const maxInFlightReads = knee * READS_PER_LOOKUP;
   const run = await ScenarioRun.begin(
     env,
     'overload',
-    `ranking_v1 lookups only (deadline ${s.deadlineMs} ms, 4 channels): a closed-loop probe (${s.probeConcurrency} in flight, ${s.probeS} s) for the maximum sustainable rate, an open loop at ${s.unloadedFraction * 100} % of it (unloaded, ${s.unloadedS} s), then ${s.overloadFactor}× it for ${s.overloadS} s, then the unloaded rate again.`,
-    {},
+    `ranking_v1 lookups only (deadline ${s.deadlineMs} ms, 4 channels), serving.maxInFlightReads ${maxInFlightReads} (${knee} lookups, the calibration's knee): a closed-loop probe (${knee} in flight, ${s.probeS} s) for the maximum sustainable rate, an open loop at ${s.unloadedFraction * 100} % of it (unloaded, ${s.unloadedS} s), then ${s.overloadFactor}× it for ${s.overloadS} s, then the unloaded rate again.`,
+    { maxInFlightReads },
     4,
   );
   const outcomes: Outcome[] = [];
@@ -378,8 +383,8 @@ export async function overloadScenario(env: FaultEnv): Promise<ScenarioReport> {
   let windows: { unloaded: { from: number; to: number }; overload: { from: number; to: number } } | undefined;
   const error = await guarded(run, async () => {
     await run.warmUp(40);
-    const probeFrom = run.event(`probe: closed loop, ${s.probeConcurrency} in flight`);
-    await closedLoop('lookup', s.probeConcurrency, s.probeS * 1000, 1_000_000, run.clock, send, record);
+    const probeFrom = run.event(`probe: closed loop, ${knee} in flight`);
+    await closedLoop('lookup', knee, s.probeS * 1000, 1_000_000, run.clock, send, record);
     const probeTo = run.now();
     run.mark('probe', probeFrom, probeTo);
     const probe = lookupStats(outcomes, probeFrom, probeTo);
@@ -403,6 +408,8 @@ export async function overloadScenario(env: FaultEnv): Promise<ScenarioReport> {
     windows = { unloaded, overload };
   });
   figures.max_rps = round(maxRps);
+  figures.max_in_flight_reads = maxInFlightReads;
+  figures.calibration_sweep = JSON.stringify(env.calibration.sweep);
   const checks: Check[] = [];
   if (windows) {
     const { unloaded, overload } = windows;

@@ -27,8 +27,7 @@ export interface FaultSettings {
   /** all-down: outage-and-recovery cycles, and how long every node stays down in each. */
   cycles: number;
   outageS: number;
-  /** overload: closed-loop probe, the unloaded reference, and the overload itself. */
-  probeConcurrency: number;
+  /** Calibration sweep (probeS / 2 per level) and the overload's probe; the unloaded reference; the overload itself. */
   probeS: number;
   unloadedFraction: number;
   unloadedS: number;
@@ -54,7 +53,6 @@ export const FULL: FaultSettings = {
   freezeS: 15,
   cycles: 20,
   outageS: 10,
-  probeConcurrency: 6,
   probeS: 10,
   unloadedFraction: 0.25,
   unloadedS: 15,

@@ -6,19 +6,18 @@ import { ManagedCluster } from '../../../src/cassandra/index.js';
 import { loadConfig } from '../../../src/config/index.js';
 import { connectSession } from '../../../src/store/index.js';
 import { ServerChild } from '../servers.js';
-import type { ScenarioName, ScenarioReport } from './report.js';
-import type { FaultEnv } from './run.js';
+import { requestStats, round, type ScenarioName, type ScenarioReport } from './report.js';
+import type { Calibration, FaultEnv, SweepPoint } from './run.js';
 import { SCENARIO_FUNCTIONS } from './scenarios.js';
 import type { FaultSettings } from './settings.js';
 import { openChannels } from '../../loadgen/targets.js';
-import { Caller, clockFrom, closedLoop } from './traffic.js';
+import { Caller, clockFrom, closedLoop, type Outcome } from './traffic.js';
 import { applyDemoRegistry, loadDemoData, LOOKUP_METHOD, lookupRequests } from './workload.js';
 
 export const NODES = 3;
 export const REPLICATION_FACTOR = 3;
 const LOOKUP_POOL = 50;
 const LOOKUP_SEED = 11;
-const PROBE_CONCURRENCY = 4;
 
 export interface FaultClusterOptions {
   dataDir: string;
@@ -105,10 +104,12 @@ export async function prepareFaultEnv(
     outDir: options.outDir,
     settings,
     lookups: lookupRequests(LOOKUP_POOL, LOOKUP_SEED),
-    steady: {
+    calibration: {
+      sweep: [],
+      maxRps: Number.NaN,
+      kneeConcurrency: 1,
       lookupsPerSecond: settings.lookupsPerSecond,
       writesPerSecond: settings.writesPerSecond,
-      probedMaxRps: null,
     },
     logger: options.logger,
     say: options.say,
@@ -128,10 +129,11 @@ export async function prepareFaultEnv(
   try {
     const rows = await loadDemoData(loader.address);
     options.say(`loaded ${rows} demo rows (RF ${REPLICATION_FACTOR}) into ${options.keyspace}`);
-    env.steady = await calibrateSteadyLoad(loader.address, env.lookups, settings);
+    env.calibration = await calibrate(loader.address, env.lookups, settings);
+    const c = env.calibration;
     options.say(
-      `steady load: ${env.steady.lookupsPerSecond.toFixed(2)} lookups/s, ${env.steady.writesPerSecond.toFixed(2)} writes/s ` +
-        `(closed-loop maximum ${env.steady.probedMaxRps?.toFixed(1)} lookups/s)`,
+      `calibration: ${c.sweep.map((p) => `c${p.concurrency} ${p.rps.toFixed(1)}/s`).join(', ')}; knee at ${c.kneeConcurrency} in flight; ` +
+        `steady load ${c.lookupsPerSecond.toFixed(2)} lookups/s, ${c.writesPerSecond.toFixed(2)} writes/s`,
     );
   } finally {
     await loader.stop();
@@ -173,17 +175,24 @@ export function killServers(env: FaultEnv | undefined): void {
   for (const server of env?.servers ?? []) server.kill();
 }
 
+/** Concurrency levels of the calibration sweep. */
+const SWEEP = [1, 2, 4, 8] as const;
+/** The knee: the fewest lookups in flight that reach this share of the best throughput. */
+const KNEE_SHARE = 0.9;
+
 /**
- * The steady load's rates on this machine: the settings' rates, or less when a closed-loop probe
- * (4 lookups in flight for probeS seconds) shows the machine cannot sustain them with room to
- * spare (steadyShareOfMax of its maximum). A 2-core machine shared with other work may serve a
- * few ranking_v1 lookups a second, and at its limit every request times out, fault or not.
+ * Measures what the machine sustains: a closed-loop sweep of ranking_v1 lookups (1, 2, 4 and 8 in
+ * flight, probeS / 2 seconds each). The steady load runs at the settings' rates, or less when the
+ * machine cannot sustain them with room to spare (steadyShareOfMax of the best throughput): a
+ * 2-core machine shared with other work may serve only a few of these lookups a second, and at
+ * its limit every request times out, fault or not. The knee sizes the overload scenario's
+ * in-flight limit, as an operator sizes serving.maxInFlightReads for a cluster.
  */
-export async function calibrateSteadyLoad(
+export async function calibrate(
   address: string,
   lookups: readonly Buffer[],
   settings: FaultSettings,
-): Promise<FaultEnv['steady']> {
+): Promise<Calibration> {
   const channels = await openChannels(address, 2);
   try {
     const caller = new Caller(channels);
@@ -191,17 +200,30 @@ export async function calibrateSteadyLoad(
     const send = (i: number, done: (code: number) => void) =>
       caller.send(LOOKUP_METHOD, lookups[i % lookups.length]!, settings.deadlineMs, done);
     await closedLoop('lookup', 2, 60_000, 20, clock, send, () => undefined);
-    let ok = 0;
-    const from = clock();
-    await closedLoop('lookup', PROBE_CONCURRENCY, settings.probeS * 1000, 1_000_000, clock, send, (outcome) => {
-      if (outcome.code === 0) ok++;
-    });
-    const probedMaxRps = ok / ((clock() - from) / 1000);
-    const scale = Math.min(1, (settings.steadyShareOfMax * probedMaxRps) / settings.lookupsPerSecond);
+    const sweep: SweepPoint[] = [];
+    for (const concurrency of SWEEP) {
+      const outcomes: Outcome[] = [];
+      const from = clock();
+      await closedLoop('lookup', concurrency, (settings.probeS * 1000) / 2, 1_000_000, clock, send, (o) =>
+        outcomes.push(o),
+      );
+      const stats = requestStats(outcomes, 'lookup', 0, Number.POSITIVE_INFINITY, { codes: [0] });
+      sweep.push({
+        concurrency,
+        rps: round(stats.requests / ((clock() - from) / 1000), 2),
+        p50_ms: stats.p50_ms,
+        p99_ms: stats.p99_ms,
+      });
+    }
+    const maxRps = Math.max(...sweep.map((p) => p.rps));
+    const knee = sweep.find((p) => p.rps >= KNEE_SHARE * maxRps)!;
+    const scale = Math.min(1, (settings.steadyShareOfMax * maxRps) / settings.lookupsPerSecond);
     return {
+      sweep,
+      maxRps,
+      kneeConcurrency: knee.concurrency,
       lookupsPerSecond: settings.lookupsPerSecond * scale,
       writesPerSecond: settings.writesPerSecond * scale,
-      probedMaxRps,
     };
   } finally {
     for (const channel of channels) channel.close();

@@ -31,6 +31,11 @@ const ITEMS_PER_LOOKUP = 10;
 /** user_item_affinity holds the first 20 demo users × the first 10 items: every lookup row is there. */
 const LOOKUP_USERS = DEMO_USERS.slice(0, 20);
 const LOOKUP_ITEMS = DEMO_ITEMS.slice(0, ITEMS_PER_LOOKUP);
+/**
+ * Partition reads of one lookup: 10 user_profile, 10 user_activity and 10 item_features rows, and
+ * the 100 user_item_affinity pairs.
+ */
+export const READS_PER_LOOKUP = 3 * USERS_PER_LOOKUP + USERS_PER_LOOKUP * ITEMS_PER_LOOKUP;
 const WRITE_VIEW = 'user_activity';
 const WRITE_FEATURE = 'clicks_7d';
 const READ_BACK_BATCH = 100;
