@@ -6,9 +6,7 @@
  * `cassette serve`, checking the issue's targets. Writes bench/out/faults/report.json (after every
  * scenario) and report.html; exits 1 if a target was missed.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 
 import pino from 'pino';
@@ -18,6 +16,7 @@ import { renderFaultHtml } from './lib/faults/html.js';
 import type { FaultReport, ScenarioReport } from './lib/faults/report.js';
 import type { FaultEnv } from './lib/faults/run.js';
 import { parseFaultArgs, USAGE } from './lib/faults/settings.js';
+import { git, machineInfo, progress } from './lib/run-info.js';
 import {
   killServers,
   NODES,
@@ -30,18 +29,7 @@ import {
 const logger = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'warn' });
 const startedAt = performance.now();
 
-function say(message: string): void {
-  const seconds = ((performance.now() - startedAt) / 1000).toFixed(0).padStart(4);
-  process.stdout.write(`[faults ${seconds}s] ${message}\n`);
-}
-
-function git(args: string[]): string {
-  try {
-    return execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return '';
-  }
-}
+const say = progress('faults', startedAt);
 
 async function main(): Promise<void> {
   const parsed = parseFaultArgs(process.argv.slice(2));
@@ -74,13 +62,7 @@ async function main(): Promise<void> {
     git_dirty: git(['status', '--porcelain', '--untracked-files=no']) !== '',
     command: `npm run bench:faults -- ${process.argv.slice(2).join(' ')}`.trim(),
     quick: options.settings.quick,
-    machine: {
-      cores: cpus().length,
-      cpu_model: cpus()[0]?.model.trim() ?? 'unknown',
-      memory_gb: Math.round((totalmem() / 2 ** 30) * 10) / 10,
-      node: process.version,
-      platform: `${process.platform} ${process.arch}`,
-    },
+    machine: machineInfo(),
     cluster: {
       nodes: NODES,
       contact_points: cluster?.contactPoints ?? [],

@@ -31,7 +31,7 @@ const BASE_ADDRESS = '127.0.2.1';
 const PORT = 9042;
 const MINUTE = 60_000;
 
-const logger = pino({ level: process.env.CASSETTE_TEST_LOG_LEVEL ?? 'silent' });
+const logger = pino({ level: process.env.CASSETTE_TEST_LOG_LEVEL || 'silent' });
 const say = (message: string) => {
   if (process.env.CASSETTE_TEST_LOG_LEVEL) process.stdout.write(`[faults] ${message}\n`);
 };

@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 
 import { check, latencyOf, requestStats, round, type Check, type ScenarioReport } from './report.js';
 import { ScenarioRun, type FaultEnv } from './run.js';
-import { closedLoop, OpenLoop, type Outcome } from './traffic.js';
+import { Caller, closedLoop, OpenLoop, type Outcome } from './traffic.js';
 import { LOOKUP_METHOD, READS_PER_LOOKUP, readBack, type ReadBack } from './workload.js';
 
 /**
@@ -46,6 +46,38 @@ function readBackCheck(writes: ReadBack): Check {
   );
 }
 
+/**
+ * A server asked to stop exits with code 0 within its shutdown timeout (and the second the CLI
+ * gives the process to end after it).
+ */
+function exitChecks(
+  idPrefix: string,
+  what: string,
+  exit: { code: number | null; afterMs: number } | undefined,
+  shutdownTimeoutMs: number,
+): Check[] {
+  return [
+    check(`${idPrefix}exit_code`, `${what} exits with code 0`, exit?.code ?? null, '==', 0),
+    check(
+      `${idPrefix}exit_s`,
+      `${what} exits within its shutdown timeout (${shutdownTimeoutMs / 1000} s, + 1 s to end the process)`,
+      exit ? exit.afterMs / 1000 : null,
+      '<=',
+      shutdownTimeoutMs / 1000 + 1,
+      's',
+    ),
+  ];
+}
+
+/** The steady load in words, at `factor` times the calibrated rates. */
+function steadyLoadText(env: FaultEnv, factor = 1): string {
+  const c = env.calibration;
+  return (
+    `Steady load: ${round(c.lookupsPerSecond * factor, 2)} ranking_v1 lookups/s (10 users × 10 items), ` +
+    `${round(c.writesPerSecond * factor, 2)} single-row writes/s, deadline ${env.settings.deadlineMs} ms`
+  );
+}
+
 const lookupStats = (outcomes: readonly Outcome[], fromMs = 0, toMs = Number.POSITIVE_INFINITY) =>
   requestStats(outcomes, 'lookup', fromMs, toMs);
 const writeStats = (outcomes: readonly Outcome[], fromMs = 0, toMs = Number.POSITIVE_INFINITY) =>
@@ -58,7 +90,7 @@ export async function killScenario(env: FaultEnv): Promise<ScenarioReport> {
   const run = await ScenarioRun.begin(
     env,
     'kill',
-    `Steady load (${s.lookupsPerSecond} ranking_v1 lookups/s of 10 users × 10 items, ${s.writesPerSecond} single-row writes/s, deadline ${s.deadlineMs} ms); node ${node} of 3 is SIGKILLed, stays down ${s.killDownS} s, then restarts.`,
+    `${steadyLoadText(env)}; node ${node} of 3 is SIGKILLed, stays down ${s.killDownS} s, then restarts.`,
   );
   await run.warmUp();
   const load = run.steadyLoad();
@@ -74,7 +106,7 @@ export async function killScenario(env: FaultEnv): Promise<ScenarioReport> {
     await run.hold('after', s.afterS);
   });
   await load.stop();
-  const writes = await readBack(run.channels[0]!, load.acknowledged);
+  const writes = await readBack(run.caller, load.acknowledged);
   const lookups = lookupStats(load.outcomes);
   const written = writeStats(load.outcomes);
   return run.finish({
@@ -97,7 +129,7 @@ export async function freezeScenario(env: FaultEnv): Promise<ScenarioReport> {
   const run = await ScenarioRun.begin(
     env,
     'freeze',
-    `Steady load as in kill; node ${node} of 3 is frozen with SIGSTOP for ${s.freezeS} s, then resumed with SIGCONT.`,
+    `${steadyLoadText(env)}; node ${node} of 3 is frozen with SIGSTOP for ${s.freezeS} s, then resumed with SIGCONT.`,
   );
   await run.warmUp();
   const load = run.steadyLoad();
@@ -118,7 +150,7 @@ export async function freezeScenario(env: FaultEnv): Promise<ScenarioReport> {
     await run.hold('after', s.afterS);
   });
   await load.stop();
-  const writes = await readBack(run.channels[0]!, load.acknowledged);
+  const writes = await readBack(run.caller, load.acknowledged);
   const before = lookupStats(load.outcomes, window.before[0], window.before[1]);
   const frozen = lookupStats(load.outcomes, window.frozen[0], window.frozen[1]);
   const lookups = lookupStats(load.outcomes);
@@ -167,7 +199,7 @@ export async function allDownScenario(env: FaultEnv): Promise<ScenarioReport> {
   const run = await ScenarioRun.begin(
     env,
     'all-down',
-    `Steady load as in kill; ${s.cycles} times: every node SIGKILLed, down ${s.outageS} s, then restarted one by one. In the last outage a second server (drain ${s.drainMs} ms, shutdown timeout ${s.shutdownTimeoutMs} ms) gets SIGTERM.`,
+    `${steadyLoadText(env)}; ${s.cycles} times: every node SIGKILLed, down ${s.outageS} s, then restarted one by one. In the last outage a second server (drain ${s.drainMs} ms, shutdown timeout ${s.shutdownTimeoutMs} ms) gets SIGTERM.`,
   );
   await run.warmUp();
   const load = run.steadyLoad();
@@ -229,7 +261,7 @@ export async function allDownScenario(env: FaultEnv): Promise<ScenarioReport> {
     }
   });
   await load.stop();
-  const writes = await readBack(run.channels[0]!, load.acknowledged);
+  const writes = await readBack(run.caller, load.acknowledged);
   const worst = (pick: (c: CycleFigures) => number | null): number | null =>
     cycles.length === 0 || cycles.some((c) => pick(c) === null) ? null : Math.max(...cycles.map((c) => pick(c)!));
   const sum = (pick: (c: CycleFigures) => number): number => cycles.reduce((total, c) => total + pick(c), 0);
@@ -291,15 +323,7 @@ export async function allDownScenario(env: FaultEnv): Promise<ScenarioReport> {
         0,
         'lookups',
       ),
-      check('drain_exit_code', 'a server stopped during an outage exits with code 0', drainExit?.code ?? null, '==', 0),
-      check(
-        'drain_exit_s',
-        `… within its shutdown timeout (${s.shutdownTimeoutMs / 1000} s, + 1 s to end the process)`,
-        drainExit ? drainExit.afterMs / 1000 : null,
-        '<=',
-        s.shutdownTimeoutMs / 1000 + 1,
-        's',
-      ),
+      ...exitChecks('drain_', 'a server stopped during an outage', drainExit, s.shutdownTimeoutMs),
       readBackCheck(writes),
     ],
     figures: {
@@ -508,7 +532,7 @@ export async function drainScenario(env: FaultEnv): Promise<ScenarioReport> {
   const run = await ScenarioRun.begin(
     env,
     'drain',
-    `Steady load at ${s.drainLoadFactor}× (${s.lookupsPerSecond * s.drainLoadFactor} lookups/s, ${s.writesPerSecond * s.drainLoadFactor} writes/s); SIGTERM to the server (drain ${s.drainMs} ms, shutdown timeout ${s.shutdownTimeoutMs} ms); clients stop sending 0.5 s before the drain ends.`,
+    `${steadyLoadText(env, s.drainLoadFactor)}; SIGTERM to the server (drain ${s.drainMs} ms, shutdown timeout ${s.shutdownTimeoutMs} ms); clients stop sending 0.5 s before the drain ends.`,
     { drainMs: s.drainMs, shutdownTimeoutMs: s.shutdownTimeoutMs },
   );
   await run.warmUp();
@@ -547,7 +571,7 @@ export async function drainScenario(env: FaultEnv): Promise<ScenarioReport> {
   let writes: ReadBack = { acknowledged: load.acknowledged.size, read_back: 0, missing: [] };
   const readError = await guarded(run, async () => {
     const reader = await run.extraServer('read-back');
-    writes = await readBack((await run.channelsTo(reader.address, 1))[0]!, load.acknowledged);
+    writes = await readBack(new Caller(await run.channelsTo(reader.address, 1)), load.acknowledged);
   });
   const during = figures
     ? [
@@ -570,14 +594,11 @@ export async function drainScenario(env: FaultEnv): Promise<ScenarioReport> {
         s.drainMs / 1000,
         's',
       ),
-      check('exit_code', 'exit code 0', figures?.exitCode ?? null, '==', 0),
-      check(
-        'exit_s',
-        `exit within the shutdown timeout (${s.shutdownTimeoutMs / 1000} s, + 1 s to end the process)`,
-        figures ? figures.exitAfterMs / 1000 : null,
-        '<=',
-        s.shutdownTimeoutMs / 1000 + 1,
-        's',
+      ...exitChecks(
+        '',
+        'the server',
+        figures && { code: figures.exitCode, afterMs: figures.exitAfterMs },
+        s.shutdownTimeoutMs,
       ),
       readBackCheck(writes),
     ],

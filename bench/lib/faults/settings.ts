@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 
+import { positiveNumber } from '../options.js';
 import type { ScenarioName } from './report.js';
 
 /** What the fault scenarios do and for how long: the full run, or the short one (`--quick`, CI). */
@@ -102,12 +103,6 @@ export const USAGE = `npm run bench:faults -- [options]
   --heap <size>           JVM heap per node (default 512m)
 `;
 
-function positive(name: string, raw: string): number {
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`--${name} ${raw}: expected a positive integer`);
-  return value;
-}
-
 export function parseFaultArgs(argv: readonly string[]): FaultOptions | 'help' {
   const { values } = parseArgs({
     args: [...argv],
@@ -127,8 +122,9 @@ export function parseFaultArgs(argv: readonly string[]): FaultOptions | 'help' {
   });
   if (values.help) return 'help';
   const settings = { ...(values.quick ? QUICK : FULL) };
-  if (values.cycles !== undefined) settings.cycles = positive('cycles', values.cycles);
-  if (values['deadline-ms'] !== undefined) settings.deadlineMs = positive('deadline-ms', values['deadline-ms']);
+  if (values.cycles !== undefined) settings.cycles = positiveNumber('cycles', values.cycles, true);
+  if (values['deadline-ms'] !== undefined)
+    settings.deadlineMs = positiveNumber('deadline-ms', values['deadline-ms'], true);
   const scenarios = values.scenarios === undefined ? [...SCENARIOS] : values.scenarios.split(',').map((s) => s.trim());
   for (const name of scenarios) {
     if (!SCENARIOS.includes(name as ScenarioName)) {
@@ -141,7 +137,7 @@ export function parseFaultArgs(argv: readonly string[]): FaultOptions | 'help' {
     outDir: values.out,
     dataDir: values['data-dir'],
     baseAddress: values['base-address'],
-    port: positive('port', values.port),
+    port: positiveNumber('port', values.port, true),
     heap: values.heap,
     keyspace: 'cassette_faults',
   };

@@ -39,7 +39,7 @@ export class Caller {
 
   constructor(private readonly channels: readonly grpc.Client[]) {}
 
-  send(method: string, request: Buffer, deadlineMs: number, done: (code: number) => void): void {
+  send(method: string, request: Buffer, deadlineMs: number, done: (code: number, response?: Buffer) => void): void {
     const channel = this.channels[this.next++ % this.channels.length]!;
     channel.makeUnaryRequest<Buffer, Buffer>(
       method,
@@ -47,7 +47,16 @@ export class Caller {
       passthrough,
       request,
       { deadline: Date.now() + deadlineMs },
-      (error) => done(error ? error.code : grpc.status.OK),
+      (error, response) => (error ? done(error.code) : done(grpc.status.OK, response)),
+    );
+  }
+
+  /** The response bytes of one call; rejects with the status code's name on an error. */
+  call(method: string, request: Buffer, deadlineMs: number): Promise<Buffer> {
+    return new Promise((resolve, reject) =>
+      this.send(method, request, deadlineMs, (code, response) =>
+        response ? resolve(response) : reject(new Error(grpc.status[code] ?? `status ${code}`)),
+      ),
     );
   }
 }

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-import type * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 
 import type {
@@ -16,6 +15,7 @@ import { applyRegistry } from '../../../src/registry/storage.js';
 import type { CassandraClient } from '../../../src/store/index.js';
 import { loadCassetteProtos } from '../../../src/server/index.js';
 import { Rng } from '../random.js';
+import type { Caller } from './traffic.js';
 
 /**
  * What the fault benchmark sends: the demo registry (schema/example.yaml), lookups of the
@@ -147,27 +147,12 @@ export interface ReadBack {
   missing: number[];
 }
 
-const passthrough = (buffer: Buffer): Buffer => buffer;
-
-function unary(client: grpc.Client, method: string, request: Buffer, deadlineMs: number): Promise<Buffer> {
-  return new Promise((resolve, reject) =>
-    client.makeUnaryRequest<Buffer, Buffer>(
-      method,
-      passthrough,
-      passthrough,
-      request,
-      { deadline: Date.now() + deadlineMs },
-      (error, response) => (error ? reject(error) : resolve(response!)),
-    ),
-  );
-}
-
 /**
  * Reads back every acknowledged write (user -> value) through GetOnlineFeatures, 100 users a call,
  * each call retried a few times (the cluster may still be settling after a fault): counts the
  * users whose clicks_7d is the acknowledged value.
  */
-export async function readBack(client: grpc.Client, acknowledged: ReadonlyMap<number, number>): Promise<ReadBack> {
+export async function readBack(caller: Caller, acknowledged: ReadonlyMap<number, number>): Promise<ReadBack> {
   const { lookup } = methodCodecs();
   const users = [...acknowledged.keys()];
   let matched = 0;
@@ -181,7 +166,7 @@ export async function readBack(client: grpc.Client, acknowledged: ReadonlyMap<nu
     let response: GetOnlineFeaturesResponse__Output | undefined;
     for (let attempt = 1; attempt <= READ_BACK_ATTEMPTS && !response; attempt++) {
       try {
-        response = lookup.responseDeserialize(await unary(client, LOOKUP_METHOD, request, 10_000));
+        response = lookup.responseDeserialize(await caller.call(LOOKUP_METHOD, request, 10_000));
       } catch {
         await new Promise((resolve) => setTimeout(resolve, 1000 * attempt));
       }
