@@ -1,6 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,6 +49,9 @@ function describeChecks(report: ScenarioReport): string {
   return report.checks.map((c) => `${c.pass ? 'pass' : 'FAIL'} ${c.id}: ${c.value} ${c.op} ${c.limit}`).join('\n');
 }
 
+/** Scenario reports and server logs stay here after the run (test-results/ is not committed). */
+const OUT_DIR = fileURLToPath(new URL('../../test-results/faults/', import.meta.url));
+
 describe('faults: node loss, overload, drain and Cassandra outages on 3 nodes', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'cassette-faults-'));
   const settings = QUICK;
@@ -55,10 +59,11 @@ describe('faults: node loss, overload, drain and Cassandra outages on 3 nodes', 
   let env: FaultEnv;
 
   beforeAll(async () => {
+    mkdirSync(OUT_DIR, { recursive: true });
     cluster = await startFaultCluster({ dataDir, baseAddress: BASE_ADDRESS, port: PORT, heap: '512m', logger });
     env = await prepareFaultEnv(cluster, settings, {
       keyspace: 'cassette_faults',
-      outDir: join(dataDir, 'out'),
+      outDir: OUT_DIR,
       logger,
       say,
     });
@@ -73,6 +78,7 @@ describe('faults: node loss, overload, drain and Cassandra outages on 3 nodes', 
   async function scenario(name: ScenarioName): Promise<ScenarioReport> {
     await makeClusterWhole(cluster!);
     const report = await runScenario(env, name);
+    writeFileSync(join(OUT_DIR, `${name}.json`), JSON.stringify(report, null, 2) + '\n');
     expect(report.error, describeChecks(report)).toBeNull();
     expect(report.process_deaths, 'server processes that died').toBe(0);
     return report;
