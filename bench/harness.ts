@@ -7,9 +7,8 @@
  * report.html. Open-loop scenarios first probe the maximum rate with a short closed loop, then
  * send at a fraction of it on a fixed schedule, measuring latency from intended send times.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { loadavg } from 'node:os';
 import { join, relative } from 'node:path';
 
 import pino from 'pino';
@@ -27,6 +26,7 @@ import { parseHarnessArgs, USAGE, type HarnessOptions } from './lib/options.js';
 import { buildPlan, type ScenarioSpec } from './lib/plan.js';
 import { CpuMeter, cpuSeconds, MachineCpuMeter, pidListeningOn } from './lib/proc.js';
 import { baselineRatios, feastRatios, reportSchema, type Report, type ScenarioResult } from './lib/report.js';
+import { git, machineInfo, progress } from './lib/run-info.js';
 import { ServerChild, type StatsLine } from './lib/servers.js';
 
 const OPEN_LOOP_MAX_IN_FLIGHT = 512;
@@ -35,18 +35,7 @@ const HTTP_CONNECTIONS = 64;
 const quietLogger = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'warn' });
 const startedAt = performance.now();
 
-function say(message: string): void {
-  const seconds = ((performance.now() - startedAt) / 1000).toFixed(0).padStart(4);
-  process.stdout.write(`[bench ${seconds}s] ${message}\n`);
-}
-
-function git(args: string[]): string {
-  try {
-    return execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return '';
-  }
-}
+const say = progress('bench', startedAt);
 
 /** Everything started by this run, stopped in reverse order on the way out (also on Ctrl-C). */
 class Resources {
@@ -499,13 +488,7 @@ async function main(): Promise<void> {
       git_commit: git(['rev-parse', 'HEAD']) || 'unknown',
       git_dirty: git(['status', '--porcelain', '--untracked-files=no']) !== '',
       command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
-      machine: {
-        cores: cpus().length,
-        cpu_model: cpus()[0]?.model.trim() ?? 'unknown',
-        memory_gb: Math.round((totalmem() / 2 ** 30) * 10) / 10,
-        node: process.version,
-        platform: `${process.platform} ${process.arch}`,
-      },
+      machine: machineInfo(),
       seed: options.seed,
       entities: options.entities,
       quick: options.quick,

@@ -29,17 +29,17 @@ function colorOf(s: Pick<ScenarioResult, 'system' | 'group' | 'cache' | 'key_dis
   return COLORS.other;
 }
 
-const escapeHtml = (text: string): string =>
+export const escapeHtml = (text: string): string =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
-function fmtMs(ms: number | null | undefined): string {
+export function fmtMs(ms: number | null | undefined): string {
   if (ms == null || !Number.isFinite(ms)) return '–';
   if (ms >= 100) return ms.toFixed(0);
   if (ms >= 10) return ms.toFixed(1);
   return ms.toFixed(2);
 }
 
-function fmtNum(n: number | null | undefined, digits = 0): string {
+export function fmtNum(n: number | null | undefined, digits = 0): string {
   if (n == null || !Number.isFinite(n)) return '–';
   return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
@@ -48,7 +48,7 @@ const fmtPct = (n: number | null | undefined, digits = 0): string => (n == null 
 
 // ---------------------------------------------------------------- scales and axes
 
-interface Scale {
+export interface Scale {
   (value: number): number;
   ticks: Array<{ value: number; label: string }>;
 }
@@ -71,7 +71,7 @@ function fmtTick(v: number): string {
 }
 
 /** Log scale over [min, max] widened to whole 1-2-5 steps, mapped onto [from, to] pixels. */
-function logScale(min: number, max: number, from: number, to: number): Scale {
+export function logScale(min: number, max: number, from: number, to: number): Scale {
   const lo = Math.max(min, 1e-3);
   const hi = Math.max(max, lo * 2);
   const step = (v: number, up: boolean): number => {
@@ -94,7 +94,7 @@ function niceStep(range: number, target: number): number {
   return [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
 }
 
-function linearScale(min: number, max: number, from: number, to: number, tickCount = 5): Scale {
+export function linearScale(min: number, max: number, from: number, to: number, tickCount = 5): Scale {
   const step = niceStep(Math.max(max - min, 1e-9), tickCount);
   const lo = Math.floor(min / step) * step;
   const hi = Math.max(Math.ceil(max / step) * step, lo + step);
@@ -110,7 +110,7 @@ function ninesLabel(n: number): string {
   return `${Number(p.toFixed(Math.max(0, n - 2)))}%`;
 }
 
-interface Frame {
+export interface Frame {
   width: number;
   height: number;
   left: number;
@@ -119,9 +119,9 @@ interface Frame {
   bottom: number;
 }
 
-const FRAME: Frame = { width: 470, height: 300, left: 56, right: 26, top: 16, bottom: 44 };
+export const FRAME: Frame = { width: 470, height: 300, left: 56, right: 26, top: 16, bottom: 44 };
 
-function axes(frame: Frame, x: Scale, y: Scale, xTitle: string, yTitle: string): string {
+export function axes(frame: Frame, x: Scale, y: Scale, xTitle: string, yTitle: string): string {
   const parts: string[] = [];
   const x0 = frame.left;
   const x1 = frame.width - frame.right;
@@ -147,11 +147,11 @@ function axes(frame: Frame, x: Scale, y: Scale, xTitle: string, yTitle: string):
   return parts.join('');
 }
 
-function svg(frame: Frame, body: string, label: string): string {
+export function svg(frame: Frame, body: string, label: string): string {
   return `<svg viewBox="0 0 ${frame.width} ${frame.height}" role="img" aria-label="${escapeHtml(label)}">${body}</svg>`;
 }
 
-function polyline(points: Array<[number, number]>, color: string, dashed = false): string {
+export function polyline(points: Array<[number, number]>, color: string, dashed = false): string {
   const d = points.map(([x, y], i) => `${i === 0 ? 'M' : 'L'}${x.toFixed(1)},${y.toFixed(1)}`).join('');
   return `<path d="${d}" fill="none" stroke="${color}" stroke-width="2"${dashed ? ' stroke-dasharray="5 4"' : ''}/>`;
 }
@@ -162,7 +162,7 @@ interface Series {
   scenario: ScenarioResult;
 }
 
-function legend(items: Array<{ label: string; color: string; note?: string }>): string {
+export function legend(items: Array<{ label: string; color: string; note?: string }>): string {
   return `<div class="legend">${items
     .map(
       (i) =>
@@ -361,7 +361,7 @@ function headline(report: Report): string {
   return cards.length ? `<div class="cards">${cards.join('')}</div>` : '';
 }
 
-const CSS = `
+export const CSS = `
 :root{--ink:#0f172a;--muted:#64748b;--line:#e2e8f0;--bg:#f8fafc}
 *{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--ink);background:var(--bg)}
 main{max-width:1440px;margin:0 auto;padding:28px 32px 60px}
