@@ -85,6 +85,8 @@ describe('the latency harness (npm run bench)', () => {
     rmSync(out, { recursive: true, force: true });
   });
 
+  // The time limit is a safety net only: a quick run's wall time grows with its scenario list and the
+  // machine's load (70 s on a quiet machine, past 120 s with other suites running).
   it('runs --quick on a tiny dataset and writes a complete report.json and a self-contained report.html', async () => {
     const { code, output } = await runHarness([
       '--quick',
@@ -148,5 +150,5 @@ describe('the latency harness (npm run bench)', () => {
     expect(html).toContain('<svg');
     // Self-contained: no scripts, stylesheets, images or anything else loaded from elsewhere.
     expect(html).not.toMatch(/<script|<link|<img|<iframe|src\s*=|url\(|@import|https?:\/\//i);
-  }, 120_000);
+  }, 600_000);
 });
