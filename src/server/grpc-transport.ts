@@ -16,6 +16,7 @@ import type { Logger } from '../observability/logger.js';
 import { toServiceStatus } from '../api/index.js';
 import { CassetteError } from '../errors/index.js';
 import { loadCassetteProtos } from '../api/proto.js';
+import { minWriteTimeHeader, writeTimeTrailer } from '../coherence/token.js';
 import type { ServingCore } from './compose.js';
 
 const UNAVAILABLE_LOG_INTERVAL_MS = 5_000;
@@ -224,6 +225,7 @@ export class GrpcTransport {
       const ctx: CallContext = {
         deadline: Number.isFinite(deadlineMs) ? deadlineMs : Date.now() + defaultDeadlineMs,
         isCancelled: () => call.cancelled,
+        minWriteTime: minWriteTimeHeader(call.metadata),
       };
       const request: unknown = call.request;
       if (request instanceof UndecodableMessage) {
@@ -237,7 +239,7 @@ export class GrpcTransport {
         pending = Promise.reject(error);
       }
       pending.then(
-        (response) => callback(null, response),
+        (response) => callback(null, response, writeTimeTrailer(response)),
         (error: unknown) => callback(this.toServiceError(method, error)),
       );
     };
@@ -268,7 +270,7 @@ export class GrpcTransport {
         pending = Promise.reject(error);
       }
       pending.then(
-        (response) => callback(null, response),
+        (response) => callback(null, response, writeTimeTrailer(response)),
         (error: unknown) => callback(this.toServiceError(method, error)),
       );
     };

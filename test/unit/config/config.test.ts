@@ -68,7 +68,12 @@ describe('loadConfig: defaults', () => {
         healthProbeIntervalMs: 1000,
         healthProbeTimeoutMs: 1000,
       },
-      cache: { enabled: true, maxBytes: 256 * 1024 * 1024, ttlMs: 30_000 },
+      cache: {
+        enabled: true,
+        maxBytes: 256 * 1024 * 1024,
+        ttlMs: 30_000,
+        coherence: { enabled: true, maxStalenessMs: 1000, maxClockSkewMs: 50, logWriteBudgetMs: 200 },
+      },
       registry: { refreshIntervalMs: 10_000 },
       ingest: {
         maxFutureSkewMs: 300_000,

@@ -1,0 +1,212 @@
+import { rowCacheKey } from '../cache/invalidation.js';
+import type { Logger } from '../observability/logger.js';
+import { isInvalidRequest } from '../store/errors.js';
+import type { CoherenceTables } from './log-tables.js';
+import { AppliedEntries, LagHistogram, LogPosition, logBucketsBetween, type WindowSettings } from './window.js';
+
+export interface CoherenceSettings extends WindowSettings {
+  readonly pollIntervalMs: number;
+}
+
+/** The coherence counters: what the stats line logs and the metrics read. */
+export interface CoherenceStats {
+  /** Polls of the log (and generations) that succeeded / failed. */
+  readonly polls: number;
+  readonly pollFailures: number;
+  /** Log entries applied (each entry once, however many polls read it). */
+  readonly entriesApplied: number;
+  /** Cached keys dropped because a log entry named them (whether or not they were cached). */
+  readonly keysDropped: number;
+  /** Feature views whose cached rows were dropped for a new generation (a bulk load). */
+  readonly viewDrops: number;
+  /** Times the whole cache was dropped because the replica fell behind the bound. */
+  readonly wholeCacheDrops: number;
+  /** True while the log is not applied within the bound (cached rows older than the bound are not served). */
+  readonly behind: boolean;
+  /** Milliseconds since the log was last applied. */
+  readonly sinceAppliedMs: number;
+  /** Measured invalidation lag: entry stamp to drop, ms (see LagHistogram). */
+  readonly lag: { count: number; sumMs: number; maxMs: number; buckets: readonly number[] };
+}
+
+/** The cache as coherence drives it. */
+export interface CoherentCache {
+  invalidate(key: string): void;
+  clear(): void;
+}
+
+/** How long one poll's queries may take: a poll slower than this is a failed poll. */
+function pollTimeoutMs(settings: CoherenceSettings): number {
+  return Math.max(50, Math.floor(settings.maxStalenessMs / 2));
+}
+
+/**
+ * One replica's side of cache coherence (see index.ts): polls the invalidation log and the view
+ * generations, drops the cached rows they name, and says which cached rows may still be served
+ * (minReadAtMs). Polls never overlap; a failed or slow poll is counted and the next one tries
+ * again, and once the log has not been applied for maxStaleness the replica serves no cached row
+ * older than the bound and drops its whole cache at the next poll.
+ */
+export class CacheCoherence {
+  private readonly position: LogPosition;
+  private readonly applied = new AppliedEntries();
+  private readonly lag = new LagHistogram();
+  /** The generation last seen per view; undefined until a poll has read them. */
+  private generations: Map<string, string> | undefined;
+  /** Per view: cached rows read before this (Date.now() ms) are not served (a bulk load bumped the view). */
+  private readonly viewFloors = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private polling: Promise<void> | undefined;
+  private wasBehind = false;
+  private readonly counters = {
+    polls: 0,
+    pollFailures: 0,
+    entriesApplied: 0,
+    keysDropped: 0,
+    viewDrops: 0,
+    wholeCacheDrops: 0,
+  };
+
+  constructor(
+    private readonly tables: Pick<CoherenceTables, 'read' | 'generations'>,
+    private readonly cache: CoherentCache,
+    private readonly registry: { readonly current: { readonly version: number } },
+    private readonly settings: CoherenceSettings,
+    private readonly logger: Logger,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.position = new LogPosition(settings, now());
+  }
+
+  /**
+   * The earliest read time (Date.now() ms) of a cached row of `view` that may be served at
+   * `nowMs`: -Infinity when any may.
+   */
+  minReadAtMs(view: string, nowMs: number): number {
+    const oldest = this.position.minReadAtMs(nowMs);
+    const floor = this.viewFloors.get(view);
+    return floor === undefined || floor < oldest ? oldest : floor;
+  }
+
+  /**
+   * Reads the log once (so the generations every later poll compares with are known before the
+   * first request), then every pollIntervalMs until stop(). Fails only when the coherence tables
+   * do not exist; any other failure of the first poll leaves the replica behind until a poll succeeds.
+   */
+  async start(): Promise<void> {
+    try {
+      await this.poll();
+    } catch (error) {
+      if (isInvalidRequest(error)) {
+        throw new Error(
+          `cache coherence: the invalidation log cannot be read (${(error as Error).message}); ` +
+            'run `cassette apply` again to create its tables, or set cache.coherence.enabled: false',
+          { cause: error },
+        );
+      }
+    }
+    this.timer = setInterval(() => void this.poll().catch(() => undefined), this.settings.pollIntervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One poll (joins the running one); rejects when it failed (already counted and logged). */
+  poll(): Promise<void> {
+    this.polling ??= this.pollOnce().finally(() => {
+      this.polling = undefined;
+    });
+    return this.polling;
+  }
+
+  stats(): CoherenceStats {
+    const now = this.now();
+    const { count, sumMs, maxMs, buckets } = this.lag;
+    return {
+      ...this.counters,
+      behind: this.position.isBehind(now),
+      sinceAppliedMs: now - this.position.coveredUntil,
+      lag: { count, sumMs, maxMs, buckets: [...buckets] },
+    };
+  }
+
+  private async pollOnce(): Promise<void> {
+    const startedAt = this.now();
+    if (this.position.isBehind(startedAt)) this.dropEverything(startedAt);
+    const window = this.position.window(startedAt);
+    const timeoutMs = pollTimeoutMs(this.settings);
+    try {
+      const [pages, generations] = await Promise.all([
+        Promise.all(
+          logBucketsBetween(window.fromMicros, window.toMicros).map((b) =>
+            this.tables.read(b, window.fromMicros, timeoutMs),
+          ),
+        ),
+        this.tables.generations(timeoutMs),
+      ]);
+      // A poll that took longer than its timeout allows would leave less of the bound than assumed.
+      if (this.now() - startedAt > timeoutMs) throw new Error(`the poll took longer than ${timeoutMs} ms`);
+      const version = this.registry.current.version;
+      const appliedAt = this.now();
+      for (const entries of pages) {
+        for (const entry of entries) {
+          const id = `${entry.writtenAtMicros}\u0000${entry.writer}\u0000${entry.view}\u0000${entry.key}`;
+          if (!this.applied.firstTime(id, entry.writtenAtMicros)) continue;
+          this.cache.invalidate(rowCacheKey(version, entry.view, entry.key));
+          this.counters.entriesApplied++;
+          this.counters.keysDropped++;
+          this.lag.record(appliedAt - entry.writtenAtMicros / 1000);
+        }
+      }
+      this.applyGenerations(generations, appliedAt);
+      this.applied.forgetBefore(window.fromMicros);
+      this.position.applied(startedAt);
+      this.counters.polls++;
+      if (this.wasBehind) {
+        this.wasBehind = false;
+        this.logger.info('cache coherence: the invalidation log is read again; cached rows are served');
+      }
+    } catch (error) {
+      this.counters.pollFailures++;
+      if (!this.wasBehind && this.position.isBehind(this.now())) {
+        this.wasBehind = true;
+        this.logger.warn(
+          { err: error, maxStalenessMs: this.settings.maxStalenessMs },
+          'cache coherence: the invalidation log could not be read within the bound; ' +
+            'cached rows older than the bound are not served until it can',
+        );
+      }
+      throw error;
+    }
+  }
+
+  /** Drops the cached rows of every view whose generation changed (a bulk load wrote to it). */
+  private applyGenerations(generations: Map<string, string>, appliedAt: number): void {
+    const previous = this.generations;
+    this.generations = generations;
+    if (previous === undefined) {
+      // The first read: the cache was empty until now unless earlier polls failed, and then
+      // nothing says which views changed meanwhile.
+      if (this.counters.polls > 0 || this.counters.pollFailures > 0) this.dropEverything(appliedAt);
+      return;
+    }
+    for (const [view, generation] of generations) {
+      if (previous.get(view) === generation) continue;
+      this.viewFloors.set(view, appliedAt);
+      this.counters.viewDrops++;
+      this.logger.info(
+        { view, generation },
+        'cache coherence: a bulk load wrote to the view; its cached rows are dropped',
+      );
+    }
+  }
+
+  private dropEverything(nowMs: number): void {
+    this.cache.clear();
+    this.position.emptied(nowMs);
+    this.counters.wholeCacheDrops++;
+  }
+}
