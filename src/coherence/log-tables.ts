@@ -36,13 +36,13 @@ export function coherenceTableStatements(keyspace: string): string[] {
   const ks = q(keyspace);
   return [
     `CREATE TABLE IF NOT EXISTS ${ks}.${q(INVALIDATION_LOG_TABLE)} ` +
-      '(bucket bigint, written_at bigint, writer text, view text, key text, ' +
-      'PRIMARY KEY ((bucket), written_at, writer, view, key)) ' +
+      '(bucket bigint, written_at bigint, writer text, feature_view text, entity_key text, ' +
+      'PRIMARY KEY ((bucket), written_at, writer, feature_view, entity_key)) ' +
       `WITH default_time_to_live = ${LOG_TTL_SECONDS} AND gc_grace_seconds = ${LOG_TTL_SECONDS} ` +
       "AND compaction = {'class': 'TimeWindowCompactionStrategy', 'compaction_window_unit': 'MINUTES', " +
       "'compaction_window_size': 5}",
     `CREATE TABLE IF NOT EXISTS ${ks}.${q(GENERATIONS_TABLE)} ` +
-      '(scope text, view text, generation counter, PRIMARY KEY ((scope), view))',
+      '(scope text, feature_view text, generation counter, PRIMARY KEY ((scope), feature_view))',
   ];
 }
 
@@ -75,10 +75,10 @@ export class CoherenceTables {
   ) {
     const log = `${q(keyspace)}.${q(INVALIDATION_LOG_TABLE)}`;
     const generations = `${q(keyspace)}.${q(GENERATIONS_TABLE)}`;
-    this.insertCql = `INSERT INTO ${log} (bucket, written_at, writer, view, key) VALUES (?, ?, ?, ?, ?)`;
-    this.selectCql = `SELECT written_at, writer, view, key FROM ${log} WHERE bucket = ? AND written_at >= ?`;
-    this.bumpCql = `UPDATE ${generations} SET generation = generation + 1 WHERE scope = ? AND view = ?`;
-    this.generationsCql = `SELECT view, generation FROM ${generations} WHERE scope = ?`;
+    this.insertCql = `INSERT INTO ${log} (bucket, written_at, writer, feature_view, entity_key) VALUES (?, ?, ?, ?, ?)`;
+    this.selectCql = `SELECT written_at, writer, feature_view, entity_key FROM ${log} WHERE bucket = ? AND written_at >= ?`;
+    this.bumpCql = `UPDATE ${generations} SET generation = generation + 1 WHERE scope = ? AND feature_view = ?`;
+    this.generationsCql = `SELECT feature_view, generation FROM ${generations} WHERE scope = ?`;
   }
 
   /** Logs `rows` (at most LOG_BATCH_ENTRIES) as changed by `writer`, stamped `writtenAtMicros`: one single-partition batch. */
@@ -109,8 +109,8 @@ export class CoherenceTables {
       entries.push({
         writtenAtMicros: (row.get('written_at') as cassandra.types.Long).toNumber(),
         writer: row.get('writer') as string,
-        view: row.get('view') as string,
-        key: row.get('key') as string,
+        view: row.get('feature_view') as string,
+        key: row.get('entity_key') as string,
       });
     }
     return entries;
@@ -134,7 +134,7 @@ export class CoherenceTables {
     });
     const generations = new Map<string, string>();
     for (const row of result.rows) {
-      generations.set(row.get('view') as string, (row.get('generation') as cassandra.types.Long).toString());
+      generations.set(row.get('feature_view') as string, (row.get('generation') as cassandra.types.Long).toString());
     }
     return generations;
   }

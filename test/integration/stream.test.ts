@@ -172,6 +172,7 @@ describe('StreamWriteFeatures against a real Cassandra', () => {
       rows_expired: '0',
       messages_received: String(messages),
       rows_received: String(messages * perMessage),
+      consistency_token: expect.any(String),
     });
     const sample = [10_000, 10_001, 12_345, 19_999];
     expect(await ages(sample)).toEqual(sample.map((u) => u % 97));
