@@ -106,7 +106,7 @@ describe('GenerationBumpingSink', () => {
     const { bumping, pushed, bumps, flushes } = sink(clock);
     for (let t = 0; t <= 1200; t += 100) {
       clock.now = t;
-      bumping.push(row, t);
+      expect(bumping.push(row, t)).toBeNull();
       await Promise.resolve();
     }
     expect(pushed).toHaveLength(13);
