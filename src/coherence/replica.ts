@@ -13,6 +13,8 @@ export interface CoherenceStats {
   /** Polls of the log (and generations) that succeeded / failed. */
   readonly polls: number;
   readonly pollFailures: number;
+  /** Queries sent to Cassandra by polls (one per log bucket read, one for the generations). */
+  readonly queries: number;
   /** Log entries applied (each entry once, however many polls read it). */
   readonly entriesApplied: number;
   /** Cached keys dropped because a log entry named them (whether or not they were cached). */
@@ -21,10 +23,13 @@ export interface CoherenceStats {
   readonly viewDrops: number;
   /** Times the whole cache was dropped because the replica fell behind the bound. */
   readonly wholeCacheDrops: number;
-  /** True while the log is not applied within the bound (cached rows older than the bound are not served). */
+  /**
+   * True while no poll has succeeded for longer than the bound: cached rows older than the bound
+   * are not served, and the cache is dropped whole at every poll until one succeeds.
+   */
   readonly behind: boolean;
-  /** Milliseconds since the log was last applied. */
-  readonly sinceAppliedMs: number;
+  /** Milliseconds since the last poll that succeeded started. */
+  readonly sinceLastPollMs: number;
   /** Measured invalidation lag: entry stamp to drop, ms (see LagHistogram). */
   readonly lag: { count: number; sumMs: number; maxMs: number; buckets: readonly number[] };
 }
@@ -58,12 +63,15 @@ export class CacheCoherence {
   private generations: Map<string, string> | undefined;
   /** Per view: cached rows read before this (Date.now() ms) are not served (a bulk load bumped the view). */
   private readonly viewFloors = new Map<string, number>();
+  /** When the last poll that succeeded started (the cache's own start before any). */
+  private lastPollMs: number;
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
   private wasBehind = false;
   private readonly counters = {
     polls: 0,
     pollFailures: 0,
+    queries: 0,
     entriesApplied: 0,
     keysDropped: 0,
     viewDrops: 0,
@@ -78,7 +86,8 @@ export class CacheCoherence {
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
   ) {
-    this.position = new LogPosition(settings, now());
+    this.lastPollMs = now();
+    this.position = new LogPosition(settings, this.lastPollMs);
   }
 
   /**
@@ -130,8 +139,8 @@ export class CacheCoherence {
     const { count, sumMs, maxMs, buckets } = this.lag;
     return {
       ...this.counters,
-      behind: this.position.isBehind(now),
-      sinceAppliedMs: now - this.position.coveredUntil,
+      behind: now - this.lastPollMs > this.settings.maxStalenessMs,
+      sinceLastPollMs: now - this.lastPollMs,
       lag: { count, sumMs, maxMs, buckets: [...buckets] },
     };
   }
@@ -142,12 +151,10 @@ export class CacheCoherence {
     const window = this.position.window(startedAt);
     const timeoutMs = pollTimeoutMs(this.settings);
     try {
+      const buckets = logBucketsBetween(window.fromMicros, window.toMicros);
+      this.counters.queries += buckets.length + 1;
       const [pages, generations] = await Promise.all([
-        Promise.all(
-          logBucketsBetween(window.fromMicros, window.toMicros).map((b) =>
-            this.tables.read(b, window.fromMicros, timeoutMs),
-          ),
-        ),
+        Promise.all(buckets.map((b) => this.tables.read(b, window.fromMicros, timeoutMs))),
         this.tables.generations(timeoutMs),
       ]);
       const version = this.registry.current.version;
@@ -165,6 +172,7 @@ export class CacheCoherence {
       this.applyGenerations(generations, appliedAt);
       this.applied.forgetBefore(window.fromMicros);
       this.position.applied(startedAt);
+      this.lastPollMs = startedAt;
       this.counters.polls++;
       if (this.wasBehind) {
         this.wasBehind = false;
@@ -172,7 +180,7 @@ export class CacheCoherence {
       }
     } catch (error) {
       this.counters.pollFailures++;
-      if (!this.wasBehind && this.position.isBehind(this.now())) {
+      if (!this.wasBehind && this.now() - this.lastPollMs > this.settings.maxStalenessMs) {
         this.wasBehind = true;
         this.logger.warn(
           { err: error, maxStalenessMs: this.settings.maxStalenessMs },

@@ -127,7 +127,9 @@ describe('CacheCoherence', () => {
     clock.now = 101_250;
     await expect(coherence.poll()).rejects.toThrow();
     expect(cache.clears).toBe(1);
-    expect(coherence.stats()).toMatchObject({ wholeCacheDrops: 1, pollFailures: 5 });
+    expect(coherence.stats()).toMatchObject({ wholeCacheDrops: 1, pollFailures: 5, behind: true });
+    // The emptied cache may serve what it reads from now on, for the bound.
+    expect(coherence.minReadAtMs('users', 101_300)).toBe(Number.NEGATIVE_INFINITY);
 
     tables.down = false;
     tables.log(101_300, 'users', 'x');
