@@ -21,21 +21,27 @@
  *   LOCAL_QUORUM, the log entries stamped since its last applied poll (less an overlap for the
  *   writers' log latency budget and the clock skew, see LogPosition) and the generations, and
  *   drops the cached rows they name; entries seen twice in the overlap are applied once.
- * - Falling behind is detected, not assumed away. The replica knows when it last applied the log
- *   (coveredUntil). A cached row is served only if it was read after coveredUntil - maxStaleness
- *   would allow, i.e. read after now - maxStaleness, or coveredUntil is within maxStaleness of now.
- *   So when polls fail (Cassandra unreachable, a long pause), rows older than the bound are read
- *   again instead of served, and the next poll drops the whole cache and starts its window afresh.
+ * - Falling behind is detected, not assumed away. The replica knows the time up to which every
+ *   visible log entry has been applied (LogPosition.coveredUntil). A cached row is served only if
+ *   it was read after now - maxStaleness, or coveredUntil is after that: then every write
+ *   acknowledged before it has been applied. So when polls fail (Cassandra unreachable, a long
+ *   pause), rows older than the bound are read again instead of served, and the next poll drops
+ *   the whole cache and starts its window afresh.
  * - Clocks. Stamps are the writer's clock, windows the reader's: the overlap covers
  *   maxClockSkewMs; a log write acknowledged later than logWriteBudgetMs after its stamp is
  *   written again with a new stamp, so a reader never needs to look further back than the budget.
  *   Nothing else compares clocks of two machines except the consistency token (moved later by
- *   the skew). Durations on one machine use Date.now(); a step of the wall clock counts as skew.
+ *   the skew). The skew is an assumption, so it is checked: each replica compares its clock with
+ *   a Cassandra node's every minute and warns when it is further than half the skew from it.
+ *   Durations on one machine use Date.now(); a step of the wall clock counts as skew.
  * - Read-your-writes. A write answers its consistency token (the time it was acknowledged, µs)
  *   in WriteFeaturesResponse.consistency_token and trailer `cassette-write-time`; a read sending
  *   it back (min_write_time, or metadata `cassette-min-write-time`) gets no cached row (nor joins
  *   a read in flight) that started before token + maxClockSkewMs: it reads Cassandra, at the
  *   read consistency, which sees the acknowledged write (LOCAL_QUORUM both ways by default).
+ *
+ * One data center: the log is written and read at LOCAL_QUORUM, so replicas in another data
+ * center see entries only as fast as Cassandra replicates them there.
  *
  * Cost per replica: one log query per poll (two when the window crosses a bucket edge) and one
  * generations query: about 8-10 queries/s at the default 1 s bound. Writers add one log batch per

@@ -125,6 +125,17 @@ export class CoherenceTables {
     });
   }
 
+  /** The clock of the Cassandra node that coordinates this query (ms since the epoch). */
+  async cassandraNowMs(timeoutMs: number): Promise<number> {
+    const result = await this.client.execute('SELECT toUnixTimestamp(now()) AS now FROM system.local', [], {
+      prepare: true,
+      consistency: cassandra.types.consistencies.localOne,
+      readTimeout: timeoutMs,
+    });
+    const now = result.first()?.get('now') as Date | cassandra.types.Long | undefined;
+    return now instanceof Date ? now.getTime() : Number(now?.toString());
+  }
+
   /** Every view's generation (views never bumped are absent), as decimal strings. */
   async generations(timeoutMs: number): Promise<Map<string, string>> {
     const result = await this.client.execute(this.generationsCql, [GENERATIONS_SCOPE], {

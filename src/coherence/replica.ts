@@ -2,7 +2,19 @@ import { rowCacheKey } from '../cache/invalidation.js';
 import type { Logger } from '../observability/logger.js';
 import { isInvalidRequest } from '../store/errors.js';
 import type { CoherenceTables } from './log-tables.js';
-import { AppliedEntries, LagHistogram, LogPosition, logBucketsBetween, type WindowSettings } from './window.js';
+import {
+  AppliedEntries,
+  clockOffset,
+  exceedsSkew,
+  LagHistogram,
+  LogPosition,
+  logBucketsBetween,
+  type ClockOffset,
+  type WindowSettings,
+} from './window.js';
+
+/** How often the clock is compared with Cassandra's (see checkClock). */
+const CLOCK_CHECK_INTERVAL_MS = 60_000;
 
 export interface CoherenceSettings extends WindowSettings {
   readonly pollIntervalMs: number;
@@ -32,6 +44,10 @@ export interface CoherenceStats {
   readonly sinceLastPollMs: number;
   /** Measured invalidation lag: entry stamp to drop, ms (see LagHistogram). */
   readonly lag: { count: number; sumMs: number; maxMs: number; buckets: readonly number[] };
+  /** The last comparison of this server's clock with Cassandra's (undefined before the first). */
+  readonly clock: ClockOffset | undefined;
+  /** Comparisons that found this clock further from Cassandra's than half of maxClockSkewMs. */
+  readonly clockSkewWarnings: number;
 }
 
 /** The cache as coherence drives it. */
@@ -68,6 +84,9 @@ export class CacheCoherence {
   private timer: NodeJS.Timeout | undefined;
   private polling: Promise<void> | undefined;
   private wasBehind = false;
+  private clockTimer: NodeJS.Timeout | undefined;
+  private clock: ClockOffset | undefined;
+  private clockSkewWarnings = 0;
   private readonly counters = {
     polls: 0,
     pollFailures: 0,
@@ -79,7 +98,8 @@ export class CacheCoherence {
   };
 
   constructor(
-    private readonly tables: Pick<CoherenceTables, 'read' | 'generations'>,
+    private readonly tables: Pick<CoherenceTables, 'read' | 'generations'> &
+      Partial<Pick<CoherenceTables, 'cassandraNowMs'>>,
     private readonly cache: CoherentCache,
     private readonly registry: { readonly current: { readonly version: number } },
     private readonly settings: CoherenceSettings,
@@ -119,11 +139,45 @@ export class CacheCoherence {
     }
     this.timer = setInterval(() => void this.poll().catch(() => undefined), this.settings.pollIntervalMs);
     this.timer.unref();
+    await this.checkClock();
+    this.clockTimer = setInterval(() => void this.checkClock(), CLOCK_CHECK_INTERVAL_MS);
+    this.clockTimer.unref();
+    const { maxStalenessMs, pollIntervalMs, maxClockSkewMs, logWriteBudgetMs } = this.settings;
+    this.logger.info(
+      { maxStalenessMs, pollIntervalMs, maxClockSkewMs, logWriteBudgetMs, clock: this.clock },
+      'cache coherence: polling the invalidation log',
+    );
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    if (this.clockTimer) clearInterval(this.clockTimer);
     this.timer = undefined;
+    this.clockTimer = undefined;
+  }
+
+  /**
+   * Compares this server's clock with a Cassandra node's: the bound assumes servers' clocks within
+   * maxClockSkewMs of each other, so one found further than half of it from Cassandra's is
+   * logged (and counted). Nothing is changed: the stamps stay this server's.
+   */
+  async checkClock(): Promise<void> {
+    if (this.tables.cassandraNowMs === undefined) return;
+    try {
+      const sentAt = this.now();
+      const theirs = await this.tables.cassandraNowMs(pollTimeoutMs(this.settings));
+      this.clock = clockOffset(sentAt, theirs, this.now());
+    } catch {
+      return; // the polls report an unreachable Cassandra
+    }
+    if (exceedsSkew(this.clock, this.settings.maxClockSkewMs)) {
+      this.clockSkewWarnings++;
+      this.logger.warn(
+        { offsetMs: Math.round(this.clock.offsetMs), maxClockSkewMs: this.settings.maxClockSkewMs },
+        "cache coherence: this server's clock is further from Cassandra's than half of " +
+          'cache.coherence.maxClockSkewMs; the staleness bound assumes less (synchronize the clocks, or raise it)',
+      );
+    }
   }
 
   /** One poll (joins the running one); rejects when it failed (already counted and logged). */
@@ -142,6 +196,8 @@ export class CacheCoherence {
       behind: now - this.lastPollMs > this.settings.maxStalenessMs,
       sinceLastPollMs: now - this.lastPollMs,
       lag: { count, sumMs, maxMs, buckets: [...buckets] },
+      clock: this.clock,
+      clockSkewWarnings: this.clockSkewWarnings,
     };
   }
 

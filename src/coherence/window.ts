@@ -151,3 +151,27 @@ export class LagHistogram {
     this.buckets[i]!++;
   }
 }
+
+/** This server's clock against a Cassandra node's, from one query timed on this side. */
+export interface ClockOffset {
+  /** Theirs minus ours (ms), taking their reading to be from the middle of the round trip. */
+  readonly offsetMs: number;
+  /** How far off that may be: half the round trip. */
+  readonly uncertaintyMs: number;
+}
+
+export function clockOffset(sentAtMs: number, theirNowMs: number, answeredAtMs: number): ClockOffset {
+  return {
+    offsetMs: theirNowMs - (sentAtMs + answeredAtMs) / 2,
+    uncertaintyMs: (answeredAtMs - sentAtMs) / 2,
+  };
+}
+
+/**
+ * Whether an offset shows this clock further than half the allowed skew from Cassandra's: two
+ * servers each within half of it from the same reference are within the skew of each other.
+ * Only a certain excess counts (the round trip's uncertainty is given the benefit of the doubt).
+ */
+export function exceedsSkew(offset: ClockOffset, maxClockSkewMs: number): boolean {
+  return Math.abs(offset.offsetMs) - offset.uncertaintyMs > maxClockSkewMs / 2;
+}

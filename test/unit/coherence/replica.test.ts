@@ -14,6 +14,13 @@ class FakeTables {
   readonly generationOf = new Map<string, string>();
   down = false;
   queries = 0;
+  /** Cassandra's clock minus ours. */
+  clockOffsetMs = 0;
+  now = () => 0;
+
+  async cassandraNowMs(): Promise<number> {
+    return this.now() + this.clockOffsetMs;
+  }
 
   log(writtenAtMs: number, view: string, key: string, writer = 'w1'): void {
     this.entries.push({ writtenAtMicros: writtenAtMs * 1000, writer, view, key });
@@ -46,6 +53,7 @@ class FakeCache {
 function replica(startMs = 100_000) {
   const clock = { now: startMs };
   const tables = new FakeTables();
+  tables.now = () => clock.now;
   const cache = new FakeCache();
   const coherence = new CacheCoherence(
     tables,
@@ -157,5 +165,14 @@ describe('CacheCoherence', () => {
     clock.now = 100_750;
     await coherence.poll();
     expect(tables.queries).toBe(4);
+  });
+
+  it("compares its clock with Cassandra's and counts an offset past half the allowed skew", async () => {
+    const { tables, coherence } = replica();
+    await coherence.checkClock();
+    expect(coherence.stats()).toMatchObject({ clock: { offsetMs: 0, uncertaintyMs: 0 }, clockSkewWarnings: 0 });
+    tables.clockOffsetMs = -40;
+    await coherence.checkClock();
+    expect(coherence.stats()).toMatchObject({ clock: { offsetMs: -40 }, clockSkewWarnings: 1 });
   });
 });

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 
 import {
   AppliedEntries,
+  clockOffset,
+  exceedsSkew,
   LagHistogram,
   LAG_BUCKETS_MS,
   logBucketOf,
@@ -97,5 +99,19 @@ describe('LagHistogram', () => {
     expect(lag.buckets[LAG_BUCKETS_MS.indexOf(10)]).toBe(1);
     expect(lag.buckets[LAG_BUCKETS_MS.indexOf(100)]).toBe(1);
     expect(lag.buckets[LAG_BUCKETS_MS.length]).toBe(1);
+  });
+});
+
+describe('clock offsets', () => {
+  it("takes Cassandra's reading to be from the middle of the round trip", () => {
+    expect(clockOffset(1000, 1040, 1020)).toEqual({ offsetMs: 30, uncertaintyMs: 10 });
+    expect(clockOffset(1000, 990, 1000)).toEqual({ offsetMs: -10, uncertaintyMs: 0 });
+  });
+
+  it('warns only about an offset certainly beyond half the allowed skew', () => {
+    expect(exceedsSkew({ offsetMs: 26, uncertaintyMs: 0 }, 50)).toBe(true);
+    expect(exceedsSkew({ offsetMs: -26, uncertaintyMs: 0 }, 50)).toBe(true);
+    expect(exceedsSkew({ offsetMs: 25, uncertaintyMs: 0 }, 50)).toBe(false);
+    expect(exceedsSkew({ offsetMs: 40, uncertaintyMs: 20 }, 50)).toBe(false);
   });
 });
