@@ -25,6 +25,7 @@ import { featureViewFromSpec, viewNamed, type FeatureViewDef } from '../registry
 import { loadAppliedRegistry } from '../registry/storage.js';
 import { CassandraStore, connectSession } from '../store/index.js';
 import { commandContext, resolveCassandra, type CommandContext, type GlobalOptions } from './context.js';
+import { stopOnSignals } from './job-signals.js';
 
 export interface IngestOptions {
   view: string;
@@ -191,14 +192,7 @@ export async function ingestCommand(program: Command, files: string[], options: 
   const target = options.server
     ? await serverTarget(options.server, options.view)
     : await directTarget(ctx, options.view);
-  let stopping = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) process.exit(130);
-    stopping = true;
-    logger.warn({ signal }, 'stopping: finishing the writes in flight and saving the checkpoint (again to quit now)');
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stop = stopOnSignals(logger);
   try {
     const progress = options.progress
       ? new ProgressReporter({
@@ -232,7 +226,7 @@ export async function ingestCommand(program: Command, files: string[], options: 
         checkpointIntervalMs: 1000,
         maxOutstanding: MAX_OUTSTANDING,
       },
-      { logger, ...(progress ? { progress } : {}), stopRequested: () => stopping, openSink: target.openSink },
+      { logger, ...(progress ? { progress } : {}), stopRequested: stop.requested, openSink: target.openSink },
     );
     logger.info({ ...summary }, 'ingestion summary');
     process.stdout.write((options.json ? JSON.stringify(summary, null, 2) : describeSummary(summary)) + '\n');
@@ -243,8 +237,7 @@ export async function ingestCommand(program: Command, files: string[], options: 
       process.exitCode = 130;
     }
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.release();
     await target.close();
   }
 }

@@ -66,12 +66,18 @@ export class FeatureReader {
     return encodeResponse(plan, rows, nowMs * 1000, origins && rowFreshness(plan, origins, nowMs));
   }
 
-  private async readRows(
+  /**
+   * The rows `plan` needs, per view slot and distinct key, for a plan made on registry `version`
+   * (the Feast APIs plan their requests themselves and read through here). No cached row read
+   * before `tokenReadAtMs` is served (a consistency token), nor one coherence refuses; `origins`
+   * records where each row came from, when the response says how fresh it is.
+   */
+  async readRows(
     version: number,
     plan: LookupPlan,
     call: CallContext,
-    tokenReadAtMs: number,
-    origins: RowOrigins | undefined,
+    tokenReadAtMs: number = Number.NEGATIVE_INFINITY,
+    origins?: RowOrigins,
   ): Promise<(ServedRow | null)[][]> {
     const reader = this.rows;
     const rowsByView = plan.views.map((lookup) => new Array<ServedRow | null>(lookup.keys.length));

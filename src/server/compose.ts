@@ -2,6 +2,7 @@ import { CacheInvalidation, LATE_WRITE_WINDOW_MS, RowCache, type ChangeLog, type
 import { CacheCoherence, coherenceSettings, CoherenceTables, InvalidationLogWriter } from '../coherence/index.js';
 import { AdmissionGate } from '../concurrency/admission.js';
 import type { Config } from '../config/index.js';
+import { FeastReader } from '../feast/serving/reader.js';
 import type { Logger } from '../observability/logger.js';
 import { CachedRowReader, servedRowBytes } from '../read/cached-reader.js';
 import { FeatureReader, type CacheFreshness } from '../read/feature-reader.js';
@@ -24,6 +25,8 @@ export interface ServingPieces {
   readonly listing: RegistryListing;
   /** Admission of reads (in entity reads) and writes (in rows), over all calls of this process. */
   readonly admission: { readonly reads: AdmissionGate; readonly writes: AdmissionGate };
+  /** Feast's GetOnlineFeatures (gRPC and HTTP), over the same reader. */
+  readonly feast: FeastReader;
 }
 
 /** Cache coherence across replicas (src/coherence), as the pieces use it. */
@@ -78,20 +81,22 @@ export function assembleServing(
       'rows being written',
     ),
   };
+  const reader = new FeatureReader(
+    registry,
+    rows,
+    config.serving,
+    admission.reads,
+    coherence?.freshness,
+    config.cache.coherence.maxClockSkewMs,
+  );
   return {
     cache,
     invalidation,
-    reader: new FeatureReader(
-      registry,
-      rows,
-      config.serving,
-      admission.reads,
-      coherence?.freshness,
-      config.cache.coherence.maxClockSkewMs,
-    ),
+    reader,
     writer: new FeatureWriter(store, registry, invalidation, config, logger, admission.writes),
     listing: new RegistryListing(registry),
     admission,
+    feast: new FeastReader(registry, reader, config.serving),
   };
 }
 

@@ -12,6 +12,7 @@ import type { RegistryHandlers } from '../generated/cassette/v1/Registry.js';
 import type { ProtoGrpcType as ServingProto } from '../generated/serving.js';
 import type { ProtoGrpcType as IngestionProto } from '../generated/ingestion.js';
 import type { ProtoGrpcType as RegistryProto } from '../generated/registry.js';
+import { FEAST_SERVICE_NAME, feastServingDefinition, loadFeastProtos } from '../feast/serving/grpc.js';
 import type { Logger } from '../observability/logger.js';
 import { toServiceStatus } from '../api/index.js';
 import { CassetteError } from '../errors/index.js';
@@ -21,7 +22,12 @@ import type { ServingCore } from './compose.js';
 
 const UNAVAILABLE_LOG_INTERVAL_MS = 5_000;
 
-export const SERVICE_NAMES = ['cassette.v1.FeatureServing', 'cassette.v1.FeatureIngestion', 'cassette.v1.Registry'];
+export const SERVICE_NAMES = [
+  'cassette.v1.FeatureServing',
+  'cassette.v1.FeatureIngestion',
+  'cassette.v1.Registry',
+  FEAST_SERVICE_NAME,
+];
 
 /** FeatureServing with GetOnlineFeatures answering in wire bytes. */
 type EncodedServingHandlers = {
@@ -118,7 +124,7 @@ export class GrpcTransport {
   private storeAvailable = true;
 
   constructor(
-    core: Pick<ServingCore, 'reader' | 'writer' | 'listing'>,
+    core: Pick<ServingCore, 'reader' | 'writer' | 'listing' | 'feast'>,
     private readonly config: Config,
     private readonly logger: Logger,
   ) {
@@ -153,9 +159,17 @@ export class GrpcTransport {
     this.server.addService(guardDecoding(encodedServing), serving);
     this.server.addService(guardDecoding(loaded.cassette.v1.FeatureIngestion.service), ingestion);
     this.server.addService(guardDecoding(loaded.cassette.v1.Registry.service), registry);
+    // Feast's serving API (src/feast), for Feast's clients unchanged.
+    const feastDefinition = loadFeastProtos();
+    this.server.addService(guardDecoding(feastServingDefinition(feastDefinition)), {
+      GetFeastServingInfo: this.unary('GetFeastServingInfo', async () => core.feast.servingInfo()),
+      GetOnlineFeatures: this.unary('feast.GetOnlineFeatures', (request, ctx) =>
+        core.feast.getOnlineFeatures(request, ctx),
+      ),
+    });
     this.health = new HealthImplementation(Object.fromEntries(HEALTH_ENTRIES.map((name) => [name, 'NOT_SERVING'])));
     this.health.addToServer(this.server);
-    new ReflectionService(definition).addToServer(this.server);
+    new ReflectionService({ ...definition, ...feastDefinition }).addToServer(this.server);
   }
 
   /** The bound address, e.g. 127.0.0.1:6566 (with the real port when 0 was asked for). */
