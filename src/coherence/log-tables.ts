@@ -1,7 +1,8 @@
 import cassandra from 'cassandra-driver';
 
 import { q } from '../store/cql.js';
-import type { CassandraClient } from '../store/session.js';
+import { attemptTimeout, type BudgetedQueryOptions } from '../store/failover.js';
+import { sessionTuning, type CassandraClient } from '../store/session.js';
 import { logBucketOf } from './window.js';
 
 /** What writers changed, by time: see index.ts. */
@@ -62,6 +63,26 @@ export interface ChangedRow {
   readonly key: string;
 }
 
+/**
+ * Driver options of one coherence query with `timeoutMs` to spend: it fails over to the next
+ * host as the store's operations do (see store/failover.ts), within half its time per attempt,
+ * so one frozen node costs a poll or a log write part of its time, not all of it. Every query
+ * here may be sent twice: a log entry is a fixed row, and a generation bump only has to change
+ * the counter (two increments do).
+ */
+function budgeted(client: CassandraClient, consistency: number, timeoutMs: number): BudgetedQueryOptions {
+  const { budget } = sessionTuning(client);
+  budget.earn();
+  const attemptMs = attemptTimeout(timeoutMs, Math.max(25, Math.floor(timeoutMs / 2)));
+  return {
+    prepare: true,
+    consistency,
+    readTimeout: attemptMs < timeoutMs && budget.claimRetry(attemptMs) ? attemptMs : timeoutMs,
+    isIdempotent: true,
+    budgetEndsAt: performance.now() + timeoutMs,
+  };
+}
+
 /** The coherence tables of one keyspace, through the process's Cassandra session. */
 export class CoherenceTables {
   private readonly insertCql: string;
@@ -84,7 +105,7 @@ export class CoherenceTables {
   /** Logs `rows` (at most LOG_BATCH_ENTRIES) as changed by `writer`, stamped `writtenAtMicros`: one single-partition batch. */
   async append(writtenAtMicros: number, writer: string, rows: readonly ChangedRow[], timeoutMs: number): Promise<void> {
     const bucket = logBucketOf(writtenAtMicros);
-    const options = { prepare: true, consistency: LOG_CONSISTENCY, readTimeout: timeoutMs, logged: false };
+    const options = { ...budgeted(this.client, LOG_CONSISTENCY, timeoutMs), logged: false };
     if (rows.length === 1) {
       const row = rows[0]!;
       await this.client.execute(this.insertCql, [bucket, writtenAtMicros, writer, row.view, row.key], options);
@@ -99,9 +120,7 @@ export class CoherenceTables {
   /** The entries of log partition `bucket` stamped at or after `fromMicros`, every page of them. */
   async read(bucket: number, fromMicros: number, timeoutMs: number): Promise<LogEntry[]> {
     const result = await this.client.execute(this.selectCql, [bucket, Math.floor(fromMicros)], {
-      prepare: true,
-      consistency: LOG_CONSISTENCY,
-      readTimeout: timeoutMs,
+      ...budgeted(this.client, LOG_CONSISTENCY, timeoutMs),
       fetchSize: 5000,
     });
     const entries: LogEntry[] = [];
@@ -118,11 +137,11 @@ export class CoherenceTables {
 
   /** Bumps the generation of `view`: every replica drops its cached rows of the view at its next poll. */
   async bumpGeneration(view: string, timeoutMs: number): Promise<void> {
-    await this.client.execute(this.bumpCql, [GENERATIONS_SCOPE, view], {
-      prepare: true,
-      consistency: LOG_CONSISTENCY,
-      readTimeout: timeoutMs,
-    });
+    await this.client.execute(
+      this.bumpCql,
+      [GENERATIONS_SCOPE, view],
+      budgeted(this.client, LOG_CONSISTENCY, timeoutMs),
+    );
   }
 
   /** The clock of the Cassandra node that coordinates this query (ms since the epoch). */
@@ -138,11 +157,11 @@ export class CoherenceTables {
 
   /** Every view's generation (views never bumped are absent), as decimal strings. */
   async generations(timeoutMs: number): Promise<Map<string, string>> {
-    const result = await this.client.execute(this.generationsCql, [GENERATIONS_SCOPE], {
-      prepare: true,
-      consistency: LOG_CONSISTENCY,
-      readTimeout: timeoutMs,
-    });
+    const result = await this.client.execute(
+      this.generationsCql,
+      [GENERATIONS_SCOPE],
+      budgeted(this.client, LOG_CONSISTENCY, timeoutMs),
+    );
     const generations = new Map<string, string>();
     for (const row of result.rows) {
       generations.set(row.get('feature_view') as string, (row.get('generation') as cassandra.types.Long).toString());
