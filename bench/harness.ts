@@ -7,9 +7,8 @@
  * report.html. Open-loop scenarios first probe the maximum rate with a short closed loop, then
  * send at a fraction of it on a fixed schedule, measuring latency from intended send times.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { loadavg } from 'node:os';
 import { join, relative } from 'node:path';
 
 import pino from 'pino';
@@ -26,25 +25,17 @@ import { loadDataset, loadedFingerprint, prepareKeyspace, setLoaded } from './li
 import { parseHarnessArgs, USAGE, type HarnessOptions } from './lib/options.js';
 import { buildPlan, type ScenarioSpec } from './lib/plan.js';
 import { CpuMeter, cpuSeconds, MachineCpuMeter, pidListeningOn } from './lib/proc.js';
-import { baselineRatios, reportSchema, type Report, type ScenarioResult } from './lib/report.js';
+import { baselineRatios, feastRatios, reportSchema, type Report, type ScenarioResult } from './lib/report.js';
+import { git, machineInfo, progress } from './lib/run-info.js';
 import { ServerChild, type StatsLine } from './lib/servers.js';
 
 const OPEN_LOOP_MAX_IN_FLIGHT = 512;
+/** Keep-alive connections of the Feast HTTP target: HTTP/1.1 carries one request at a time on each. */
+const HTTP_CONNECTIONS = 64;
 const quietLogger = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'warn' });
 const startedAt = performance.now();
 
-function say(message: string): void {
-  const seconds = ((performance.now() - startedAt) / 1000).toFixed(0).padStart(4);
-  process.stdout.write(`[bench ${seconds}s] ${message}\n`);
-}
-
-function git(args: string[]): string {
-  try {
-    return execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return '';
-  }
-}
+const say = progress('bench', startedAt);
 
 /** Everything started by this run, stopped in reverse order on the way out (also on Ctrl-C). */
 class Resources {
@@ -80,12 +71,34 @@ function addressOf(server: ServerChild | string): string {
   return typeof server === 'string' ? server : server.address;
 }
 
+const NO_HTTP_ADDRESS = "skipped: Feast's HTTP API is measured only on servers the harness starts (not --target)";
+
+/** Why a scenario cannot run in this context, or null when it can. */
+function skipReason(ctx: Context, spec: ScenarioSpec): string | null {
+  if (spec.server === null) return ctx.cassandra ? null : 'skipped: baselines need Cassandra (--contact-points)';
+  const server = ctx.servers[spec.server];
+  if (spec.system === 'feast-http' && (typeof server === 'string' || server.httpAddress === undefined)) {
+    return NO_HTTP_ADDRESS;
+  }
+  return null;
+}
+
 function targetOf(ctx: Context, spec: ScenarioSpec): TargetSpec {
   const { options } = ctx;
-  if (spec.system === 'cassette') {
+  if (spec.server !== null) {
+    const server = ctx.servers[spec.server];
+    if (spec.system === 'feast-http') {
+      if (typeof server === 'string' || server.httpAddress === undefined) throw new Error(NO_HTTP_ADDRESS);
+      return {
+        kind: 'feast-http',
+        address: server.httpAddress,
+        connections: HTTP_CONNECTIONS,
+        deadlineMs: options.deadlineMs,
+      };
+    }
     return {
-      kind: 'cassette',
-      address: addressOf(ctx.servers[spec.server ?? 'cache']),
+      kind: spec.system === 'feast-grpc' ? 'feast-grpc' : 'cassette',
+      address: addressOf(server),
       channels: options.channels,
       deadlineMs: options.deadlineMs,
     };
@@ -466,7 +479,7 @@ async function main(): Promise<void> {
     say(`${plan.length} scenarios, load generator pid ${res.generator.pid}; warming up`);
     await warmUp(
       ctx,
-      plan.filter((spec) => spec.system === 'cassette' || cassandra),
+      plan.filter((spec) => skipReason(ctx, spec) === null),
     );
     const failures: Report['failures'] = [];
     const report = (): Report => ({
@@ -475,13 +488,7 @@ async function main(): Promise<void> {
       git_commit: git(['rev-parse', 'HEAD']) || 'unknown',
       git_dirty: git(['status', '--porcelain', '--untracked-files=no']) !== '',
       command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
-      machine: {
-        cores: cpus().length,
-        cpu_model: cpus()[0]?.model.trim() ?? 'unknown',
-        memory_gb: Math.round((totalmem() / 2 ** 30) * 10) / 10,
-        node: process.version,
-        platform: `${process.platform} ${process.arch}`,
-      },
+      machine: machineInfo(),
       seed: options.seed,
       entities: options.entities,
       quick: options.quick,
@@ -506,14 +513,15 @@ async function main(): Promise<void> {
       wall_seconds: Math.round((performance.now() - startedAt) / 1000),
       load_average: { at_start: loadAtStart, at_end: loadavg().map((n) => Math.round(n * 100) / 100) },
       scenarios: ctx.results,
-      ratios: baselineRatios(ctx.results),
+      ratios: [...feastRatios(ctx.results), ...baselineRatios(ctx.results)],
       failures,
     });
     const jsonPath = join(outDir, 'report.json');
     for (const spec of plan) {
       if (interrupted) break;
-      if (spec.system !== 'cassette' && !cassandra) {
-        failures.push({ name: spec.name, message: 'skipped: baselines need Cassandra (--contact-points)' });
+      const skipped = skipReason(ctx, spec);
+      if (skipped !== null) {
+        failures.push({ name: spec.name, message: skipped });
         continue;
       }
       try {

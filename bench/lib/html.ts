@@ -13,29 +13,33 @@ const COLORS = {
   direct: '#16a34a',
   connect: '#dc2626',
   zipf: '#9333ea',
+  feastGrpc: '#0d9488',
+  feastHttp: '#db2777',
   other: '#64748b',
 };
 
 function colorOf(s: Pick<ScenarioResult, 'system' | 'group' | 'cache' | 'key_distribution' | 'name'>): string {
   if (s.system === 'direct-driver') return COLORS.direct;
   if (s.system === 'connect-per-request') return COLORS.connect;
+  if (s.system === 'feast-grpc') return COLORS.feastGrpc;
+  if (s.system === 'feast-http') return COLORS.feastHttp;
   if (s.key_distribution.startsWith('zipf')) return COLORS.zipf;
   if (s.name.includes(' warm ')) return COLORS.warm;
   if (s.name.includes(' cold ')) return COLORS.cold;
   return COLORS.other;
 }
 
-const escapeHtml = (text: string): string =>
+export const escapeHtml = (text: string): string =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
-function fmtMs(ms: number | null | undefined): string {
+export function fmtMs(ms: number | null | undefined): string {
   if (ms == null || !Number.isFinite(ms)) return '–';
   if (ms >= 100) return ms.toFixed(0);
   if (ms >= 10) return ms.toFixed(1);
   return ms.toFixed(2);
 }
 
-function fmtNum(n: number | null | undefined, digits = 0): string {
+export function fmtNum(n: number | null | undefined, digits = 0): string {
   if (n == null || !Number.isFinite(n)) return '–';
   return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 }
@@ -44,7 +48,7 @@ const fmtPct = (n: number | null | undefined, digits = 0): string => (n == null 
 
 // ---------------------------------------------------------------- scales and axes
 
-interface Scale {
+export interface Scale {
   (value: number): number;
   ticks: Array<{ value: number; label: string }>;
 }
@@ -67,7 +71,7 @@ function fmtTick(v: number): string {
 }
 
 /** Log scale over [min, max] widened to whole 1-2-5 steps, mapped onto [from, to] pixels. */
-function logScale(min: number, max: number, from: number, to: number): Scale {
+export function logScale(min: number, max: number, from: number, to: number): Scale {
   const lo = Math.max(min, 1e-3);
   const hi = Math.max(max, lo * 2);
   const step = (v: number, up: boolean): number => {
@@ -90,7 +94,7 @@ function niceStep(range: number, target: number): number {
   return [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
 }
 
-function linearScale(min: number, max: number, from: number, to: number, tickCount = 5): Scale {
+export function linearScale(min: number, max: number, from: number, to: number, tickCount = 5): Scale {
   const step = niceStep(Math.max(max - min, 1e-9), tickCount);
   const lo = Math.floor(min / step) * step;
   const hi = Math.max(Math.ceil(max / step) * step, lo + step);
@@ -106,7 +110,7 @@ function ninesLabel(n: number): string {
   return `${Number(p.toFixed(Math.max(0, n - 2)))}%`;
 }
 
-interface Frame {
+export interface Frame {
   width: number;
   height: number;
   left: number;
@@ -115,9 +119,9 @@ interface Frame {
   bottom: number;
 }
 
-const FRAME: Frame = { width: 470, height: 300, left: 56, right: 26, top: 16, bottom: 44 };
+export const FRAME: Frame = { width: 470, height: 300, left: 56, right: 26, top: 16, bottom: 44 };
 
-function axes(frame: Frame, x: Scale, y: Scale, xTitle: string, yTitle: string): string {
+export function axes(frame: Frame, x: Scale, y: Scale, xTitle: string, yTitle: string): string {
   const parts: string[] = [];
   const x0 = frame.left;
   const x1 = frame.width - frame.right;
@@ -143,11 +147,11 @@ function axes(frame: Frame, x: Scale, y: Scale, xTitle: string, yTitle: string):
   return parts.join('');
 }
 
-function svg(frame: Frame, body: string, label: string): string {
+export function svg(frame: Frame, body: string, label: string): string {
   return `<svg viewBox="0 0 ${frame.width} ${frame.height}" role="img" aria-label="${escapeHtml(label)}">${body}</svg>`;
 }
 
-function polyline(points: Array<[number, number]>, color: string, dashed = false): string {
+export function polyline(points: Array<[number, number]>, color: string, dashed = false): string {
   const d = points.map(([x, y], i) => `${i === 0 ? 'M' : 'L'}${x.toFixed(1)},${y.toFixed(1)}`).join('');
   return `<path d="${d}" fill="none" stroke="${color}" stroke-width="2"${dashed ? ' stroke-dasharray="5 4"' : ''}/>`;
 }
@@ -158,7 +162,7 @@ interface Series {
   scenario: ScenarioResult;
 }
 
-function legend(items: Array<{ label: string; color: string; note?: string }>): string {
+export function legend(items: Array<{ label: string; color: string; note?: string }>): string {
   return `<div class="legend">${items
     .map(
       (i) =>
@@ -212,7 +216,9 @@ function percentileChart(title: string, series: Series[], subtitle = ''): string
 
 /** Horizontal bars: the probed maximum (pale) and the open-loop achieved rate (solid) per scenario. */
 function throughputChart(scenarios: ScenarioResult[], rateFraction: number): string {
-  const rows = scenarios.filter((s) => s.group === 'matrix' || s.group === 'zipf' || s.system === 'direct-driver');
+  const rows = scenarios.filter(
+    (s) => s.group === 'matrix' || s.group === 'zipf' || s.group === 'feast' || s.system === 'direct-driver',
+  );
   const measured = rows.filter((s) => s.group !== 'sweep');
   if (measured.length === 0) return '';
   const rowHeight = 22;
@@ -355,7 +361,7 @@ function headline(report: Report): string {
   return cards.length ? `<div class="cards">${cards.join('')}</div>` : '';
 }
 
-const CSS = `
+export const CSS = `
 :root{--ink:#0f172a;--muted:#64748b;--line:#e2e8f0;--bg:#f8fafc}
 *{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--ink);background:var(--bg)}
 main{max-width:1440px;margin:0 auto;padding:28px 32px 60px}
@@ -397,6 +403,10 @@ export function renderHtml(report: Report): string {
     push(`cassette warm ${cell}`, 'Cassette, warm cache');
     push(`cassette cold ${cell}`, 'Cassette, cache off');
     push(`direct-driver ${cell}`, 'direct driver (floor)');
+    push(`feast-grpc warm ${cell}`, "Feast's gRPC API, warm cache");
+    push(`feast-grpc cold ${cell}`, "Feast's gRPC API, cache off");
+    push(`feast-http warm ${cell}`, "Feast's HTTP API, warm cache");
+    push(`feast-http cold ${cell}`, "Feast's HTTP API, cache off");
     const [b, f] = cell.split(' ');
     cellCharts.push(
       percentileChart(
@@ -452,7 +462,7 @@ ${percentileChart('Connect per request (the classic mistake)', connect, '1 entit
 <h2>Concurrency sweep</h2>
 ${sweepChart(report.scenarios)}
 <h2>Against the baselines</h2>
-<p class="notes">Ratios are Cassette ÷ baseline for the same batch size and features. Latencies compare open-loop runs at the same offered rate (the Cassette cache-off scenario's); throughput compares closed-loop maxima. Green: Cassette better.</p>
+<p class="notes">Ratios are scenario ÷ baseline for the same batch size and features. Against the direct driver and connect-per-request, latencies compare open-loop runs at the same offered rate (the Cassette cache-off scenario's). Feast's APIs (feast-grpc, feast-http) are against Cassette's own gRPC API on the same server and keys, each at the same fraction of its own maximum. Throughput compares closed-loop maxima. Green: the scenario better.</p>
 ${ratiosTable(report.ratios)}
 <h2>All scenarios</h2>
 <div class="scroll">${resultsTable(report.scenarios)}</div>

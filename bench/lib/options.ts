@@ -57,7 +57,8 @@ export const USAGE = `npm run bench -- [options]
   --deadline-ms <n>       deadline of each request (default 5000)
 `;
 
-function positiveNumber(name: string, raw: string, integer: boolean): number {
+/** A command-line number that must be positive (and whole, if `integer`). */
+export function positiveNumber(name: string, raw: string, integer: boolean): number {
   const value = Number(raw);
   if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
     throw new Error(`--${name} ${raw}: expected a positive ${integer ? 'integer' : 'number'}`);

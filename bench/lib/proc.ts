@@ -125,3 +125,13 @@ export class MachineCpuMeter {
     return Math.round(((end - this.startBusy) / wallSeconds) * 1000) / 10;
   }
 }
+
+/** Resident set size of a process in bytes (VmRSS); null if it cannot be read (e.g. it is gone). */
+export function rssBytes(pid: number): number | null {
+  try {
+    const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}

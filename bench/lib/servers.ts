@@ -19,6 +19,8 @@ export interface StatsLine {
   cacheHits: number;
   cacheMisses: number;
   cacheCoalesced: number;
+  /** Totals since start of the read admission gate: admitted, queued, shed, late. */
+  readAdmission: Record<string, number> | null;
 }
 
 export interface ServerChildOptions {
@@ -31,6 +33,17 @@ export interface ServerChildOptions {
   /** Config files, logs and (with cpuProf) profiles go under here. */
   outDir: string;
   cpuProf: boolean;
+  /** Settings on top of the benchmark's (merged per section), e.g. serving limits or consistency. */
+  overrides?: Pick<ConfigInput, 'cassandra' | 'serving'>;
+  /** How long it may take to say it is serving. Default 60 s. */
+  startTimeoutMs?: number;
+}
+
+/** How a server process ended; `atMs` is performance.now() when it did. */
+export interface ServerExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  atMs: number;
 }
 
 /**
@@ -40,7 +53,8 @@ export interface ServerChildOptions {
 export class ServerChild {
   private readonly waiting: Array<(line: StatsLine) => void> = [];
   private exited = false;
-  private readonly exit: Promise<void>;
+  /** Resolves once the process has exited. */
+  readonly exit: Promise<ServerExit>;
 
   private constructor(
     readonly name: string,
@@ -52,7 +66,9 @@ export class ServerChild {
     readonly configPath: string,
     readonly logPath: string,
   ) {
-    this.exit = new Promise((resolve) => child.once('exit', () => resolve()));
+    this.exit = new Promise((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal, atMs: performance.now() })),
+    );
     void this.exit.then(() => (this.exited = true));
   }
 
@@ -87,9 +103,10 @@ export class ServerChild {
       // No periodic stats lines: the harness asks for one (SIGUSR2) at each window boundary.
       log: { level: 'info', statsIntervalMs: 0 },
       // No load balancer to drain for: the harness stops its servers at once.
-      serving: { drainMs: 0 },
+      serving: { drainMs: 0, ...options.overrides?.serving },
     };
-    writeFileSync(configPath, `# Written by the latency harness (bench/harness.ts)\n${stringify(config)}`);
+    if (options.overrides?.cassandra) config.cassandra = { ...config.cassandra, ...options.overrides.cassandra };
+    writeFileSync(configPath, `# Written by a benchmark (bench/)\n${stringify(config)}`);
     // The config file alone decides: no CASSETTE_*/CASSANDRA_* settings leak in from this shell.
     const env = Object.fromEntries(
       Object.entries(process.env).filter(([name]) => !/^(CASSETTE_|CASSANDRA_)/.test(name)),
@@ -118,10 +135,11 @@ export class ServerChild {
     const started: { server?: ServerChild } = {};
     const lines = createInterface({ input: child.stderr! });
     let httpAddress: string | undefined;
+    const startTimeoutMs = options.startTimeoutMs ?? START_TIMEOUT_MS;
     const address = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`server ${options.name} did not start within ${START_TIMEOUT_MS / 1000} s`)),
-        START_TIMEOUT_MS,
+        () => reject(new Error(`server ${options.name} did not start within ${startTimeoutMs / 1000} s`)),
+        startTimeoutMs,
       );
       child.once('exit', (code) => {
         clearTimeout(timer);
@@ -162,6 +180,10 @@ export class ServerChild {
       cacheHits: Number(entry.cacheHits ?? 0),
       cacheMisses: Number(entry.cacheMisses ?? 0),
       cacheCoalesced: Number(entry.cacheCoalesced ?? 0),
+      readAdmission:
+        typeof entry.readAdmission === 'object' && entry.readAdmission !== null
+          ? (entry.readAdmission as Record<string, number>)
+          : null,
     });
   }
 
@@ -190,6 +212,16 @@ export class ServerChild {
     const timer = setTimeout(() => this.child.kill('SIGKILL'), STOP_TIMEOUT_MS);
     await this.exit;
     clearTimeout(timer);
+  }
+
+  /** True once the process has exited. */
+  get hasExited(): boolean {
+    return this.exited;
+  }
+
+  /** Sends `signal` (e.g. SIGTERM to watch it drain) without waiting. */
+  signal(signal: NodeJS.Signals): void {
+    if (!this.exited) this.child.kill(signal);
   }
 
   /** Last resort on the way out (e.g. the harness is interrupted): no waiting. */

@@ -21,6 +21,9 @@ export interface AdmissionCounters {
   late: number;
 }
 
+/** Weight of the newest call in the moving average of call costs (about the last eight calls). */
+const TYPICAL_WEIGHT = 1 / 8;
+
 interface Waiter {
   readonly units: number;
   readonly resolve: () => void;
@@ -47,6 +50,8 @@ export class AdmissionGate {
   /** FIFO; entries before `head` are gone. */
   private queue: Waiter[] = [];
   private head = 0;
+  /** Moving average of the units of recent calls: what a call not yet costed is taken to cost. */
+  private typicalUnits = 0;
   readonly counters: AdmissionCounters = { admitted: 0, queued: 0, shed: 0, late: 0 };
 
   /**
@@ -87,17 +92,37 @@ export class AdmissionGate {
       );
     }
     const units = cost < maxInFlight ? cost : maxInFlight;
-    if (this.head === this.queue.length && this.fits(units)) {
+    this.typicalUnits =
+      this.typicalUnits === 0 ? units : this.typicalUnits + (units - this.typicalUnits) * TYPICAL_WEIGHT;
+    if (this.admitsAtOnce(units)) {
       this.inFlightUnits += units;
       this.counters.admitted++;
       return undefined;
     }
     const waitMs = Math.min(maxQueueWaitMs, timeLeft - minTimeLeftMs);
-    if (waitMs <= 0 || this.queuedUnits + units > maxInFlight) {
+    if (waitMs <= 0 || !this.hasRoomToWait(units)) {
       this.counters.shed++;
       throw this.overloaded();
     }
     return this.wait(units, waitMs, waitMs < maxQueueWaitMs);
+  }
+
+  /**
+   * True when a call of the typical recent cost arriving now would be refused RESOURCE_EXHAUSTED:
+   * it would not run at once and the queue has no room for it. A transport can then refuse a call
+   * (see refuseUncosted) before decoding and planning it, which under overload costs the server
+   * more than the refusal: at ten times the rate it can serve, the work of refusing would crowd
+   * out the work of serving.
+   */
+  get saturated(): boolean {
+    const units = this.typicalUnits;
+    return units > 0 && !this.admitsAtOnce(units) && (this.limits.maxQueueWaitMs <= 0 || !this.hasRoomToWait(units));
+  }
+
+  /** Counts and returns the refusal of a call refused while `saturated`, before its cost was known. */
+  refuseUncosted(): CassetteError {
+    this.counters.shed++;
+    return this.overloaded();
   }
 
   /** Gives back the units of an admitted call and admits waiting calls that now fit. */
@@ -105,6 +130,14 @@ export class AdmissionGate {
     const max = this.limits.maxInFlight;
     this.inFlightUnits -= cost < max ? cost : max;
     this.admitWaiting();
+  }
+
+  private admitsAtOnce(units: number): boolean {
+    return this.head === this.queue.length && this.fits(units);
+  }
+
+  private hasRoomToWait(units: number): boolean {
+    return this.queuedUnits + units <= this.limits.maxInFlight;
   }
 
   private fits(units: number): boolean {

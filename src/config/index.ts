@@ -185,6 +185,8 @@ export const configSchema = z.strictObject({
       /** Row writes in flight at most, per request, stream or ingestion job. */
       writeConcurrency: z.number().int().positive().default(64),
       maxRowsPerRequest: z.number().int().positive().default(10_000),
+      /** Most elements one list value may hold; a longer one is refused INVALID_ARGUMENT. */
+      maxListLength: z.number().int().positive().default(65_536),
       /** Row writes an ingestion job starts per second at most (0 = unlimited), to spare reads served meanwhile. */
       maxRowsPerSecond: z.number().int().nonnegative().default(0),
       /** Attempts per row write; transient failures (timeouts, Unavailable, Overloaded) are retried. */

@@ -52,6 +52,7 @@ export const ERROR_CATALOGUE = {
   },
   CST_ERR_BATCH_TOO_LARGE: { status: 'INVALID_ARGUMENT', description: 'the request holds more rows than allowed' },
   CST_ERR_UNDECODABLE: { status: 'INVALID_ARGUMENT', description: 'a request message is not valid for its method' },
+  CST_ERR_LIST_TOO_LONG: { status: 'INVALID_ARGUMENT', description: 'a list value holds more elements than allowed' },
   // Time and the caller
   CST_ERR_DEADLINE: { status: 'DEADLINE_EXCEEDED', description: "the caller's deadline passed" },
   CST_ERR_CANCELLED: { status: 'CANCELLED', description: 'the caller cancelled the request' },

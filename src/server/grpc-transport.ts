@@ -45,14 +45,29 @@ class UndecodableMessage {
   constructor(readonly reason: string) {}
 }
 
-/** `service` with every method's request deserializer returning UndecodableMessage instead of throwing. */
-function guardDecoding<Handlers>(service: grpc.ServiceDefinition<Handlers>): grpc.ServiceDefinition<Handlers> {
+/** What a method's deserializer returns, without decoding, for a call refused before decoding. */
+class RefusedUndecoded {
+  constructor(readonly error: CassetteError) {}
+}
+
+/**
+ * `service` with every method's request deserializer returning UndecodableMessage instead of
+ * throwing, and, for a method in `refuseEarly`, RefusedUndecoded when that says so (the bytes
+ * are then not decoded at all).
+ */
+function guardDecoding<Handlers>(
+  service: grpc.ServiceDefinition<Handlers>,
+  refuseEarly: Readonly<Record<string, () => CassetteError | undefined>> = {},
+): grpc.ServiceDefinition<Handlers> {
   const guarded: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   for (const [name, method] of Object.entries<grpc.MethodDefinition<unknown, unknown>>(service)) {
     const decode = method.requestDeserialize;
+    const refuse = refuseEarly[name];
     guarded[name] = {
       ...method,
       requestDeserialize: (bytes: Buffer) => {
+        const refusal = refuse?.();
+        if (refusal) return new RefusedUndecoded(refusal);
         try {
           return decode(bytes);
         } catch (error) {
@@ -124,7 +139,7 @@ export class GrpcTransport {
   private storeAvailable = true;
 
   constructor(
-    core: Pick<ServingCore, 'reader' | 'writer' | 'listing' | 'feast'>,
+    core: Pick<ServingCore, 'reader' | 'writer' | 'listing' | 'feast' | 'admission'>,
     private readonly config: Config,
     private readonly logger: Logger,
   ) {
@@ -156,7 +171,17 @@ export class GrpcTransport {
       ListFeatureViews: this.unary('ListFeatureViews', async () => core.listing.listFeatureViews()),
       ListFeatureServices: this.unary('ListFeatureServices', async () => core.listing.listFeatureServices()),
     };
-    this.server.addService(guardDecoding(encodedServing), serving);
+    // Under overload, a cache-off lookup is refused before it is decoded and planned when the read
+    // gate would refuse it anyway (see AdmissionGate.saturated). With the cache on, the plan is
+    // what tells whether the cache answers the request whole (at no cost), so it is decoded.
+    const reads = core.admission.reads;
+    const refuseLookup = config.cache.enabled
+      ? undefined
+      : () => (reads.saturated ? reads.refuseUncosted() : undefined);
+    this.server.addService(
+      guardDecoding(encodedServing, refuseLookup ? { GetOnlineFeatures: refuseLookup } : {}),
+      serving,
+    );
     this.server.addService(guardDecoding(loaded.cassette.v1.FeatureIngestion.service), ingestion);
     this.server.addService(guardDecoding(loaded.cassette.v1.Registry.service), registry);
     // Feast's serving API (src/feast), for Feast's clients unchanged.
@@ -242,6 +267,10 @@ export class GrpcTransport {
         minWriteTime: minWriteTimeHeader(call.metadata),
       };
       const request: unknown = call.request;
+      if (request instanceof RefusedUndecoded) {
+        callback(this.toServiceError(method, request.error));
+        return;
+      }
       if (request instanceof UndecodableMessage) {
         callback(this.toServiceError(method, undecodable(method, request)));
         return;

@@ -75,16 +75,18 @@ export class CassandraStore implements OnlineStore {
    * Driver options of one operation with `timeoutMs` to spend, all its attempts included. Its
    * attempts are short only if the failover budget pays for a retry in advance; otherwise its
    * one attempt may take all of `timeoutMs` (the cluster is then slow everywhere, or busy
-   * failing over already).
+   * failing over already), and when the session knows a single host: a retry would have nowhere
+   * else to go, so a short attempt would only give up on a slow node early.
    */
   private options(consistency: number, timeoutMs: number): BudgetedQueryOptions {
     const { budget } = this;
     budget.earn();
     const attemptMs = attemptTimeout(timeoutMs, this.attemptTimeoutMs);
+    const canFailOver = this.client.hosts.length > 1;
     return {
       prepare: true,
       consistency,
-      readTimeout: attemptMs < timeoutMs && budget.claimRetry(attemptMs) ? attemptMs : timeoutMs,
+      readTimeout: canFailOver && attemptMs < timeoutMs && budget.claimRetry(attemptMs) ? attemptMs : timeoutMs,
       // Reads change nothing, and a write carries a fixed timestamp: a retried or hedged
       // operation cannot change the outcome.
       isIdempotent: true,

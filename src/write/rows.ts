@@ -2,7 +2,7 @@ import cassandra from 'cassandra-driver';
 
 import { invalidArgument, quoteInput } from '../errors/index.js';
 import type { FeatureRow, FeatureRow__Output } from '../generated/cassette/v1/FeatureRow.js';
-import type { Value } from '../generated/cassette/v1/Value.js';
+import type { Value, Value__Output } from '../generated/cassette/v1/Value.js';
 import type { FeatureViewDef } from '../registry/index.js';
 import type { FeatureWrite } from '../store/index.js';
 import { microsFromTimestamp, timestampFromMicros } from '../time/index.js';
@@ -37,6 +37,8 @@ export interface WritePolicy {
   maxFutureSkewMs: number;
   /** How long a value past its view's ttl is kept (and served as OUTSIDE_MAX_AGE). */
   expiryGraceSeconds: number;
+  /** Most elements one list value may hold. */
+  maxListLength: number;
 }
 
 /**
@@ -85,6 +87,23 @@ function invalidEventTime(where: string, seconds: string | number, nanos: number
     'CST_ERR_INVALID_EVENT_TIME',
     { field },
   );
+}
+
+function listTooLong(field: string, length: number, policy: WritePolicy) {
+  return invalidArgument(
+    `${field}: the list holds ${length} elements; at most ${policy.maxListLength} are allowed (ingest.maxListLength)`,
+    'CST_ERR_LIST_TOO_LONG',
+    { field, limit: 'ingest.maxListLength', value: String(policy.maxListLength) },
+  );
+}
+
+type ListCase = Extract<NonNullable<Value__Output['val']>, `${string}_list_val`>;
+
+/** Elements of a list value as it arrived, before they are decoded; -1 for anything but a list. */
+function listLength(value: Value__Output): number {
+  const kind = value.val;
+  if (kind === undefined || !kind.endsWith('_list_val')) return -1;
+  return value[kind as ListCase]?.val.length ?? 0;
 }
 
 function missingJoinKey(where: string, joinKey: string) {
@@ -217,7 +236,11 @@ export function validateRow(
         { field: `${where}.features` },
       );
     }
-    features[index] = decodeValue(view.features[index]!.type, value, `${where}.features["${name}"]`);
+    const field = `${where}.features["${name}"]`;
+    // Before the elements are decoded: a long list costs its decoding too.
+    const length = listLength(value);
+    if (length > policy.maxListLength) throw listTooLong(field, length, policy);
+    features[index] = decodeValue(view.features[index]!.type, value, field);
     given++;
   }
 
@@ -248,7 +271,14 @@ export function validateRecord(
 
   const { features } = record;
   let given = 0;
-  for (let i = 0; i < features.length; i++) if (features[i] !== undefined) given++;
+  for (let i = 0; i < features.length; i++) {
+    const value = features[i];
+    if (value === undefined) continue;
+    given++;
+    if (Array.isArray(value) && value.length > policy.maxListLength) {
+      throw listTooLong(`${where}.features["${view.features[i]!.name}"]`, value.length, policy);
+    }
+  }
 
   const micros = record.eventTimeMicros;
   if (micros < 0n || micros >= EVENT_MICROS_END) {

@@ -135,6 +135,32 @@ describe('admission control', () => {
     expect(big.state).toBe('admitted');
   });
 
+  it('says it is saturated while a call of the typical recent cost would be refused', () => {
+    const g = gate();
+    expect(g.saturated).toBe(false);
+    admitNow(g, 60);
+    admitNow(g, 40);
+    // Full, but a typical call (about 58 units) would still find room in the queue.
+    expect(g.saturated).toBe(false);
+    void track(g.enter(50, FAR, 0)!);
+    expect(g.saturated).toBe(true);
+    const refusal = g.refuseUncosted();
+    expect(refusal).toMatchObject({ code: 'CST_ERR_OVERLOADED', metadata: { limit: 'serving.maxInFlightReads' } });
+    expect(g.counters).toMatchObject({ admitted: 2, queued: 1, shed: 1 });
+    g.leave(60);
+    // The queued call is in; a typical call would wait again rather than be refused.
+    expect(g.queued).toBe(0);
+    expect(g.saturated).toBe(false);
+  });
+
+  it('with no queue, is saturated while a typical call does not fit', () => {
+    const g = gate({ maxQueueWaitMs: 0 });
+    admitNow(g, 70);
+    expect(g.saturated).toBe(true);
+    g.leave(70);
+    expect(g.saturated).toBe(false);
+  });
+
   it('skips calls that gave up when admitting from the queue', async () => {
     const g = gate({ maxQueueWaitMs: 1000 });
     admitNow(g, 100);

@@ -85,6 +85,7 @@ describe('loadConfig: defaults', () => {
         expiryGraceSeconds: 3600,
         writeConcurrency: 64,
         maxRowsPerRequest: 10_000,
+        maxListLength: 65_536,
         maxRowsPerSecond: 0,
         writeAttempts: 4,
         writeTimeoutMs: 10_000,

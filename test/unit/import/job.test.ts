@@ -313,7 +313,7 @@ function jobOptions(
     resume: false,
     restart: false,
     dryRun: false,
-    policy: { maxFutureSkewMs: 300_000, expiryGraceSeconds: 3600 },
+    policy: { maxFutureSkewMs: 300_000, expiryGraceSeconds: 3600, maxListLength: 65_536 },
     maxRecordBytes: 1 << 20,
     checkpointIntervalMs: 5,
     maxOutstanding: 1000,

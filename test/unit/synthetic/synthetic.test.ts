@@ -69,7 +69,7 @@ async function ingested(file: string): Promise<Map<string, unknown>> {
       restart: false,
       dryRun: false,
       // The anchor is in the past; keep every row.
-      policy: { maxFutureSkewMs: 300_000, expiryGraceSeconds: 10 * 365 * 86_400 },
+      policy: { maxFutureSkewMs: 300_000, expiryGraceSeconds: 10 * 365 * 86_400, maxListLength: 65_536 },
       maxRecordBytes: 1 << 20,
       checkpointIntervalMs: 1000,
       maxOutstanding: 10_000,

@@ -48,7 +48,7 @@ const VIEW = REGISTRY.featureViews.get('every_type')!;
 const BY_SHOP = REGISTRY.featureViews.get('by_shop')!;
 
 const NOW = Date.UTC(2026, 0, 1, 12);
-const POLICY = { maxFutureSkewMs: 60_000, expiryGraceSeconds: 0 };
+const POLICY = { maxFutureSkewMs: 60_000, expiryGraceSeconds: 0, maxListLength: 65_536 };
 const NOW_MICROS = BigInt(NOW) * 1000n;
 
 /** What a WriteFeatures request becomes on its way to the server: protobufjs bytes, decoded as the server decodes them. */
@@ -159,6 +159,40 @@ describe('validateRecord and validateRow: two doors, one set of rules', () => {
     const view = fromFile.key.length === 1 ? BY_SHOP : VIEW;
     const fileError = failure(() => validateRecord(view, fromFile, 'row', NOW, POLICY));
     expect(fileError).toEqual(failure(() => validateRow(view, fromClient, 'row', NOW, POLICY)));
+  });
+
+  it('refuses a list longer than ingest.maxListLength at either door, naming the field and the limit', () => {
+    const policy = { ...POLICY, maxListLength: 3 };
+    const longList = record(VIEW, { ...ok, i64s: [1, 2, 3, 4] });
+    const longFromClient = {
+      ...row(keys),
+      features: { i64s: { val: 'int64_list_val' as const, int64_list_val: { val: ['1', '2', '3', '4'] } } },
+    };
+    const fileError = failure(() => validateRecord(VIEW, longList, 'row', NOW, policy));
+    expect(fileError).toEqual({
+      code: 'CST_ERR_LIST_TOO_LONG',
+      message: 'row.features["i64s"]: the list holds 4 elements; at most 3 are allowed (ingest.maxListLength)',
+    });
+    expect(failure(() => validateRow(VIEW, longFromClient, 'row', NOW, policy))).toEqual(fileError);
+    let refused: unknown;
+    try {
+      validateRow(VIEW, longFromClient, 'row', NOW, policy);
+    } catch (error) {
+      refused = error;
+    }
+    expect((refused as CassetteError).metadata).toEqual({
+      field: 'row.features["i64s"]',
+      limit: 'ingest.maxListLength',
+      value: '3',
+    });
+    // At the limit, both doors take it.
+    const atLimit = record(VIEW, { ...ok, i64s: [1, 2, 3] });
+    expect(validateRecord(VIEW, atLimit, 'row', NOW, policy).kind).toBe('write');
+    const [sent] = overTheWire({
+      feature_view: VIEW.name,
+      rows: [featureRowOf(VIEW, written(validateRecord(VIEW, atLimit, 'row', NOW, policy)))],
+    }).rows;
+    expect(validateRow(VIEW, sent!, 'row', NOW, policy).kind).toBe('write');
   });
 
   it('drops a row already past its ttl at either door', () => {
