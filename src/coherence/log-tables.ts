@@ -1,7 +1,7 @@
 import cassandra from 'cassandra-driver';
 
 import { q } from '../store/cql.js';
-import { attemptTimeout, type BudgetedQueryOptions } from '../store/failover.js';
+import { budgetedOptions, type BudgetedQueryOptions } from '../store/failover.js';
 import { sessionTuning, type CassandraClient } from '../store/session.js';
 import { logBucketOf } from './window.js';
 
@@ -71,16 +71,8 @@ export interface ChangedRow {
  * the counter (two increments do).
  */
 function budgeted(client: CassandraClient, consistency: number, timeoutMs: number): BudgetedQueryOptions {
-  const { budget } = sessionTuning(client);
-  budget.earn();
-  const attemptMs = attemptTimeout(timeoutMs, Math.max(25, Math.floor(timeoutMs / 2)));
-  return {
-    prepare: true,
-    consistency,
-    readTimeout: attemptMs < timeoutMs && budget.claimRetry(attemptMs) ? attemptMs : timeoutMs,
-    isIdempotent: true,
-    budgetEndsAt: performance.now() + timeoutMs,
-  };
+  const attemptCapMs = Math.max(25, Math.floor(timeoutMs / 2));
+  return budgetedOptions(sessionTuning(client).budget, consistency, timeoutMs, attemptCapMs, client.hosts.length > 1);
 }
 
 /** The coherence tables of one keyspace, through the process's Cassandra session. */
