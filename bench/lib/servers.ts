@@ -93,7 +93,13 @@ export class ServerChild {
       // The default size; a 10-minute TTL (default 30 s) so the hot set warmed before a scenario
       // is still cached when a slow machine reaches its measured window: a hot key in production
       // is asked for far more often than the harness's cycle over 1,000 keys at a low rate.
-      cache: { enabled: options.cache, maxBytes: 256 * 1024 * 1024, ttlMs: 600_000 },
+      // BENCH_COHERENCE=off: the cache without cross-replica coherence (an A/B of its cost).
+      cache: {
+        enabled: options.cache,
+        maxBytes: 256 * 1024 * 1024,
+        ttlMs: 600_000,
+        coherence: { enabled: process.env.BENCH_COHERENCE !== 'off' },
+      },
       // No periodic stats lines: the harness asks for one (SIGUSR2) at each window boundary.
       log: { level: 'info', statsIntervalMs: 0 },
       // No load balancer to drain for: the harness stops its servers at once.

@@ -5,6 +5,9 @@ export {
   LATE_WRITE_WINDOW_MS,
   PeerInvalidations,
   rowCacheKey,
+  LoggedChanges,
+  MAX_LOGGED_ROWS_PER_CALL,
   WriteInvalidations,
+  type ChangeLog,
   type PeerCaches,
 } from './invalidation.js';

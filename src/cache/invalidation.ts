@@ -1,3 +1,4 @@
+import type { ChangedRow } from '../coherence/log-tables.js';
 import { RowCache } from './row-cache.js';
 
 /**
@@ -8,6 +9,25 @@ export const LATE_WRITE_WINDOW_MS = 5_000;
 
 /** Invalidations queued before a batch goes to the sibling workers. */
 const PEER_BATCH_KEYS = 1024;
+
+/** Changed rows queued before they go to the invalidation log. */
+const LOG_SEND_ROWS = 500;
+/**
+ * Rows one call logs by key at most; past it (a long stream, a bulk load through a server) the
+ * call bumps the generation of the views it wrote instead, which drops them whole everywhere.
+ */
+export const MAX_LOGGED_ROWS_PER_CALL = 10_000;
+
+/**
+ * Where writes are logged for the other replicas' caches (src/coherence, InvalidationLogWriter);
+ * absent when coherence is off.
+ */
+export interface ChangeLog {
+  /** Resolves once `rows` are logged within the coherence bound; rejects when they could not be. */
+  append(rows: readonly ChangedRow[]): Promise<void>;
+  /** Resolves once each view's generation has been bumped. */
+  bumpGenerations(views: Iterable<string>): Promise<void>;
+}
 
 /**
  * The cache key of one entity row. Entries are scoped by registry version as well as
@@ -56,6 +76,50 @@ export class PeerInvalidations {
 }
 
 /**
+ * The rows one call changed, appended to the invalidation log in batches as they come, and
+ * waited for at the end of the call; past MAX_LOGGED_ROWS_PER_CALL rows, the views are bumped instead.
+ */
+export class LoggedChanges {
+  private pending: ChangedRow[] = [];
+  private logged = 0;
+  private readonly bumped = new Set<string>();
+  private readonly appends: Promise<void>[] = [];
+  private failure: { error: unknown } | undefined;
+
+  constructor(private readonly log: ChangeLog | undefined) {}
+
+  add(view: string, key: string): void {
+    if (this.log === undefined) return;
+    if (this.logged >= MAX_LOGGED_ROWS_PER_CALL) {
+      this.bumped.add(view);
+      return;
+    }
+    this.logged++;
+    this.pending.push({ view, key });
+    if (this.pending.length >= LOG_SEND_ROWS) this.send();
+  }
+
+  /** Resolves once every row added so far is logged (or its view bumped); rejects when one could not be. */
+  async flush(): Promise<void> {
+    if (this.log === undefined) return;
+    if (this.pending.length > 0) this.send();
+    await Promise.all(this.appends);
+    if (this.failure !== undefined) throw this.failure.error;
+    if (this.bumped.size > 0) await this.log.bumpGenerations(this.bumped);
+  }
+
+  private send(): void {
+    const rows = this.pending;
+    this.pending = [];
+    this.appends.push(
+      this.log!.append(rows).catch((error: unknown) => {
+        this.failure ??= { error };
+      }),
+    );
+  }
+}
+
+/**
  * Keeps cached rows from outliving the writes that changed them: each written row is dropped from
  * this process's cache and from the sibling workers' (if any) before the write is acknowledged,
  * and again once a write the driver gave up on can no longer be applied late.
@@ -67,11 +131,13 @@ export class CacheInvalidation {
     private readonly registry: { readonly current: { readonly version: number } },
     private readonly peers: PeerCaches | undefined,
     private readonly lateWriteWindowMs: number = LATE_WRITE_WINDOW_MS,
+    /** The invalidation log the other replicas read (undefined: coherence off). */
+    private readonly log?: ChangeLog,
   ) {}
 
   /** The invalidations of one write call; flush() them before the call is acknowledged. */
   forCall(): WriteInvalidations {
-    return new WriteInvalidations(this, new PeerInvalidations(this.peers));
+    return new WriteInvalidations(this, new PeerInvalidations(this.peers), new LoggedChanges(this.log));
   }
 
   /** Drops keys a sibling worker's write changed (they come already scoped, see rowCacheKey). */
@@ -105,15 +171,21 @@ export class CacheInvalidation {
       const late = new PeerInvalidations(this.peers);
       this.invalidateRow(version, view, entityKey, late);
       void late.flush();
+      // No call waits for this one: a failure leaves the other replicas to their cache's ttl.
+      this.log?.append([{ view, key: entityKey }]).catch(() => undefined);
     }, this.lateWriteWindowMs).unref();
   }
 }
 
-/** The rows one write call changed: dropped as each write settles, waited for at the end. */
+/**
+ * The rows one write call changed: dropped here and in the sibling workers as each write
+ * settles, logged for the other replicas, all waited for at the end.
+ */
 export class WriteInvalidations {
   constructor(
     private readonly invalidation: CacheInvalidation,
     private readonly peers: PeerInvalidations,
+    private readonly logged: LoggedChanges = new LoggedChanges(undefined),
   ) {}
 
   /**
@@ -122,11 +194,21 @@ export class WriteInvalidations {
    */
   rowSettled(version: number, view: string, entityKey: string, timedOut: boolean): void {
     this.invalidation.invalidateRow(version, view, entityKey, this.peers);
+    this.logged.add(view, entityKey);
     if (timedOut) this.invalidation.invalidateAfterLateWrites(version, view, entityKey);
   }
 
-  /** Resolves once no sibling worker can serve the old rows from its cache. */
-  flush(): Promise<void> {
-    return this.peers.flush();
+  /**
+   * Resolves once no sibling worker can serve the old rows from its cache and every other
+   * replica will drop them within the coherence bound; rejects (CST_ERR_COHERENCE_LOG) when the
+   * rows could not be logged.
+   */
+  async flush(): Promise<void> {
+    const peers = this.peers.flush();
+    try {
+      await this.logged.flush();
+    } finally {
+      await peers;
+    }
   }
 }

@@ -17,6 +17,7 @@ import {
   type ImportSummary,
   type ImportTarget,
   type OpenImportSink,
+  viewGenerations,
 } from '../import/index.js';
 import { call, connectClients, deadlineIn } from '../client/index.js';
 import type { ListFeatureViewsResponse__Output } from '../api/index.js';
@@ -115,10 +116,11 @@ async function directTarget(ctx: CommandContext, viewName: string): Promise<Inge
       const view = viewNamed(registry, viewName);
       const store = new CassandraStore(client, keyspace, config.cassandra);
       await store.prepare(registry);
+      const generations = viewGenerations(client, keyspace, view.name, config);
       return {
         view,
         destination: { kind: 'cassandra', keyspace },
-        openSink: (onWritten) => openCassandraSink(store, view, config.ingest, onWritten),
+        openSink: (onWritten) => openCassandraSink(store, view, config.ingest, onWritten, generations),
         close: async () => {
           await client.shutdown();
           await endpoint.stop();

@@ -13,6 +13,8 @@ import {
   type WriteFeaturesRequest,
   type WriteFeaturesResponse__Output,
 } from '../api/index.js';
+import type { GetOnlineFeaturesRequest } from '../generated/cassette/v1/GetOnlineFeaturesRequest.js';
+import type { GetOnlineFeaturesResponse__Output } from '../generated/cassette/v1/GetOnlineFeaturesResponse.js';
 
 export type { ErrorInfo, FeatureIngestionClient, FeatureServingClient, RegistryClient };
 
@@ -126,4 +128,60 @@ export async function streamWriteFeatures(
   }
   if (!answered) stream.end();
   return response;
+}
+
+/**
+ * Read-your-writes through any server: remembers the consistency token of the latest write made
+ * through it (or handed to observe()) and sends it as min_write_time with every read, so a read
+ * never gets a cached row older than this session's own writes, whichever server answers.
+ * Reads not made through a session get the bounded staleness every read gets (README, Consistency).
+ */
+export class ConsistentSession {
+  private token = 0;
+
+  constructor(private readonly clients: Pick<CassetteClients, 'serving' | 'ingestion'>) {}
+
+  /** The latest consistency token seen (µs since the epoch; 0 before any write). */
+  get lastWriteTime(): number {
+    return this.token;
+  }
+
+  /** Takes a token from elsewhere (e.g. another session's write the caller must read). */
+  observe(token: string | number): void {
+    const micros = Number(token);
+    if (Number.isSafeInteger(micros) && micros > this.token) this.token = micros;
+  }
+
+  async writeFeatures(
+    request: WriteFeaturesRequest,
+    options: grpc.CallOptions = {},
+  ): Promise<WriteFeaturesResponse__Output> {
+    const response = await call<WriteFeaturesResponse__Output>((cb) =>
+      this.clients.ingestion.WriteFeatures(request, options, cb),
+    );
+    this.observe(response.consistency_token);
+    return response;
+  }
+
+  async streamWriteFeatures(
+    messages: Iterable<WriteFeaturesRequest> | AsyncIterable<WriteFeaturesRequest>,
+    options: grpc.CallOptions = {},
+  ): Promise<WriteFeaturesResponse__Output> {
+    const response = await streamWriteFeatures(this.clients.ingestion, messages, options);
+    this.observe(response.consistency_token);
+    return response;
+  }
+
+  /** GetOnlineFeatures with min_write_time set to the session's token (unless the request sets a later one). */
+  getOnlineFeatures(
+    request: GetOnlineFeaturesRequest,
+    options: grpc.CallOptions = {},
+  ): Promise<GetOnlineFeaturesResponse__Output> {
+    const asked = Number(String(request.min_write_time ?? 0));
+    const withToken: GetOnlineFeaturesRequest =
+      this.token > asked ? { ...request, min_write_time: String(this.token) } : request;
+    return call<GetOnlineFeaturesResponse__Output>((cb) =>
+      this.clients.serving.GetOnlineFeatures(withToken, options, cb),
+    );
+  }
 }

@@ -4,4 +4,6 @@ export interface CallContext {
   readonly deadline: number;
   /** True once the caller has gone away. */
   readonly isCancelled: () => boolean;
+  /** The consistency token the caller sent as metadata (`cassette-min-write-time`), unparsed. */
+  readonly minWriteTime?: string;
 }

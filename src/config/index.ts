@@ -136,6 +136,31 @@ export const configSchema = z.strictObject({
         .positive()
         .default(256 * 1024 * 1024),
       ttlMs: z.number().int().positive().default(30_000),
+      /** Keeps the caches of every replica coherent with writes made anywhere (see README, Consistency). */
+      coherence: z
+        .strictObject({
+          /** Off: a write elsewhere (another replica, a direct ingest job) is seen here only once ttlMs passes. */
+          enabled: z.boolean().default(true),
+          /**
+           * The bound: a read that starts this long after a write was acknowledged (through any
+           * replica) or after a direct ingest job ended does not get a cached row older than that write.
+           */
+          maxStalenessMs: z.number().int().min(100).max(60_000).default(1000),
+          /** How often the invalidation log is read; default a quarter of maxStalenessMs. */
+          pollIntervalMs: z.number().int().min(10).optional(),
+          /** The assumed bound on the difference between any two servers' clocks (and a writer's). */
+          maxClockSkewMs: z.number().int().nonnegative().default(50),
+          /**
+           * Longest a log entry may take from its timestamp to being acknowledged; a slower one is
+           * logged again with a new timestamp (readers' windows overlap by this much plus the skew).
+           */
+          logWriteBudgetMs: z.number().int().min(10).default(200),
+        })
+        .refine((c) => (c.pollIntervalMs ?? c.maxStalenessMs / 4) <= c.maxStalenessMs / 2, {
+          message: 'pollIntervalMs must be at most half of maxStalenessMs (a poll may fail and the bound still hold)',
+          path: ['pollIntervalMs'],
+        })
+        .prefault({}),
     })
     .prefault({}),
   registry: z
@@ -242,6 +267,8 @@ const ENVIRONMENT: ReadonlyArray<readonly [string, readonly string[], EnvKind]> 
   ['CASSETTE_CACHE_ENABLED', ['cache', 'enabled'], 'boolean'],
   ['CASSETTE_CACHE_MAX_BYTES', ['cache', 'maxBytes'], 'number'],
   ['CASSETTE_CACHE_TTL_MS', ['cache', 'ttlMs'], 'number'],
+  ['CASSETTE_CACHE_COHERENCE', ['cache', 'coherence', 'enabled'], 'boolean'],
+  ['CASSETTE_CACHE_MAX_STALENESS_MS', ['cache', 'coherence', 'maxStalenessMs'], 'number'],
   ['CASSETTE_REGISTRY_REFRESH_MS', ['registry', 'refreshIntervalMs'], 'number'],
   ['CASSETTE_WRITE_CONCURRENCY', ['ingest', 'writeConcurrency'], 'number'],
   ['CASSETTE_MAX_ROWS_PER_SECOND', ['ingest', 'maxRowsPerSecond'], 'number'],

@@ -62,6 +62,7 @@ export const ERROR_CATALOGUE = {
   CST_ERR_STORE_UNAVAILABLE: { status: 'UNAVAILABLE', description: 'Cassandra could not serve the request now' },
   CST_ERR_STORE_REFUSED: { status: 'INVALID_ARGUMENT', description: 'Cassandra refused the request as invalid' },
   CST_ERR_STORE_FAILED: { status: 'INTERNAL', description: 'Cassandra failed in an unexpected way' },
+  CST_ERR_COHERENCE_LOG: { status: 'UNAVAILABLE', description: "written, but not logged for other servers' caches" },
   // The registry
   CST_ERR_REGISTRY_INVALID: { status: 'INVALID_ARGUMENT', description: 'a feature registry document is not valid' },
   CST_ERR_REGISTRY_NOT_APPLIED: {

@@ -18,5 +18,5 @@ export { ProgressReporter, formatBytes, formatDuration } from './progress.js';
 export { detectFormat, FILE_FORMATS, type FileFormat, type Source } from './sources/source.js';
 export { CSV_NULL } from './sources/csv-source.js';
 export type { ImportSink, OpenImportSink } from './sinks/sink.js';
-export { openCassandraSink, type CassandraSinkSettings } from './sinks/cassandra-sink.js';
+export { openCassandraSink, viewGenerations, type CassandraSinkSettings } from './sinks/cassandra-sink.js';
 export { ServerSink, type ServerSinkOptions } from './sinks/server-sink.js';

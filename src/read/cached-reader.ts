@@ -1,7 +1,7 @@
 import { estimateValueBytes, type RowCache } from '../cache/index.js';
 import type { CallContext } from '../concurrency/call.js';
 import type { FeatureViewDef } from '../registry/index.js';
-import { isClientTimeout } from '../store/index.js';
+import { isClientTimeout, type Projection } from '../store/index.js';
 import type { StoredScalar } from '../values/index.js';
 import type { RowReader } from './row-reader.js';
 import { encodeCells, type ServedRow } from './wire.js';
@@ -32,8 +32,12 @@ export class CachedRowReader implements RowReader {
     private readonly inner: RowReader,
   ) {}
 
-  peek(cacheKey: string): ServedRow | null | undefined {
-    return this.cache.peek(cacheKey);
+  peek(cacheKey: string, minReadAtMs: number): ServedRow | null | undefined {
+    return this.cache.peek(cacheKey, minReadAtMs);
+  }
+
+  get peekedReadAtMs(): number {
+    return this.cache.peekedReadAtMs;
   }
 
   /** Always whole rows: a cached row must serve any later feature list. */
@@ -46,13 +50,15 @@ export class CachedRowReader implements RowReader {
     key: readonly StoredScalar[],
     cacheKey: string,
     call: CallContext,
+    _projection: Projection | undefined,
+    minReadAtMs: number,
   ): Promise<ServedRow | null> {
-    const load = () => this.load(view, key, cacheKey, call);
+    const load = (readAtMs: number) => this.load(view, key, cacheKey, call, readAtMs);
     // Our own read (the common case) is not retried, so its promise is passed on as it is.
-    if (!this.cache.isLoading(cacheKey)) return this.cache.get(cacheKey, load);
-    return this.cache.get(cacheKey, load).catch((error: unknown) => {
+    if (!this.cache.isLoading(cacheKey)) return this.cache.get(cacheKey, load, minReadAtMs);
+    return this.cache.get(cacheKey, load, minReadAtMs).catch((error: unknown) => {
       if (!isClientTimeout(error) || Date.now() >= call.deadline) throw error;
-      return this.cache.get(cacheKey, load);
+      return this.cache.get(cacheKey, load, minReadAtMs);
     });
   }
 
@@ -61,8 +67,11 @@ export class CachedRowReader implements RowReader {
     key: readonly StoredScalar[],
     cacheKey: string,
     call: CallContext,
+    readAtMs: number,
   ): Promise<ServedRow | null> {
-    const row = await this.inner.read(view, key, cacheKey, call, undefined);
-    return row && { values: row.values, writeTimesMicros: row.writeTimesMicros, cells: encodeCells(view, row) };
+    const row = await this.inner.read(view, key, cacheKey, call, undefined, Number.NEGATIVE_INFINITY);
+    return (
+      row && { values: row.values, writeTimesMicros: row.writeTimesMicros, cells: encodeCells(view, row), readAtMs }
+    );
   }
 }

@@ -18,15 +18,22 @@ export interface RowReader {
    */
   readonly caching: boolean;
 
-  /** The row for `cacheKey` if it can be answered without reading: a row, null (known missing), or undefined. */
-  peek(cacheKey: string): ServedRow | null | undefined;
+  /**
+   * The row for `cacheKey` if it can be answered without reading: a row, null (known missing), or
+   * undefined. Only rows read at or after `minReadAtMs` (Date.now() ms) answer.
+   */
+  peek(cacheKey: string, minReadAtMs: number): ServedRow | null | undefined;
+
+  /** When the row the last answering peek() returned was read (Date.now() ms). */
+  readonly peekedReadAtMs: number;
 
   /** The projection to read `featureIndexes` of `view` with; undefined reads whole rows. */
   projection(view: FeatureViewDef, featureIndexes: Int32Array): Projection | undefined;
 
   /**
    * Reads the row of `view` at `key` (null when it does not exist), within `call`'s deadline.
-   * `cacheKey` is the row's key in a caching layer ('' when none caches).
+   * `cacheKey` is the row's key in a caching layer ('' when none caches); a caching layer answers
+   * with a row read at or after `minReadAtMs`.
    */
   read(
     view: FeatureViewDef,
@@ -34,6 +41,7 @@ export interface RowReader {
     cacheKey: string,
     call: CallContext,
     projection: Projection | undefined,
+    minReadAtMs: number,
   ): Promise<ServedRow | null>;
 }
 
@@ -43,6 +51,7 @@ export interface RowReader {
  */
 export class StoreRowReader implements RowReader {
   readonly caching = false;
+  readonly peekedReadAtMs = 0;
 
   constructor(
     private readonly store: OnlineStore,

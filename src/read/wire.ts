@@ -67,6 +67,17 @@ export interface EncodedCells {
 /** A stored row as the encoder takes it: cached rows carry their cells in wire form. */
 export interface ServedRow extends StoredRow {
   readonly cells?: EncodedCells;
+  /** Cached rows: when the read that produced the row started (Date.now() ms). */
+  readonly readAtMs?: number;
+}
+
+/**
+ * Per entity row of a response, how fresh it is (GetOnlineFeaturesRequest.include_freshness):
+ * whether any of its feature view rows came from the cache, and the age (ms) of the oldest.
+ */
+export interface RowFreshness {
+  readonly fromCache: Uint8Array;
+  readonly ageMs: Float64Array;
 }
 
 /** Encodes every feature of `row` (a whole row of `view`) for the cache; see EncodedCells. */
@@ -172,6 +183,7 @@ export function encodeResponse(
   plan: LookupPlan,
   rowsByView: readonly (readonly (ServedRow | null)[])[],
   nowMicros: number,
+  freshness?: RowFreshness,
 ): Buffer {
   const { batchSize, features } = plan;
   ensureScratch(features.length * batchSize);
@@ -245,6 +257,8 @@ export function encodeResponse(
     vectorSizes[f] = vectorSize;
     total += 1 + lengthDelimitedSize(vectorSize);
   }
+  const agesSize = freshness && batchSize > 0 ? packedAgesSize(freshness.ageMs, batchSize) : 0;
+  if (agesSize > 0) total += 1 + lengthDelimitedSize(batchSize) + 1 + lengthDelimitedSize(agesSize);
 
   // Pass 2: write.
   const out = new WireWriter(Buffer.allocUnsafe(total));
@@ -315,6 +329,28 @@ export function encodeResponse(
       }
     }
   }
+  if (agesSize > 0) writeFreshness(out, freshness!, batchSize, agesSize);
   if (out.pos !== total) throw new Error(`response encoder wrote ${out.pos} bytes of ${total} measured`);
   return out.buf;
+}
+
+/** A row's age as written: whole milliseconds, 0 at least. */
+function ageOf(ageMs: number): number {
+  return ageMs > 0 ? Math.min(Math.round(ageMs), 0x7fffffff) : 0;
+}
+
+function packedAgesSize(ageMs: Float64Array, batchSize: number): number {
+  let size = 0;
+  for (let r = 0; r < batchSize; r++) size += varintSize(ageOf(ageMs[r]!));
+  return size;
+}
+
+/** from_cache (field 3) and age_ms (field 4), both packed, one entry per entity row. */
+function writeFreshness(out: WireWriter, freshness: RowFreshness, batchSize: number, agesSize: number): void {
+  out.varint(tag(3, LEN));
+  out.varint(batchSize);
+  for (let r = 0; r < batchSize; r++) out.buf[out.pos++] = freshness.fromCache[r] ? 1 : 0;
+  out.varint(tag(4, LEN));
+  out.varint(agesSize);
+  for (let r = 0; r < batchSize; r++) out.varint(ageOf(freshness.ageMs[r]!));
 }

@@ -1,3 +1,4 @@
+import { coherenceTableStatements } from '../coherence/log-tables.js';
 import { CassetteError } from '../errors/index.js';
 import type { Logger } from '../observability/logger.js';
 import { cqlType, q } from '../store/cql.js';
@@ -159,6 +160,8 @@ export async function ensureKeyspace(client: CassandraClient, settings: Keyspace
     [],
     DDL_OPTIONS,
   );
+  // The invalidation log and view generations that keep the replicas' caches coherent.
+  for (const statement of coherenceTableStatements(settings.keyspace)) await client.execute(statement, [], DDL_OPTIONS);
 }
 
 /** Reads the registry applied to `keyspace`, or undefined when none has been applied. */

@@ -1,10 +1,11 @@
-import { CacheInvalidation, RowCache, type PeerCaches } from '../cache/index.js';
+import { CacheInvalidation, LATE_WRITE_WINDOW_MS, RowCache, type ChangeLog, type PeerCaches } from '../cache/index.js';
+import { CacheCoherence, coherenceSettings, CoherenceTables, InvalidationLogWriter } from '../coherence/index.js';
 import { AdmissionGate } from '../concurrency/admission.js';
 import type { Config } from '../config/index.js';
 import { FeastReader } from '../feast/serving/reader.js';
 import type { Logger } from '../observability/logger.js';
 import { CachedRowReader, servedRowBytes } from '../read/cached-reader.js';
-import { FeatureReader } from '../read/feature-reader.js';
+import { FeatureReader, type CacheFreshness } from '../read/feature-reader.js';
 import { StoreRowReader } from '../read/row-reader.js';
 import type { ServedRow } from '../read/wire.js';
 import { RegistrySync } from '../registry/sync.js';
@@ -28,6 +29,14 @@ export interface ServingPieces {
   readonly feast: FeastReader;
 }
 
+/** Cache coherence across replicas (src/coherence), as the pieces use it. */
+export interface CoherencePieces {
+  /** Where writes are logged for the other replicas. */
+  readonly log: ChangeLog;
+  /** Which cached rows may be served (absent without a cache to keep coherent). */
+  readonly freshness?: CacheFreshness;
+}
+
 /**
  * The serving core, transport-independent: the gRPC transport (see startServer) and the CLI's
  * direct mode both call these pieces.
@@ -35,6 +44,10 @@ export interface ServingPieces {
 export interface ServingCore extends ServingPieces {
   readonly store: OnlineStore;
   readonly registry: RegistrySync;
+  /** This replica's side of cache coherence (polling the log), when the cache and coherence are on. */
+  readonly coherence?: CacheCoherence;
+  /** What this process logs for the other replicas, when coherence is on. */
+  readonly changeLog?: InvalidationLogWriter;
   /** Stops polling for registry changes. */
   close(): void;
 }
@@ -50,8 +63,9 @@ export function assembleServing(
   config: Config,
   logger: Logger,
   peers?: PeerCaches,
+  coherence?: CoherencePieces,
 ): ServingPieces {
-  const invalidation = new CacheInvalidation(cache, registry, peers);
+  const invalidation = new CacheInvalidation(cache, registry, peers, LATE_WRITE_WINDOW_MS, coherence?.log);
   const storeReader = new StoreRowReader(store, config.cassandra);
   const rows = cache.enabled ? new CachedRowReader(cache, storeReader) : storeReader;
   const { maxInFlightReads, maxInFlightWriteRows, maxQueueWaitMs, minTimeLeftMs } = config.serving;
@@ -67,7 +81,14 @@ export function assembleServing(
       'rows being written',
     ),
   };
-  const reader = new FeatureReader(registry, rows, config.serving, admission.reads);
+  const reader = new FeatureReader(
+    registry,
+    rows,
+    config.serving,
+    admission.reads,
+    coherence?.freshness,
+    config.cache.coherence.maxClockSkewMs,
+  );
   return {
     cache,
     invalidation,
@@ -98,13 +119,42 @@ export async function composeServingCore(
   const store = new CassandraStore(client, config.cassandra.keyspace, config.cassandra);
   const cache = new RowCache<ServedRow>(config.cache, servedRowBytes);
   const registry = new RegistrySync(client, config.cassandra.keyspace, store, cache, logger);
+  const polling = options.pollRegistry ?? true;
+  // Writes are logged whenever coherence is on (other replicas may cache); the log is polled only
+  // by a long-lived process with a cache (a one-shot command's cache starts empty and ends soon).
+  const settings = coherenceSettings(config);
+  const tables = config.cache.coherence.enabled ? new CoherenceTables(client, config.cassandra.keyspace) : undefined;
+  const changeLog = tables && new InvalidationLogWriter(tables, settings);
+  const coherence =
+    tables && cache.enabled && polling ? new CacheCoherence(tables, cache, registry, settings, logger) : undefined;
   const core: ServingCore = {
     store,
     registry,
-    ...assembleServing(store, registry, cache, config, logger, options.peers),
-    close: () => registry.stop(),
+    ...(coherence ? { coherence } : {}),
+    ...(changeLog ? { changeLog } : {}),
+    ...assembleServing(
+      store,
+      registry,
+      cache,
+      config,
+      logger,
+      options.peers,
+      changeLog && { log: changeLog, ...(coherence ? { freshness: coherence } : {}) },
+    ),
+    close: () => {
+      registry.stop();
+      coherence?.stop();
+    },
   };
   await registry.load();
-  if (options.pollRegistry ?? true) registry.startPolling(config.registry.refreshIntervalMs);
+  if (polling) registry.startPolling(config.registry.refreshIntervalMs);
+  if (coherence) {
+    try {
+      await coherence.start();
+    } catch (error) {
+      registry.stop();
+      throw error;
+    }
+  }
   return core;
 }

@@ -17,6 +17,7 @@ import type { Logger } from '../observability/logger.js';
 import { toServiceStatus } from '../api/index.js';
 import { CassetteError } from '../errors/index.js';
 import { loadCassetteProtos } from '../api/proto.js';
+import { minWriteTimeHeader, writeTimeTrailer } from '../coherence/token.js';
 import type { ServingCore } from './compose.js';
 
 const UNAVAILABLE_LOG_INTERVAL_MS = 5_000;
@@ -263,6 +264,7 @@ export class GrpcTransport {
       const ctx: CallContext = {
         deadline: Number.isFinite(deadlineMs) ? deadlineMs : Date.now() + defaultDeadlineMs,
         isCancelled: () => call.cancelled,
+        minWriteTime: minWriteTimeHeader(call.metadata),
       };
       const request: unknown = call.request;
       if (request instanceof RefusedUndecoded) {
@@ -280,7 +282,7 @@ export class GrpcTransport {
         pending = Promise.reject(error);
       }
       pending.then(
-        (response) => callback(null, response),
+        (response) => callback(null, response, writeTimeTrailer(response)),
         (error: unknown) => callback(this.toServiceError(method, error)),
       );
     };
@@ -311,7 +313,7 @@ export class GrpcTransport {
         pending = Promise.reject(error);
       }
       pending.then(
-        (response) => callback(null, response),
+        (response) => callback(null, response, writeTimeTrailer(response)),
         (error: unknown) => callback(this.toServiceError(method, error)),
       );
     };

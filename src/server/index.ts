@@ -165,6 +165,12 @@ function statsLogger(
         // Totals since start: requests admitted, made to wait, refused for load or for too little time.
         readAdmission: core.admission.reads.counters,
         writeAdmission: core.admission.writes.counters,
+        // Totals since start: cache coherence across replicas (drops, lag, falling behind) and what this process logged.
+        coherence: core.coherence && {
+          ...core.coherence.stats(),
+          cacheTooOld: cache.tooOld,
+          logged: core.changeLog?.stats,
+        },
       },
       'stats',
     );

@@ -200,6 +200,29 @@ export interface BudgetedQueryOptions extends cassandra.QueryOptions {
   budgetEndsAt: number;
 }
 
+/**
+ * Driver options of one idempotent operation with `timeoutMs` to spend (see CassandraStore's own):
+ * attempts capped at `attemptCapMs` when the failover budget pays for a retry and there is
+ * another host to fail over to, else one attempt that may take the whole time.
+ */
+export function budgetedOptions(
+  budget: FailoverBudget,
+  consistency: number,
+  timeoutMs: number,
+  attemptCapMs: number,
+  canFailOver: boolean,
+): BudgetedQueryOptions {
+  budget.earn();
+  const attemptMs = attemptTimeout(timeoutMs, attemptCapMs);
+  return {
+    prepare: true,
+    consistency,
+    readTimeout: canFailOver && attemptMs < timeoutMs && budget.claimRetry(attemptMs) ? attemptMs : timeoutMs,
+    isIdempotent: true,
+    budgetEndsAt: performance.now() + timeoutMs,
+  };
+}
+
 function budgetEnd(info: OperationInfo): number | undefined {
   const options = info.executionOptions.getRawQueryOptions() as Partial<BudgetedQueryOptions>;
   return options.budgetEndsAt;

@@ -38,6 +38,7 @@ export class FeatureWriter {
     const admitted = this.admission.enter(cost, call.deadline, Date.now());
     if (admitted !== undefined) await admitted;
     const changed = this.invalidation.forCall();
+    let failure: { error: unknown } | undefined;
     try {
       const sink = this.rowSink(version, view, call, changed);
       await withDeadline(
@@ -46,17 +47,17 @@ export class FeatureWriter {
         () => new CassetteError('DEADLINE_EXCEEDED', 'the deadline passed before all rows were written'),
       );
     } catch (error) {
-      throw storeError(error, Date.now() >= call.deadline);
-    } finally {
-      // Acknowledge (or fail) only once no worker can serve the old rows from its cache.
-      await changed.flush();
+      failure = { error: storeError(error, Date.now() >= call.deadline) };
     }
+    // Acknowledge (or fail) only once no cache anywhere can serve the old rows past the bound.
+    await settleInvalidations(changed, failure);
     this.logger.debug({ view: view.name, rows: rows.length, expired }, 'wrote feature rows');
     return {
       rows_written: rows.length,
       rows_expired: expired,
       messages_received: 1,
       rows_received: request.rows.length,
+      consistency_token: consistencyToken(),
     };
   }
 
@@ -83,6 +84,7 @@ export class FeatureWriter {
       ),
       cost,
     );
+    let failure: { error: unknown } | undefined;
     try {
       // A stream without a deadline runs as long as its sender keeps it open.
       await (Number.isFinite(call.deadline)
@@ -93,24 +95,16 @@ export class FeatureWriter {
           )
         : work);
     } catch (error) {
-      if (isCassetteError(error) && error.status === 'INVALID_ARGUMENT') throw error;
-      // The transport ends the messages early (with an error of its own) when the caller goes away.
-      const cause = call.isCancelled() ? new CassetteError('CANCELLED', 'the caller cancelled the stream') : error;
-      const mapped = storeError(cause, Date.now() >= call.deadline);
-      throw new CassetteError(
-        mapped.code,
-        `${mapped.message} (after ${counts.messages} messages; ${counts.rowsWritten} rows were written)`,
-        { cause: mapped.cause ?? error },
-      );
-    } finally {
-      await changed.flush();
+      failure = { error: streamError(error, call, counts) };
     }
+    await settleInvalidations(changed, failure);
     this.logger.debug({ ...counts }, 'wrote a stream of feature rows');
     return {
       rows_written: counts.rowsWritten,
       rows_expired: counts.rowsExpired,
       messages_received: counts.messages,
       rows_received: counts.rowsReceived,
+      consistency_token: consistencyToken(),
     };
   }
 
@@ -171,6 +165,43 @@ export class FeatureWriter {
       onSettled: (row, timedOut) => changed.rowSettled(version, view.name, row.keyString, timedOut),
     });
   }
+}
+
+/** What a failed stream answers: its invalid message as it is, anything else with the counts so far. */
+function streamError(error: unknown, call: CallContext, counts: ReturnType<typeof newStreamCounts>): unknown {
+  if (isCassetteError(error) && error.status === 'INVALID_ARGUMENT') return error;
+  // The transport ends the messages early (with an error of its own) when the caller goes away.
+  const cause = call.isCancelled() ? new CassetteError('CANCELLED', 'the caller cancelled the stream') : error;
+  const mapped = storeError(cause, Date.now() >= call.deadline);
+  return new CassetteError(
+    mapped.code,
+    `${mapped.message} (after ${counts.messages} messages; ${counts.rowsWritten} rows were written)`,
+    { cause: mapped.cause ?? error },
+  );
+}
+
+/**
+ * Waits for a call's invalidations (whatever the call's outcome: a failed write may still have
+ * reached some replicas), then throws the call's failure, or else the invalidations' own.
+ */
+async function settleInvalidations(
+  changed: WriteInvalidations,
+  failure: { error: unknown } | undefined,
+): Promise<void> {
+  try {
+    await changed.flush();
+  } catch (error) {
+    failure ??= { error };
+  }
+  if (failure !== undefined) throw failure.error;
+}
+
+/**
+ * A write's consistency token: this server's clock (µs) once the write is settled and logged, so
+ * that a read started after it, anywhere, finds the write in Cassandra (see README, Consistency).
+ */
+function consistencyToken(): number {
+  return Date.now() * 1000;
 }
 
 /** Pushes `rows` into `sink` as its window allows, then waits until all are written. */

@@ -494,7 +494,11 @@ describe('cassette ingest', () => {
 
   it('--server sends rows through StreamWriteFeatures, so the server serves them at once; a direct job waits for the cache', async () => {
     const cacheTtlMs = 5000;
-    const server = await startTestServer('ingest_server', REGISTRY, { cache: { ttlMs: cacheTtlMs } });
+    // Without cache coherence: with it, a direct job's rows are served within its bound instead
+    // (test/e2e/coherence.test.ts).
+    const server = await startTestServer('ingest_server', REGISTRY, {
+      cache: { ttlMs: cacheTtlMs, coherence: { enabled: false } },
+    });
     try {
       const env = cliEnv(server.config.cassandra.keyspace);
       const age = async () => {

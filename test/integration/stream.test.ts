@@ -88,7 +88,13 @@ describe('StreamWriteFeatures against a real Cassandra', () => {
         ],
       },
     ]);
-    expect(response).toEqual({ rows_written: '13', rows_expired: '1', messages_received: '4', rows_received: '14' });
+    expect(response).toEqual({
+      rows_written: '13',
+      rows_expired: '1',
+      messages_received: '4',
+      rows_received: '14',
+      consistency_token: expect.any(String),
+    });
     expect(await ages(range(1, 10))).toEqual(range(1, 10));
     const pair = await t.get({
       features: { val: ['pair:score'] },
@@ -166,6 +172,7 @@ describe('StreamWriteFeatures against a real Cassandra', () => {
       rows_expired: '0',
       messages_received: String(messages),
       rows_received: String(messages * perMessage),
+      consistency_token: expect.any(String),
     });
     const sample = [10_000, 10_001, 12_345, 19_999];
     expect(await ages(sample)).toEqual(sample.map((u) => u % 97));

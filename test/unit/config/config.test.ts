@@ -73,7 +73,12 @@ describe('loadConfig: defaults', () => {
         healthProbeTimeoutMs: 1000,
       },
       http: { enabled: true, listen: '127.0.0.1:6567', maxBodyBytes: 16 * 1024 * 1024, writeDeadlineMs: 60_000 },
-      cache: { enabled: true, maxBytes: 256 * 1024 * 1024, ttlMs: 30_000 },
+      cache: {
+        enabled: true,
+        maxBytes: 256 * 1024 * 1024,
+        ttlMs: 30_000,
+        coherence: { enabled: true, maxStalenessMs: 1000, maxClockSkewMs: 50, logWriteBudgetMs: 200 },
+      },
       registry: { refreshIntervalMs: 10_000 },
       ingest: {
         maxFutureSkewMs: 300_000,

@@ -25,7 +25,13 @@ describe('FeatureWriter over an in-memory store', () => {
       writeRequest('user_stats', [userRow(1, 1, now), userRow(2, 2, now - 3 * DAY_MS)]),
       callWithin(5_000),
     );
-    expect(response).toEqual({ rows_written: 1, rows_expired: 1, messages_received: 1, rows_received: 2 });
+    expect(response).toEqual({
+      rows_written: 1,
+      rows_expired: 1,
+      messages_received: 1,
+      rows_received: 2,
+      consistency_token: expect.any(Number),
+    });
     expect(core.store.writes.map((w) => w.key)).toEqual(['1']);
   });
 
@@ -88,7 +94,13 @@ describe('FeatureWriter over an in-memory store', () => {
       ),
       { deadline: Number.POSITIVE_INFINITY, isCancelled: () => false },
     );
-    expect(response).toEqual({ rows_written: 3, rows_expired: 0, messages_received: 2, rows_received: 3 });
+    expect(response).toEqual({
+      rows_written: 3,
+      rows_expired: 0,
+      messages_received: 2,
+      rows_received: 3,
+      consistency_token: expect.any(Number),
+    });
     expect(core.store.writes.map((w) => `${w.view}:${w.key}`)).toEqual([
       'user_stats:1',
       'user_stats:2',
