@@ -78,6 +78,8 @@ export class ServerChild {
       log: { level: 'info', statsIntervalMs: 0 },
       // No load balancer to drain for: the harness stops its servers at once.
       serving: { drainMs: 0 },
+      // Metrics on a free port (several servers run at once); BENCH_METRICS=off measures without them.
+      metrics: { enabled: process.env.BENCH_METRICS !== 'off', listen: '127.0.0.1:0' },
     };
     writeFileSync(configPath, `# Written by the latency harness (bench/harness.ts)\n${stringify(config)}`);
     // The config file alone decides: no CASSETTE_*/CASSANDRA_* settings leak in from this shell.

@@ -42,6 +42,7 @@ export class RowCache<Row extends object> {
   private hits = 0;
   private misses = 0;
   private coalesced = 0;
+  private evicted = 0;
 
   constructor(
     options: RowCacheOptions,
@@ -55,6 +56,7 @@ export class RowCache<Row extends object> {
           ttlAutopurge: false,
           updateAgeOnGet: false,
           sizeCalculation: (entry, key) => key.length * 2 + 64 + (entry === MISSING ? 0 : this.sizeOf(entry)),
+          disposeAfter: (_entry, _key, reason) => void (reason === 'evict' && this.evicted++),
         })
       : undefined;
   }
@@ -132,6 +134,11 @@ export class RowCache<Row extends object> {
     this.lru?.clear();
     for (const flight of this.inFlight.values()) flight.state.superseded = true;
     this.inFlight.clear();
+  }
+
+  /** Entries dropped to stay within maxBytes (not those expired or invalidated), for metrics. */
+  get evictions(): number {
+    return this.evicted;
   }
 
   stats(): RowCacheStats {

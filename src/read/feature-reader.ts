@@ -33,7 +33,9 @@ export class FeatureReader {
   /** The GetOnlineFeaturesResponse for `request`, as protobuf bytes. */
   async getOnlineFeatures(request: GetOnlineFeaturesRequest__Output, call: CallContext): Promise<Buffer> {
     const { plan, rows } = await this.lookup(request, call);
-    return encodeResponse(plan, rows, Date.now() * 1000);
+    const encoded = encodeResponse(plan, rows, Date.now() * 1000);
+    call.observation?.encoded(encoded.length);
+    return encoded;
   }
 
   /** The plan of `request` and the rows read for it (per view slot, per distinct key). */
@@ -43,6 +45,7 @@ export class FeatureReader {
   ): Promise<{ plan: LookupPlan; rows: (ServedRow | null)[][] }> {
     const { version, registry } = this.registry.current;
     const plan = planLookup(registry, request, this.limits);
+    call.observation?.planned(plan);
     return { plan, rows: await this.readRows(version, plan, call) };
   }
 
@@ -78,6 +81,7 @@ export class FeatureReader {
         missIndexes.push(i);
       }
     }
+    call.observation?.cacheChecked(missSlots.length);
     if (missSlots.length === 0) return rowsByView;
 
     const readTask = async (task: number): Promise<void> => {
@@ -104,6 +108,7 @@ export class FeatureReader {
         call.deadline,
         () => new CassetteError('DEADLINE_EXCEEDED', 'the deadline passed before all rows were read'),
       );
+      call.observation?.readsDone();
     } catch (error) {
       throw storeError(error, Date.now() >= call.deadline);
     }

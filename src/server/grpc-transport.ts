@@ -1,7 +1,6 @@
 import type { Readable } from 'node:stream';
 
 import * as grpc from '@grpc/grpc-js';
-import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 
 import type { CallContext } from '../concurrency/call.js';
@@ -13,14 +12,19 @@ import type { ProtoGrpcType as ServingProto } from '../generated/serving.js';
 import type { ProtoGrpcType as IngestionProto } from '../generated/ingestion.js';
 import type { ProtoGrpcType as RegistryProto } from '../generated/registry.js';
 import type { Logger } from '../observability/logger.js';
+import { RpcObserver, type MethodObserver, type RequestObservation } from '../observability/requests.js';
 import { toServiceStatus } from '../api/index.js';
 import { CassetteError } from '../errors/index.js';
 import { loadCassetteProtos } from '../api/proto.js';
 import type { ServingCore } from './compose.js';
+import { addReflection } from './reflection.js';
 
 const UNAVAILABLE_LOG_INTERVAL_MS = 5_000;
 
-export const SERVICE_NAMES = ['cassette.v1.FeatureServing', 'cassette.v1.FeatureIngestion', 'cassette.v1.Registry'];
+const SERVING = 'cassette.v1.FeatureServing';
+const INGESTION = 'cassette.v1.FeatureIngestion';
+const REGISTRY = 'cassette.v1.Registry';
+export const SERVICE_NAMES = [SERVING, INGESTION, REGISTRY];
 
 /** FeatureServing with GetOnlineFeatures answering in wire bytes. */
 type EncodedServingHandlers = {
@@ -120,6 +124,12 @@ export class GrpcTransport {
     core: Pick<ServingCore, 'reader' | 'writer' | 'listing'>,
     private readonly config: Config,
     private readonly logger: Logger,
+    /** Request metrics, the slow-request line and trace spans (by default: no metrics). */
+    private readonly observer = new RpcObserver({
+      metrics: undefined,
+      logger,
+      slowRequestMs: config.log.slowRequestMs,
+    }),
   ) {
     const definition = loadCassetteProtos();
     const loaded = grpc.loadPackageDefinition(definition) as unknown as ServingProto & IngestionProto & RegistryProto;
@@ -137,24 +147,28 @@ export class GrpcTransport {
       GetOnlineFeatures: { ...servingService.GetOnlineFeatures, responseSerialize: (encoded: Buffer) => encoded },
     };
     const serving: EncodedServingHandlers = {
-      GetOnlineFeatures: this.unary('GetOnlineFeatures', (request, ctx) => core.reader.getOnlineFeatures(request, ctx)),
+      GetOnlineFeatures: this.unary(SERVING, 'GetOnlineFeatures', (request, ctx) =>
+        core.reader.getOnlineFeatures(request, ctx),
+      ),
     };
     const ingestion: FeatureIngestionHandlers = {
-      WriteFeatures: this.unary('WriteFeatures', (request, ctx) => core.writer.writeFeatures(request, ctx)),
-      StreamWriteFeatures: this.clientStream('StreamWriteFeatures', (messages, ctx) =>
-        core.writer.streamWriteFeatures(messages, ctx),
+      WriteFeatures: this.unary(INGESTION, 'WriteFeatures', (request, ctx) =>
+        this.observer.countWrites(core.writer.writeFeatures(request, ctx), request.rows.length),
+      ),
+      StreamWriteFeatures: this.clientStream(INGESTION, 'StreamWriteFeatures', (messages, ctx) =>
+        this.observer.countWrites(core.writer.streamWriteFeatures(messages, ctx), 0),
       ),
     };
     const registry: RegistryHandlers = {
-      ListFeatureViews: this.unary('ListFeatureViews', async () => core.listing.listFeatureViews()),
-      ListFeatureServices: this.unary('ListFeatureServices', async () => core.listing.listFeatureServices()),
+      ListFeatureViews: this.unary(REGISTRY, 'ListFeatureViews', async () => core.listing.listFeatureViews()),
+      ListFeatureServices: this.unary(REGISTRY, 'ListFeatureServices', async () => core.listing.listFeatureServices()),
     };
     this.server.addService(guardDecoding(encodedServing), serving);
     this.server.addService(guardDecoding(loaded.cassette.v1.FeatureIngestion.service), ingestion);
     this.server.addService(guardDecoding(loaded.cassette.v1.Registry.service), registry);
     this.health = new HealthImplementation(Object.fromEntries(HEALTH_ENTRIES.map((name) => [name, 'NOT_SERVING'])));
     this.health.addToServer(this.server);
-    new ReflectionService(definition).addToServer(this.server);
+    addReflection(this.server);
   }
 
   /** The bound address, e.g. 127.0.0.1:6566 (with the real port when 0 was asked for). */
@@ -213,21 +227,25 @@ export class GrpcTransport {
   }
 
   private unary<Req, Res>(
+    service: string,
     method: string,
     handle: (request: Req, ctx: CallContext) => Promise<Res>,
   ): grpc.handleUnaryCall<Req, Res> {
     const defaultDeadlineMs = this.config.serving.defaultDeadlineMs;
+    const observed = this.observer.method(service, method);
     return (call, callback) => {
       this.counters.requests++;
+      const observation = observed.start(call.metadata);
       const deadline = call.getDeadline();
       const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
       const ctx: CallContext = {
         deadline: Number.isFinite(deadlineMs) ? deadlineMs : Date.now() + defaultDeadlineMs,
         isCancelled: () => call.cancelled,
+        observation,
       };
       const request: unknown = call.request;
       if (request instanceof UndecodableMessage) {
-        callback(this.toServiceError(method, undecodable(method, request)));
+        this.fail(observed, observation, callback, undecodable(method, request));
         return;
       }
       let pending: Promise<Res>;
@@ -237,10 +255,25 @@ export class GrpcTransport {
         pending = Promise.reject(error);
       }
       pending.then(
-        (response) => callback(null, response),
-        (error: unknown) => callback(this.toServiceError(method, error)),
+        (response) => {
+          callback(null, response);
+          observed.finish(observation, grpc.status.OK);
+        },
+        (error: unknown) => this.fail(observed, observation, callback, error),
       );
     };
+  }
+
+  /** Answers a call with the status of `error`, and ends its observation with that code. */
+  private fail(
+    observed: MethodObserver,
+    observation: RequestObservation,
+    callback: (error: Partial<grpc.StatusObject>) => void,
+    error: unknown,
+  ): void {
+    const status = this.toServiceError(observed.method, error);
+    callback(status);
+    observed.finish(observation, status.code ?? grpc.status.UNKNOWN);
   }
 
   /**
@@ -249,16 +282,20 @@ export class GrpcTransport {
    * none: a stream lasts as long as its sender keeps sending).
    */
   private clientStream<Req, Res>(
+    service: string,
     method: string,
     handle: (messages: AsyncIterable<Req>, ctx: CallContext) => Promise<Res>,
   ): grpc.handleClientStreamingCall<Req, Res> {
+    const observed = this.observer.method(service, method);
     return (call, callback) => {
       this.counters.requests++;
+      const observation = observed.start(call.metadata);
       const deadline = call.getDeadline();
       const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
       const ctx: CallContext = {
         deadline: Number.isFinite(deadlineMs) ? deadlineMs : Number.POSITIVE_INFINITY,
         isCancelled: () => call.cancelled,
+        observation,
       };
       limitReadAhead(call);
       let pending: Promise<Res>;
@@ -268,8 +305,11 @@ export class GrpcTransport {
         pending = Promise.reject(error);
       }
       pending.then(
-        (response) => callback(null, response),
-        (error: unknown) => callback(this.toServiceError(method, error)),
+        (response) => {
+          callback(null, response);
+          observed.finish(observation, grpc.status.OK);
+        },
+        (error: unknown) => this.fail(observed, observation, callback, error),
       );
     };
   }

@@ -41,6 +41,7 @@ describe('serving with several worker processes', () => {
     CASSANDRA_LOCAL_DC: cassandra.localDataCenter,
     CASSETTE_KEYSPACE: keyspace,
     CASSETTE_LOG_LEVEL: 'info',
+    CASSETTE_METRICS_LISTEN: '127.0.0.1:0',
   };
   let primary: ChildProcess | undefined;
   let serving: LogLine = {};

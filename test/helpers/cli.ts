@@ -23,6 +23,8 @@ export function cliEnv(keyspace: string, extra: NodeJS.ProcessEnv = {}): NodeJS.
     CASSANDRA_LOCAL_DC: cassandra.localDataCenter,
     CASSETTE_KEYSPACE: keyspace,
     CASSETTE_LOG_LEVEL: 'warn',
+    // Test files run side by side: each server's metrics on a port of its own.
+    CASSETTE_METRICS_LISTEN: '127.0.0.1:0',
     ...extra,
   };
 }

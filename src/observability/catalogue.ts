@@ -1,0 +1,353 @@
+import { readFileSync } from 'node:fs';
+
+import * as grpc from '@grpc/grpc-js';
+import cassandra from 'cassandra-driver';
+
+import {
+  COUNT_BUCKETS,
+  LATENCY_BUCKETS,
+  type Histogram,
+  type HistogramChild,
+  type MetricsRegistry,
+} from './metrics.js';
+
+/**
+ * Every Cassette metric, defined in one place (docs/operations.md describes each). Request-path
+ * metrics are histograms with pre-resolved children; the rest are read from the counters the
+ * serving core keeps anyway, at scrape time, through the watch*() functions.
+ */
+
+/** The gRPC status names, by code. */
+const STATUS_NAMES: readonly string[] = Object.entries(grpc.status)
+  .filter(([, code]) => typeof code === 'number')
+  .sort((a, b) => (a[1] as number) - (b[1] as number))
+  .map(([name]) => name);
+
+/** Request duration of one method, with one child per status code made on first use. */
+export class MethodMetrics {
+  private readonly byCode: (HistogramChild | undefined)[] = [];
+
+  constructor(
+    private readonly histogram: Histogram,
+    readonly method: string,
+  ) {}
+
+  observe(code: number, seconds: number): void {
+    (this.byCode[code] ??= this.histogram.child(this.method, STATUS_NAMES[code] ?? String(code))).observe(seconds);
+  }
+}
+
+/** Rows written through the server's WriteFeatures calls (the job's counts are in IngestMetrics). */
+export interface ServerWriteCounts {
+  received: number;
+  written: number;
+  expired: number;
+  rejected: number;
+}
+
+/** The request-path metrics of a serving process. */
+export class RequestMetrics {
+  private readonly duration: Histogram;
+  readonly entityRows: HistogramChild;
+  readonly features: HistogramChild;
+  readonly writes: ServerWriteCounts = { received: 0, written: 0, expired: 0, rejected: 0 };
+
+  constructor(metrics: MetricsRegistry) {
+    this.duration = metrics.histogram(
+      'cassette_request_duration_seconds',
+      'Time from a call arriving to its answer being handed to gRPC, by method and gRPC status code.',
+      ['method', 'code'],
+      LATENCY_BUCKETS,
+    );
+    this.entityRows = metrics
+      .histogram('cassette_request_entity_rows', 'Entity rows asked for per GetOnlineFeatures call.', [], COUNT_BUCKETS)
+      .child();
+    this.features = metrics
+      .histogram('cassette_request_features', 'Features asked for per GetOnlineFeatures call.', [], COUNT_BUCKETS)
+      .child();
+    watchIngest(metrics, () => ({
+      rowsRead: this.writes.received + this.writes.rejected,
+      rowsWritten: this.writes.written,
+      rejected: this.writes.rejected,
+      expired: this.writes.expired,
+    }));
+  }
+
+  method(name: string): MethodMetrics {
+    return new MethodMetrics(this.duration, name);
+  }
+}
+
+/** How a Cassandra read or write ended. */
+export type StoreOutcome = 'ok' | 'timeout' | 'error';
+const OUTCOMES: readonly StoreOutcome[] = ['ok', 'timeout', 'error'];
+
+/** Read and write latency per view, one child per outcome, resolved once per view. */
+export class StoreMetrics {
+  private readonly reads: Histogram;
+  private readonly writes: Histogram;
+  private readonly byView = new Map<string, { read: HistogramChild[]; write: HistogramChild[] }>();
+
+  constructor(metrics: MetricsRegistry) {
+    this.reads = metrics.histogram(
+      'cassette_cassandra_read_duration_seconds',
+      'Time of one entity-row read from Cassandra, by feature view and outcome (ok, timeout, error).',
+      ['view', 'outcome'],
+      LATENCY_BUCKETS,
+    );
+    this.writes = metrics.histogram(
+      'cassette_cassandra_write_duration_seconds',
+      'Time of one write to Cassandra (a row, or one partition batch), by feature view and outcome.',
+      ['view', 'outcome'],
+      LATENCY_BUCKETS,
+    );
+  }
+
+  /** The children of `view`: [ok, timeout, error] for reads and for writes. */
+  view(name: string): { read: HistogramChild[]; write: HistogramChild[] } {
+    let children = this.byView.get(name);
+    if (!children) {
+      children = {
+        read: OUTCOMES.map((outcome) => this.reads.child(name, outcome)),
+        write: OUTCOMES.map((outcome) => this.writes.child(name, outcome)),
+      };
+      this.byView.set(name, children);
+    }
+    return children;
+  }
+}
+
+export const OUTCOME_INDEX: Readonly<Record<StoreOutcome, number>> = { ok: 0, timeout: 1, error: 2 };
+
+/** The row cache's running totals and size. */
+export interface CacheCounters {
+  hits: number;
+  misses: number;
+  coalesced: number;
+  evictions: number;
+  entries: number;
+  bytes: number;
+}
+
+export function watchCache(metrics: MetricsRegistry, stats: () => CacheCounters): void {
+  const counter = (name: string, help: string, read: (s: CacheCounters) => number) =>
+    metrics.scraped(name, help, 'counter', [], (emit) => emit(read(stats())));
+  counter(
+    'cassette_cache_hits_total',
+    'Row lookups answered from the cache (rows and known-missing rows).',
+    (s) => s.hits,
+  );
+  counter('cassette_cache_misses_total', 'Row lookups that read Cassandra.', (s) => s.misses);
+  counter(
+    'cassette_cache_coalesced_total',
+    'Row lookups that joined a read of the same row already in flight.',
+    (s) => s.coalesced,
+  );
+  counter('cassette_cache_evictions_total', 'Entries dropped to stay within cache.maxBytes.', (s) => s.evictions);
+  metrics.scraped('cassette_cache_entries', 'Entries in the row cache.', 'gauge', [], (emit) => emit(stats().entries));
+  metrics.scraped('cassette_cache_bytes', 'Estimated bytes held by the row cache.', 'gauge', [], (emit) =>
+    emit(stats().bytes),
+  );
+}
+
+/** An admission gate as metrics see it (AdmissionGate). */
+export interface GateCounters {
+  readonly counters: { admitted: number; queued: number; shed: number; late: number };
+  readonly inFlight: number;
+  readonly queued: number;
+}
+
+export function watchAdmission(metrics: MetricsRegistry, gates: { reads: GateCounters; writes: GateCounters }): void {
+  const each = (emit: (value: number, ...labels: string[]) => void, read: (gate: GateCounters) => number) => {
+    emit(read(gates.reads), 'reads');
+    emit(read(gates.writes), 'writes');
+  };
+  metrics.scraped(
+    'cassette_admission_admitted_total',
+    'Calls admitted, at once or after queueing.',
+    'counter',
+    ['gate'],
+    (emit) => each(emit, (gate) => gate.counters.admitted),
+  );
+  metrics.scraped(
+    'cassette_admission_queued_total',
+    'Calls that waited for room before being admitted or refused.',
+    'counter',
+    ['gate'],
+    (emit) => each(emit, (gate) => gate.counters.queued),
+  );
+  metrics.scraped(
+    'cassette_admission_shed_total',
+    'Calls refused by admission control: reason "overloaded" (RESOURCE_EXHAUSTED) or "deadline" (too little time left).',
+    'counter',
+    ['gate', 'reason'],
+    (emit) => {
+      for (const [gate, counters] of [
+        ['reads', gates.reads.counters],
+        ['writes', gates.writes.counters],
+      ] as const) {
+        emit(counters.shed, gate, 'overloaded');
+        emit(counters.late, gate, 'deadline');
+      }
+    },
+  );
+  metrics.scraped(
+    'cassette_admission_in_flight',
+    'Units in flight (entity reads, rows being written).',
+    'gauge',
+    ['gate'],
+    (emit) => each(emit, (gate) => gate.inFlight),
+  );
+  metrics.scraped('cassette_admission_queue', 'Units waiting for room.', 'gauge', ['gate'], (emit) =>
+    each(emit, (gate) => gate.queued),
+  );
+}
+
+/** The registry sync as metrics see it (RegistrySync). */
+export interface RegistryCounters {
+  readonly current: { readonly version: number };
+  readonly failedRefreshes: number;
+}
+
+export function watchRegistry(metrics: MetricsRegistry, registry: RegistryCounters): void {
+  // With workers, the lowest version any worker serves: the one still to catch up.
+  metrics.scraped(
+    'cassette_registry_version',
+    'Version of the feature registry being served.',
+    'gauge',
+    [],
+    (emit) => emit(registry.current.version),
+    'min',
+  );
+  metrics.scraped(
+    'cassette_registry_reload_failures_total',
+    'Checks for (or loads of) a newly applied registry that failed; the previous one keeps serving.',
+    'counter',
+    [],
+    (emit) => emit(registry.failedRefreshes),
+  );
+}
+
+/** Whether Cassandra can serve, as health reports it. */
+export function watchAvailability(metrics: MetricsRegistry, canServe: () => boolean): void {
+  metrics.scraped(
+    'cassette_cassandra_available',
+    '1 while Cassandra answers (health says SERVING, unless draining), 0 otherwise.',
+    'gauge',
+    [],
+    (emit) => emit(canServe() ? 1 : 0),
+    'min',
+  );
+}
+
+const RETRY_REASONS = ['clientTimeout', 'readTimeout', 'writeTimeout', 'unavailable', 'other'] as const;
+
+/** The emitters of the driver's DefaultMetrics (its typings leave them out). */
+interface DriverEmitters {
+  readonly retries: Partial<Record<(typeof RETRY_REASONS)[number], NodeJS.EventEmitter>>;
+  readonly speculativeExecutions: NodeJS.EventEmitter;
+}
+
+/**
+ * The driver's view of Cassandra: retries and speculative executions (counted from the driver's
+ * metrics events, which fire only when they happen), and connections and requests in flight per
+ * host (read from the driver's state at scrape time).
+ */
+export function watchCassandraClient(metrics: MetricsRegistry, client: cassandra.Client): void {
+  const retries = new Map<string, number>(RETRY_REASONS.map((reason) => [reason, 0]));
+  let speculative = 0;
+  // DefaultMetrics (the driver's unless another is configured) has one emitter per event kind.
+  const driverMetrics = client.metrics as unknown as Partial<DriverEmitters>;
+  if (client.metrics instanceof cassandra.metrics.DefaultMetrics && driverMetrics.retries) {
+    for (const reason of RETRY_REASONS) {
+      driverMetrics.retries[reason]?.on('increment', () => retries.set(reason, retries.get(reason)! + 1));
+    }
+    driverMetrics.speculativeExecutions?.on('increment', () => speculative++);
+  }
+  metrics.scraped(
+    'cassette_cassandra_retries_total',
+    "Requests the driver retried, by the reason (its retry policy's decision).",
+    'counter',
+    ['reason'],
+    (emit) => {
+      for (const [reason, count] of retries) emit(count, reason);
+    },
+  );
+  metrics.scraped(
+    'cassette_cassandra_speculative_executions_total',
+    'Speculative executions the driver started.',
+    'counter',
+    [],
+    (emit) => emit(speculative),
+  );
+  const perHost = (
+    emit: (value: number, ...labels: string[]) => void,
+    read: (state: cassandra.metadata.ClientState, host: cassandra.Host) => number,
+  ) => {
+    const state = client.getState();
+    for (const host of state.getConnectedHosts()) emit(read(state, host), host.address);
+  };
+  metrics.scraped('cassette_cassandra_connections', 'Open connections per Cassandra host.', 'gauge', ['host'], (emit) =>
+    perHost(emit, (state, host) => state.getOpenConnections(host)),
+  );
+  metrics.scraped(
+    'cassette_cassandra_in_flight_requests',
+    'Requests sent and not yet answered, per Cassandra host.',
+    'gauge',
+    ['host'],
+    (emit) => perHost(emit, (state, host) => state.getInFlightQueries(host)),
+  );
+}
+
+/** An ingestion's running counts (a job's progress, or the server's WriteFeatures calls). */
+export interface IngestCounts {
+  readonly rowsRead: number;
+  readonly rowsWritten: number;
+  readonly rejected: number;
+  readonly expired: number;
+}
+
+export function watchIngest(metrics: MetricsRegistry, counts: () => IngestCounts): void {
+  const counter = (name: string, help: string, read: (c: IngestCounts) => number) =>
+    metrics.scraped(name, help, 'counter', [], (emit) => emit(read(counts())));
+  counter(
+    'cassette_ingest_rows_read_total',
+    'Rows (records) read by an ingestion job, or received by WriteFeatures.',
+    (c) => c.rowsRead,
+  );
+  counter('cassette_ingest_rows_written_total', 'Rows written to Cassandra.', (c) => c.rowsWritten);
+  counter(
+    'cassette_ingest_rows_rejected_total',
+    'Rows refused as invalid (a job writes them to its rejects file).',
+    (c) => c.rejected,
+  );
+  counter(
+    'cassette_ingest_rows_expired_total',
+    'Rows skipped because they were already past their view ttl.',
+    (c) => c.expired,
+  );
+}
+
+/** Cassette's version, from package.json (two levels up from src/observability and dist/observability). */
+function cassetteVersion(): string {
+  try {
+    const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version?: unknown;
+    };
+    return typeof manifest.version === 'string' ? manifest.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** cassette_build_info: the version and Node.js running, as labels of a constant 1. */
+export function watchBuild(metrics: MetricsRegistry, version = cassetteVersion()): void {
+  metrics.scraped(
+    'cassette_build_info',
+    'Always 1; the labels say which Cassette version and Node.js runtime serve.',
+    'gauge',
+    ['version', 'node'],
+    (emit) => emit(1, version, process.version),
+    'first',
+  );
+}
