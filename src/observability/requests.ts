@@ -140,11 +140,15 @@ export interface RpcObserverOptions {
   readonly slowRequestMs: number;
 }
 
+/** Slow-request lines per second at most: when everything is slow, a few lines say so as well as thousands. */
+const SLOW_LINES_PER_SECOND = 10;
+
 /** Observes the calls of a gRPC server: one MethodObserver per method. */
 export class RpcObserver {
   readonly metrics: RequestMetrics | undefined;
   readonly slowRequestMs: number;
   private readonly logger: Logger;
+  private slowLines = { second: 0, logged: 0, suppressed: 0 };
 
   constructor(options: RpcObserverOptions) {
     this.metrics = options.metrics;
@@ -180,6 +184,19 @@ export class RpcObserver {
 
   /** The slow-request line: how long each step took and the request's shape, never its keys. */
   logSlow(method: string, code: number, observation: RequestObservation, endedAt: number): void {
+    const second = Math.floor(endedAt / 1000);
+    const lines = this.slowLines;
+    if (second !== lines.second) {
+      lines.second = second;
+      lines.logged = 0;
+    }
+    if (lines.logged >= SLOW_LINES_PER_SECOND) {
+      lines.suppressed++;
+      return;
+    }
+    lines.logged++;
+    const suppressed = lines.suppressed;
+    lines.suppressed = 0;
     const plan = observation.plan;
     const ms = (from: number, to: number) => (Number.isNaN(from) || Number.isNaN(to) ? undefined : round(to - from));
     const readFrom = Number.isNaN(observation.cacheCheckedAt) ? observation.plannedAt : observation.cacheCheckedAt;
@@ -197,6 +214,7 @@ export class RpcObserver {
           readMs: ms(readFrom, observation.readAt),
           encodeMs: ms(Number.isNaN(observation.readAt) ? readFrom : observation.readAt, observation.encodedAt),
         }),
+        ...(suppressed > 0 && { slowRequestsNotLogged: suppressed }),
       },
       'slow request',
     );

@@ -125,6 +125,30 @@ describe('serving with several worker processes', () => {
     }
   });
 
+  it("serves one metrics endpoint, the primary's, summing every worker", async () => {
+    const listening = lines.filter((line) => line.msg === 'serving metrics');
+    expect(listening).toHaveLength(1);
+    const url = listening[0]!.address!;
+    const scrape = async () => {
+      const text = await (await fetch(url)).text();
+      const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+      const connections = [...text.matchAll(/^cassette_cassandra_connections\{[^}]*\} (\S+)$/gm)];
+      return {
+        reads: value('cassette_request_duration_seconds_count\\{method="GetOnlineFeatures",code="OK"\\}'),
+        connections: connections.reduce((sum, match) => sum + Number(match[1]), 0),
+        registryVersion: value('cassette_registry_version'),
+      };
+    };
+    const before = await scrape();
+    for (let i = 0; i < 20; i++) await read(channels[i % channels.length]!, String(500 + i));
+    const after = await scrape();
+    // Every call counted once, whichever worker took it.
+    expect(after.reads - (Number.isNaN(before.reads) ? 0 : before.reads)).toBe(20);
+    // Both workers' sessions (two connections each to the one node): more than one worker reports.
+    expect(after.connections).toBeGreaterThanOrEqual(3);
+    expect(after.registryVersion).toBeGreaterThanOrEqual(1);
+  });
+
   it('replaces a worker that dies, after a logged delay, while the port stays served', async () => {
     const [victim, survivor] = serving.pids!;
     process.kill(victim!, 'SIGKILL');
