@@ -215,7 +215,7 @@ describe('server reflection', () => {
     if (missing.length > 0) {
       console.warn(
         `[reflection] skipping the grpcurl/ghz checks: ${missing.join(' and ')} not installed ` +
-          '(go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4 github.com/bojand/ghz/cmd/ghz@v0.93.0; .ci/run does)',
+          '(go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4 github.com/bojand/ghz/cmd/ghz@v0.121.0; .ci/run does)',
       );
     }
     const tools = `${join(process.env.GOPATH ?? join(homedir(), 'go'), 'bin')}:${process.env.PATH ?? ''}`;
