@@ -5,7 +5,7 @@ import { toServiceStatus } from '../api/status.js';
 import type { WriteFeaturesResponse } from '../api/types.js';
 import type { MethodMetrics, RequestMetrics } from './catalogue.js';
 import type { Logger } from './logger.js';
-import { activeTracer, addChildSpan, startRpcSpan } from './tracing.js';
+import { activeTracer, addChildSpan, epochMs, startRpcSpan } from './tracing.js';
 
 /** The shape of a GetOnlineFeatures request, as planned (LookupPlan): what is logged and traced of it. */
 export interface PlannedShape {
@@ -129,7 +129,7 @@ function endSpans(observation: RequestObservation, code: number, endedAt: number
   }
   span.setAttribute('rpc.grpc.status_code', code);
   if (code !== grpc.status.OK) span.setStatus({ code: SpanStatusCode.ERROR, message: grpc.status[code] });
-  span.end(endedAt);
+  span.end(epochMs(endedAt));
 }
 
 export interface RpcObserverOptions {

@@ -28,6 +28,15 @@ export function activeTracer(): Tracer | undefined {
     : provider.getTracer(TRACER_NAME);
 }
 
+/**
+ * A performance.now() time as epoch milliseconds. The SDK would turn a performance time into wall
+ * time with an offset it measures again for every span (to the millisecond), so children could
+ * appear to start before their parent; epoch times it takes as they are.
+ */
+export function epochMs(performanceMs: number): number {
+  return performance.timeOrigin + performanceMs;
+}
+
 /** Reads propagation headers (W3C traceparent, tracestate) from gRPC metadata. */
 const metadataGetter: TextMapGetter<grpc.Metadata> = {
   keys: (metadata) => Object.keys(metadata.getMap()),
@@ -43,14 +52,14 @@ export function callerContext(metadata: grpc.Metadata): Context {
   return propagation.extract(ROOT_CONTEXT, metadata, metadataGetter);
 }
 
-/** Starts the span of one RPC, a child of the caller's span when the metadata carries one. */
+/** Starts the span of one RPC at `startTime` (performance.now()), a child of the caller's span if the metadata names one. */
 export function startRpcSpan(tracer: Tracer, fullMethod: string, metadata: grpc.Metadata, startTime: number): Span {
   const slash = fullMethod.indexOf('/');
   return tracer.startSpan(
     fullMethod,
     {
       kind: SpanKind.SERVER,
-      startTime,
+      startTime: epochMs(startTime),
       attributes: {
         'rpc.system': 'grpc',
         'rpc.service': fullMethod.slice(0, slash),
@@ -70,7 +79,8 @@ export function addChildSpan(
   end: number,
   attributes: Attributes,
 ): void {
-  tracer.startSpan(name, { startTime: start, attributes }, trace.setSpan(ROOT_CONTEXT, parent)).end(end);
+  const parentContext = trace.setSpan(ROOT_CONTEXT, parent);
+  tracer.startSpan(name, { startTime: epochMs(start), attributes }, parentContext).end(epochMs(end));
 }
 
 /**

@@ -76,7 +76,7 @@ export interface ServeProcess {
 /** Starts `cassette serve --listen 127.0.0.1:0 …args` and waits until it says it is serving. */
 export async function startServe(args: readonly string[], env: NodeJS.ProcessEnv): Promise<ServeProcess> {
   const child = spawn(process.execPath, [BIN, 'serve', '--listen', '127.0.0.1:0', ...args], {
-    env: { CASSETTE_LOG_LEVEL: 'info', ...env },
+    env: { CASSETTE_LOG_LEVEL: 'info', CASSETTE_METRICS_LISTEN: '127.0.0.1:0', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const lines: LogLine[] = [];
