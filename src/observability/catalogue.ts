@@ -130,24 +130,31 @@ export interface CacheCounters {
 }
 
 export function watchCache(metrics: MetricsRegistry, stats: () => CacheCounters): void {
-  const counter = (name: string, help: string, read: (s: CacheCounters) => number) =>
-    metrics.scraped(name, help, 'counter', [], (emit) => emit(read(stats())));
-  counter(
-    'cassette_cache_hits_total',
-    'Row lookups answered from the cache (rows and known-missing rows).',
-    (s) => s.hits,
-  );
-  counter('cassette_cache_misses_total', 'Row lookups that read Cassandra.', (s) => s.misses);
-  counter(
-    'cassette_cache_coalesced_total',
-    'Row lookups that joined a read of the same row already in flight.',
-    (s) => s.coalesced,
-  );
-  counter('cassette_cache_evictions_total', 'Entries dropped to stay within cache.maxBytes.', (s) => s.evictions);
+  scrapedCounters(metrics, stats, [
+    ['cassette_cache_hits_total', 'Row lookups answered from the cache (rows and known-missing rows).', (s) => s.hits],
+    ['cassette_cache_misses_total', 'Row lookups that read Cassandra.', (s) => s.misses],
+    [
+      'cassette_cache_coalesced_total',
+      'Row lookups that joined a read of the same row already in flight.',
+      (s) => s.coalesced,
+    ],
+    ['cassette_cache_evictions_total', 'Entries dropped to stay within cache.maxBytes.', (s) => s.evictions],
+  ]);
   metrics.scraped('cassette_cache_entries', 'Entries in the row cache.', 'gauge', [], (emit) => emit(stats().entries));
   metrics.scraped('cassette_cache_bytes', 'Estimated bytes held by the row cache.', 'gauge', [], (emit) =>
     emit(stats().bytes),
   );
+}
+
+/** Unlabelled counters read at scrape time from one source: [name, help, value of the source] each. */
+function scrapedCounters<Source>(
+  metrics: MetricsRegistry,
+  source: () => Source,
+  counters: readonly (readonly [string, string, (source: Source) => number])[],
+): void {
+  for (const [name, help, read] of counters) {
+    metrics.scraped(name, help, 'counter', [], (emit) => emit(read(source())));
+  }
 }
 
 /** An admission gate as metrics see it (AdmissionGate). */
@@ -308,24 +315,24 @@ export interface IngestCounts {
 }
 
 export function watchIngest(metrics: MetricsRegistry, counts: () => IngestCounts): void {
-  const counter = (name: string, help: string, read: (c: IngestCounts) => number) =>
-    metrics.scraped(name, help, 'counter', [], (emit) => emit(read(counts())));
-  counter(
-    'cassette_ingest_rows_read_total',
-    'Rows (records) read by an ingestion job, or received by WriteFeatures.',
-    (c) => c.rowsRead,
-  );
-  counter('cassette_ingest_rows_written_total', 'Rows written to Cassandra.', (c) => c.rowsWritten);
-  counter(
-    'cassette_ingest_rows_rejected_total',
-    'Rows refused as invalid (a job writes them to its rejects file).',
-    (c) => c.rejected,
-  );
-  counter(
-    'cassette_ingest_rows_expired_total',
-    'Rows skipped because they were already past their view ttl.',
-    (c) => c.expired,
-  );
+  scrapedCounters(metrics, counts, [
+    [
+      'cassette_ingest_rows_read_total',
+      'Rows (records) read by an ingestion job, or received by WriteFeatures.',
+      (c) => c.rowsRead,
+    ],
+    ['cassette_ingest_rows_written_total', 'Rows written to Cassandra.', (c) => c.rowsWritten],
+    [
+      'cassette_ingest_rows_rejected_total',
+      'Rows refused as invalid (a job writes them to its rejects file).',
+      (c) => c.rejected,
+    ],
+    [
+      'cassette_ingest_rows_expired_total',
+      'Rows skipped because they were already past their view ttl.',
+      (c) => c.expired,
+    ],
+  ]);
 }
 
 /** Cassette's version, from package.json (two levels up from src/observability and dist/observability). */

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it, inject, vi } from 'vitest';
 import { call, connectClients, deadlineIn, type CassetteClients } from '../../src/client/index.js';
 import type { GetOnlineFeaturesResponse__Output } from '../../src/generated/cassette/v1/GetOnlineFeaturesResponse.js';
 import { connectTestSession, dropKeyspace, testConfig, uniqueKeyspace } from '../helpers/cluster.js';
+import { scrape } from '../helpers/metrics.js';
 
 const BIN = fileURLToPath(new URL('../../bin/cassette.js', import.meta.url));
 
@@ -129,21 +130,20 @@ describe('serving with several worker processes', () => {
     const listening = lines.filter((line) => line.msg === 'serving metrics');
     expect(listening).toHaveLength(1);
     const url = listening[0]!.address!;
-    const scrape = async () => {
-      const text = await (await fetch(url)).text();
-      const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
-      const connections = [...text.matchAll(/^cassette_cassandra_connections\{[^}]*\} (\S+)$/gm)];
+    const totals = async () => {
+      const values = await scrape(url);
+      const connections = [...values].filter(([name]) => name.startsWith('cassette_cassandra_connections{'));
       return {
-        reads: value('cassette_request_duration_seconds_count\\{method="GetOnlineFeatures",code="OK"\\}'),
-        connections: connections.reduce((sum, match) => sum + Number(match[1]), 0),
-        registryVersion: value('cassette_registry_version'),
+        reads: values.get('cassette_request_duration_seconds_count{method="GetOnlineFeatures",code="OK"}') ?? 0,
+        connections: connections.reduce((sum, [, open]) => sum + open, 0),
+        registryVersion: values.get('cassette_registry_version'),
       };
     };
-    const before = await scrape();
+    const before = await totals();
     for (let i = 0; i < 20; i++) await read(channels[i % channels.length]!, String(500 + i));
-    const after = await scrape();
+    const after = await totals();
     // Every call counted once, whichever worker took it.
-    expect(after.reads - (Number.isNaN(before.reads) ? 0 : before.reads)).toBe(20);
+    expect(after.reads - before.reads).toBe(20);
     // Both workers' sessions (two connections each to the one node): more than one worker reports.
     expect(after.connections).toBeGreaterThanOrEqual(3);
     expect(after.registryVersion).toBeGreaterThanOrEqual(1);

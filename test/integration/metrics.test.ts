@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { scrape } from '../helpers/metrics.js';
 import { grpcError, startTestServer, type TestServer } from '../helpers/server.js';
 
 const REGISTRY = `
@@ -17,17 +18,6 @@ const lookup = (...ids: number[]) => ({
   features: { val: ['profile:age', 'profile:country'] },
   entities: users(...ids),
 });
-
-/** Samples of a text exposition, as "name{labels}" -> value. */
-function parseExposition(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#') || line.trim() === '') continue;
-    const space = line.lastIndexOf(' ');
-    out.set(line.slice(0, space), Number(line.slice(space + 1)));
-  }
-  return out;
-}
 
 /** GET /metrics on a real server after real calls, as Prometheus would scrape it. */
 describe('the metrics endpoint', () => {
@@ -70,7 +60,7 @@ describe('the metrics endpoint', () => {
   });
 
   it('counts the calls by method and status code, and the shape of each lookup', async () => {
-    const values = parseExposition(await (await fetch(metricsUrl)).text());
+    const values = await scrape(metricsUrl);
     const count = (method: string, code: string) =>
       values.get(`cassette_request_duration_seconds_count{method="${method}",code="${code}"}`);
     expect(count('GetOnlineFeatures', 'OK')).toBe(5);
@@ -87,7 +77,7 @@ describe('the metrics endpoint', () => {
   });
 
   it('reports the cache, the Cassandra reads and writes, and the rows written', async () => {
-    const values = parseExposition(await (await fetch(metricsUrl)).text());
+    const values = await scrape(metricsUrl);
     expect(values.get('cassette_cache_misses_total')).toBe(3);
     expect(values.get('cassette_cache_hits_total')).toBe(12);
     expect(values.get('cassette_cache_entries')).toBe(3);
@@ -102,7 +92,7 @@ describe('the metrics endpoint', () => {
   });
 
   it('reports the registry, admission, Cassandra connections and the process', async () => {
-    const values = parseExposition(await (await fetch(metricsUrl)).text());
+    const values = await scrape(metricsUrl);
     expect(values.get('cassette_registry_version')).toBeGreaterThanOrEqual(1);
     expect(values.get('cassette_registry_reload_failures_total')).toBe(0);
     expect(values.get('cassette_admission_admitted_total{gate="reads"}')).toBe(1);

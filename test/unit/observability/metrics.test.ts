@@ -11,6 +11,7 @@ import {
   watchRegistry,
 } from '../../../src/observability/catalogue.js';
 import { MetricsRegistry } from '../../../src/observability/metrics.js';
+import { parseExposition } from '../../helpers/metrics.js';
 
 /** Every Cassette metric that needs no Cassandra session, over fake sources. */
 function catalogue(): { metrics: MetricsRegistry; requests: RequestMetrics; store: StoreMetrics } {
@@ -24,17 +25,6 @@ function catalogue(): { metrics: MetricsRegistry; requests: RequestMetrics; stor
   watchAvailability(metrics, () => true);
   watchBuild(metrics, '1.2.3');
   return { metrics, requests, store };
-}
-
-/** Samples of an exposition, as "name{labels}" -> value. */
-function samples(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#') || line.trim() === '') continue;
-    const space = line.lastIndexOf(' ');
-    out.set(line.slice(0, space), Number(line.slice(space + 1)));
-  }
-  return out;
 }
 
 describe('metric names', () => {
@@ -82,7 +72,7 @@ describe('recorded values', () => {
     get.observe(0, 0.003);
     get.observe(0, 7);
     get.observe(3, 0.001);
-    const values = samples(await metrics.render());
+    const values = parseExposition(await metrics.render());
     const ok = 'method="GetOnlineFeatures",code="OK"';
     expect(values.get(`cassette_request_duration_seconds_bucket{${ok},le="0.0005"}`)).toBe(1);
     expect(values.get(`cassette_request_duration_seconds_bucket{${ok},le="0.005"}`)).toBe(2);
@@ -104,7 +94,7 @@ describe('recorded values', () => {
 
   it('reads scraped values at each scrape', async () => {
     const { metrics } = catalogue();
-    const values = samples(await metrics.render());
+    const values = parseExposition(await metrics.render());
     expect(values.get('cassette_cache_hits_total')).toBe(7);
     expect(values.get('cassette_cache_evictions_total')).toBe(2);
     expect(values.get('cassette_cache_bytes')).toBe(1024);
@@ -132,7 +122,7 @@ describe('aggregation over workers', () => {
     // The second worker still serves an older registry.
     const version = fromB.find((m) => m.name === 'cassette_registry_version')!;
     (version.values[0] as { value: number }).value = 8;
-    const values = samples(await AggregatorRegistry.aggregate([fromA, fromB]).metrics());
+    const values = parseExposition(await AggregatorRegistry.aggregate([fromA, fromB]).metrics());
     expect(values.get('cassette_request_duration_seconds_count{method="GetOnlineFeatures",code="OK"}')).toBe(2);
     expect(values.get('cassette_request_duration_seconds_count{method="WriteFeatures",code="OK"}')).toBe(1);
     expect(
