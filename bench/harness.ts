@@ -26,10 +26,12 @@ import { loadDataset, loadedFingerprint, prepareKeyspace, setLoaded } from './li
 import { parseHarnessArgs, USAGE, type HarnessOptions } from './lib/options.js';
 import { buildPlan, type ScenarioSpec } from './lib/plan.js';
 import { CpuMeter, cpuSeconds, MachineCpuMeter, pidListeningOn } from './lib/proc.js';
-import { baselineRatios, reportSchema, type Report, type ScenarioResult } from './lib/report.js';
+import { baselineRatios, feastRatios, reportSchema, type Report, type ScenarioResult } from './lib/report.js';
 import { ServerChild, type StatsLine } from './lib/servers.js';
 
 const OPEN_LOOP_MAX_IN_FLIGHT = 512;
+/** Keep-alive connections of the Feast HTTP target: HTTP/1.1 carries one request at a time on each. */
+const HTTP_CONNECTIONS = 64;
 const quietLogger = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'warn' });
 const startedAt = performance.now();
 
@@ -80,12 +82,34 @@ function addressOf(server: ServerChild | string): string {
   return typeof server === 'string' ? server : server.address;
 }
 
+const NO_HTTP_ADDRESS = "skipped: Feast's HTTP API is measured only on servers the harness starts (not --target)";
+
+/** Why a scenario cannot run in this context, or null when it can. */
+function skipReason(ctx: Context, spec: ScenarioSpec): string | null {
+  if (spec.server === null) return ctx.cassandra ? null : 'skipped: baselines need Cassandra (--contact-points)';
+  const server = ctx.servers[spec.server];
+  if (spec.system === 'feast-http' && (typeof server === 'string' || server.httpAddress === undefined)) {
+    return NO_HTTP_ADDRESS;
+  }
+  return null;
+}
+
 function targetOf(ctx: Context, spec: ScenarioSpec): TargetSpec {
   const { options } = ctx;
-  if (spec.system === 'cassette') {
+  if (spec.server !== null) {
+    const server = ctx.servers[spec.server];
+    if (spec.system === 'feast-http') {
+      if (typeof server === 'string' || server.httpAddress === undefined) throw new Error(NO_HTTP_ADDRESS);
+      return {
+        kind: 'feast-http',
+        address: server.httpAddress,
+        connections: HTTP_CONNECTIONS,
+        deadlineMs: options.deadlineMs,
+      };
+    }
     return {
-      kind: 'cassette',
-      address: addressOf(ctx.servers[spec.server ?? 'cache']),
+      kind: spec.system === 'feast-grpc' ? 'feast-grpc' : 'cassette',
+      address: addressOf(server),
       channels: options.channels,
       deadlineMs: options.deadlineMs,
     };
@@ -466,7 +490,7 @@ async function main(): Promise<void> {
     say(`${plan.length} scenarios, load generator pid ${res.generator.pid}; warming up`);
     await warmUp(
       ctx,
-      plan.filter((spec) => spec.system === 'cassette' || cassandra),
+      plan.filter((spec) => skipReason(ctx, spec) === null),
     );
     const failures: Report['failures'] = [];
     const report = (): Report => ({
@@ -506,14 +530,15 @@ async function main(): Promise<void> {
       wall_seconds: Math.round((performance.now() - startedAt) / 1000),
       load_average: { at_start: loadAtStart, at_end: loadavg().map((n) => Math.round(n * 100) / 100) },
       scenarios: ctx.results,
-      ratios: baselineRatios(ctx.results),
+      ratios: [...feastRatios(ctx.results), ...baselineRatios(ctx.results)],
       failures,
     });
     const jsonPath = join(outDir, 'report.json');
     for (const spec of plan) {
       if (interrupted) break;
-      if (spec.system !== 'cassette' && !cassandra) {
-        failures.push({ name: spec.name, message: 'skipped: baselines need Cassandra (--contact-points)' });
+      const skipped = skipReason(ctx, spec);
+      if (skipped !== null) {
+        failures.push({ name: spec.name, message: skipped });
         continue;
       }
       try {

@@ -9,22 +9,37 @@ const require = createRequire(import.meta.url);
 const generator = require.resolve('@grpc/proto-loader/build/bin/proto-loader-gen-types.js');
 const out = 'src/generated';
 mkdirSync(out, { recursive: true });
-execFileSync(
-  process.execPath,
+
+/** Types for `files`; with `grpc`, also a root file per proto named after it (services). */
+function generate(files, grpc) {
+  execFileSync(
+    process.execPath,
+    [
+      generator,
+      ...files,
+      '--includeDirs=proto',
+      '--keepCase',
+      '--longs=String',
+      '--enums=String',
+      '--defaults',
+      '--oneofs',
+      ...(grpc ? ['--grpcLib=@grpc/grpc-js'] : []),
+      `--outDir=${out}`,
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+}
+
+generate(
   [
-    generator,
     'cassette/v1/serving.proto',
     'cassette/v1/ingestion.proto',
     'cassette/v1/registry.proto',
-    '--includeDirs=proto',
-    '--keepCase',
-    '--longs=String',
-    '--enums=String',
-    '--defaults',
-    '--oneofs',
-    '--grpcLib=@grpc/grpc-js',
-    `--outDir=${out}`,
+    'feast/serving/ServingService.proto',
   ],
-  { stdio: ['ignore', 'ignore', 'inherit'] },
+  true,
 );
+// Feast's registry and entity key (read by `cassette import-feast` and `migrate-from-feast`):
+// messages only, so no root file (whose name, Registry.ts, would clash with registry.ts).
+generate(['feast/core/Registry.proto', 'feast/types/EntityKey.proto'], false);
 writeFileSync(`${out}/package.json`, '{ "type": "commonjs" }\n');

@@ -13,12 +13,16 @@ const COLORS = {
   direct: '#16a34a',
   connect: '#dc2626',
   zipf: '#9333ea',
+  feastGrpc: '#0d9488',
+  feastHttp: '#db2777',
   other: '#64748b',
 };
 
 function colorOf(s: Pick<ScenarioResult, 'system' | 'group' | 'cache' | 'key_distribution' | 'name'>): string {
   if (s.system === 'direct-driver') return COLORS.direct;
   if (s.system === 'connect-per-request') return COLORS.connect;
+  if (s.system === 'feast-grpc') return COLORS.feastGrpc;
+  if (s.system === 'feast-http') return COLORS.feastHttp;
   if (s.key_distribution.startsWith('zipf')) return COLORS.zipf;
   if (s.name.includes(' warm ')) return COLORS.warm;
   if (s.name.includes(' cold ')) return COLORS.cold;
@@ -212,7 +216,9 @@ function percentileChart(title: string, series: Series[], subtitle = ''): string
 
 /** Horizontal bars: the probed maximum (pale) and the open-loop achieved rate (solid) per scenario. */
 function throughputChart(scenarios: ScenarioResult[], rateFraction: number): string {
-  const rows = scenarios.filter((s) => s.group === 'matrix' || s.group === 'zipf' || s.system === 'direct-driver');
+  const rows = scenarios.filter(
+    (s) => s.group === 'matrix' || s.group === 'zipf' || s.group === 'feast' || s.system === 'direct-driver',
+  );
   const measured = rows.filter((s) => s.group !== 'sweep');
   if (measured.length === 0) return '';
   const rowHeight = 22;
@@ -397,6 +403,10 @@ export function renderHtml(report: Report): string {
     push(`cassette warm ${cell}`, 'Cassette, warm cache');
     push(`cassette cold ${cell}`, 'Cassette, cache off');
     push(`direct-driver ${cell}`, 'direct driver (floor)');
+    push(`feast-grpc warm ${cell}`, "Feast's gRPC API, warm cache");
+    push(`feast-grpc cold ${cell}`, "Feast's gRPC API, cache off");
+    push(`feast-http warm ${cell}`, "Feast's HTTP API, warm cache");
+    push(`feast-http cold ${cell}`, "Feast's HTTP API, cache off");
     const [b, f] = cell.split(' ');
     cellCharts.push(
       percentileChart(
@@ -452,7 +462,7 @@ ${percentileChart('Connect per request (the classic mistake)', connect, '1 entit
 <h2>Concurrency sweep</h2>
 ${sweepChart(report.scenarios)}
 <h2>Against the baselines</h2>
-<p class="notes">Ratios are Cassette ÷ baseline for the same batch size and features. Latencies compare open-loop runs at the same offered rate (the Cassette cache-off scenario's); throughput compares closed-loop maxima. Green: Cassette better.</p>
+<p class="notes">Ratios are scenario ÷ baseline for the same batch size and features. Against the direct driver and connect-per-request, latencies compare open-loop runs at the same offered rate (the Cassette cache-off scenario's). Feast's APIs (feast-grpc, feast-http) are against Cassette's own gRPC API on the same server and keys, each at the same fraction of its own maximum. Throughput compares closed-loop maxima. Green: the scenario better.</p>
 ${ratiosTable(report.ratios)}
 <h2>All scenarios</h2>
 <div class="scroll">${resultsTable(report.scenarios)}</div>

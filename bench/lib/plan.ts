@@ -2,7 +2,15 @@ import { describeKeys, type KeyDistribution } from './dataset.js';
 
 /** The scenarios of a harness run, in the order they run. Pure: options in, a list out. */
 
-export type SystemName = 'cassette' | 'direct-driver' | 'connect-per-request';
+export type SystemName = 'cassette' | 'feast-grpc' | 'feast-http' | 'direct-driver' | 'connect-per-request';
+
+/** Feast's APIs on the same Cassette servers: its gRPC ServingService and its HTTP/JSON endpoint. */
+export const FEAST_SYSTEMS = ['feast-grpc', 'feast-http'] as const;
+/** The cells Feast's APIs are measured in (entities × features). */
+export const FEAST_CELLS = [
+  [1, 10],
+  [100, 50],
+] as const;
 
 export type Flow =
   /** Closed-loop probe for the maximum sustainable rate, then an open loop at `fraction` of it. */
@@ -23,8 +31,8 @@ export type Flow =
 
 export interface ScenarioSpec {
   readonly name: string;
-  /** matrix, zipf, baseline or sweep: how the report groups it. */
-  readonly group: 'matrix' | 'zipf' | 'baseline' | 'sweep';
+  /** matrix, zipf, feast (Feast's APIs), baseline or sweep: how the report groups it. */
+  readonly group: 'matrix' | 'zipf' | 'feast' | 'baseline' | 'sweep';
   readonly system: SystemName;
   /** Which Cassette server: with the row cache or without (null for the baselines). */
   readonly server: 'cache' | 'no-cache' | null;
@@ -99,6 +107,29 @@ export function buildPlan(options: PlanOptions): ScenarioSpec[] {
           flow: { kind: 'probe-then-match', match: cold, ...probe },
         },
       );
+    }
+  }
+
+  // Feast's APIs on the same two servers with the same keys as `cassette warm` and `cassette cold`,
+  // each at its own fraction of its own probed maximum (an HTTP endpoint slower than gRPC would be
+  // overloaded at gRPC's rate, and its latency then says nothing but "overloaded").
+  for (const [batch, features] of FEAST_CELLS) {
+    for (const system of FEAST_SYSTEMS) {
+      for (const [state, server, keys] of [
+        ['warm', 'cache', hot],
+        ['cold', 'no-cache', uniform],
+      ] as const) {
+        plan.push({
+          name: `${system} ${state} ${cell(batch, features)}`,
+          group: 'feast',
+          system,
+          server,
+          batch,
+          features,
+          keys,
+          flow: { kind: 'probe-then-open', ...probe },
+        });
+      }
     }
   }
 

@@ -8,8 +8,8 @@ const count = z.number().int().nonnegative();
 
 export const scenarioResultSchema = z.strictObject({
   name: z.string().min(1),
-  group: z.enum(['matrix', 'zipf', 'baseline', 'sweep']),
-  system: z.enum(['cassette', 'direct-driver', 'connect-per-request']),
+  group: z.enum(['matrix', 'zipf', 'feast', 'baseline', 'sweep']),
+  system: z.enum(['cassette', 'feast-grpc', 'feast-http', 'direct-driver', 'connect-per-request']),
   /** Open loop (fixed arrival rate, latency from intended send time) or closed loop (fixed concurrency). */
   mode: z.enum(['open', 'closed']),
   batch_size: z.number().int().positive(),
@@ -66,10 +66,10 @@ export type ScenarioResult = z.infer<typeof scenarioResultSchema>;
 export const ratioSchema = z.strictObject({
   scenario: z.string(),
   baseline: z.string(),
-  /** Cassette latency / baseline latency (above 1: Cassette slower). */
+  /** Scenario latency / baseline latency (above 1: the scenario slower). */
   p50_ratio: finite.nullable(),
   p99_ratio: finite.nullable(),
-  /** Cassette max throughput / baseline max throughput (above 1: Cassette faster). */
+  /** Scenario max throughput / baseline max throughput (above 1: the scenario faster). */
   throughput_ratio: finite.nullable(),
 });
 
@@ -141,15 +141,31 @@ export function baselineRatios(scenarios: readonly ScenarioResult[]): Ratio[] {
   const baselines = scenarios.filter((s) => s.group === 'baseline');
   const cassette = scenarios.filter((s) => s.system === 'cassette' && s.group === 'matrix');
   for (const base of baselines) {
-    for (const own of cassette.filter((c) => byCell(c) === byCell(base))) {
-      ratios.push({
-        scenario: own.name,
-        baseline: base.name,
-        p50_ratio: ratio(own.p50_ms, base.p50_ms),
-        p99_ratio: ratio(own.p99_ms, base.p99_ms),
-        throughput_ratio: ratio(own.max_rps ?? own.achieved_rps, base.max_rps ?? base.achieved_rps),
-      });
-    }
+    for (const own of cassette.filter((c) => byCell(c) === byCell(base))) ratios.push(ratioOf(own, base));
+  }
+  return ratios;
+}
+
+function ratioOf(own: ScenarioResult, base: ScenarioResult): Ratio {
+  return {
+    scenario: own.name,
+    baseline: base.name,
+    p50_ratio: ratio(own.p50_ms, base.p50_ms),
+    p99_ratio: ratio(own.p99_ms, base.p99_ms),
+    throughput_ratio: ratio(own.max_rps ?? own.achieved_rps, base.max_rps ?? base.achieved_rps),
+  };
+}
+
+/**
+ * Feast's APIs against Cassette's own gRPC API on the same server and keys: `feast-http warm b1
+ * f10` against `cassette warm b1 f10`, and so on.
+ */
+export function feastRatios(scenarios: readonly ScenarioResult[]): Ratio[] {
+  const byName = new Map(scenarios.map((s) => [s.name, s]));
+  const ratios: Ratio[] = [];
+  for (const own of scenarios.filter((s) => s.group === 'feast')) {
+    const base = byName.get(own.name.replace(own.system, 'cassette'));
+    if (base) ratios.push(ratioOf(own, base));
   }
   return ratios;
 }

@@ -46,6 +46,8 @@ export class ServerChild {
     readonly name: string,
     readonly cache: boolean,
     readonly address: string,
+    /** Feast's HTTP/JSON API of this server (POST /get-online-features), for an HTTP target. */
+    readonly httpAddress: string | undefined,
     private readonly child: ChildProcess,
     readonly configPath: string,
     readonly logPath: string,
@@ -65,6 +67,8 @@ export class ServerChild {
     const logPath = join(dir, `${options.name}.log`);
     const config: ConfigInput = {
       listen: '127.0.0.1:0',
+      // Feast's HTTP/JSON API on a free port too (two servers run side by side); the serving log line names it (`http`).
+      http: { listen: '127.0.0.1:0' },
       cassandra: {
         contactPoints: [...options.contactPoints],
         localDataCenter: options.localDataCenter,
@@ -109,6 +113,7 @@ export class ServerChild {
     // Set once serving: from then on, log lines go to the ServerChild.
     const started: { server?: ServerChild } = {};
     const lines = createInterface({ input: child.stderr! });
+    let httpAddress: string | undefined;
     const address = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`server ${options.name} did not start within ${START_TIMEOUT_MS / 1000} s`)),
@@ -129,6 +134,7 @@ export class ServerChild {
         recent.push(line);
         const entry = parseLogLine(line);
         if (entry?.msg === 'Cassette is serving' && typeof entry.address === 'string') {
+          if (typeof entry.http === 'string') httpAddress = entry.http;
           clearTimeout(timer);
           resolve(entry.address);
         }
@@ -139,7 +145,7 @@ export class ServerChild {
     });
     child.removeAllListeners('exit');
     child.once('exit', () => logFile.end());
-    started.server = new ServerChild(options.name, options.cache, address, child, configPath, logPath);
+    started.server = new ServerChild(options.name, options.cache, address, httpAddress, child, configPath, logPath);
     return started.server;
   }
 

@@ -5,6 +5,8 @@
  * happen (the harness samples server CPU and cache counters then), and answers with encoded
  * histograms and counts.
  */
+import type * as http from 'node:http';
+
 import type * as grpc from '@grpc/grpc-js';
 import type cassandra from 'cassandra-driver';
 
@@ -17,6 +19,9 @@ import {
   connectDirectSession,
   connectPerRequestTarget,
   directDriverTarget,
+  feastGrpcTarget,
+  feastHttpTarget,
+  httpAgent,
   openChannels,
   poolFor,
   type Target,
@@ -29,6 +34,7 @@ const POOL_MAX_REQUESTS = 20_000;
 
 const channels = new Map<string, grpc.Client[]>();
 const sessions = new Map<string, cassandra.Client>();
+const agents = new Map<string, http.Agent>();
 
 function post(message: FromGenerator): void {
   process.send?.(message);
@@ -61,14 +67,24 @@ async function buildTarget(job: Job): Promise<Target> {
   const pool = poolFor(batches, workload.features, workload.seed);
   const target = job.target;
   switch (target.kind) {
-    case 'cassette': {
+    case 'cassette':
+    case 'feast-grpc': {
+      // Both APIs of one server share its channels, as one client of both would.
       const channelKey = `${target.address}/${target.channels}`;
       let clients = channels.get(channelKey);
       if (!clients) {
         clients = await openChannels(target.address, target.channels);
         channels.set(channelKey, clients);
       }
-      return cassetteTarget(clients, pool, target.deadlineMs);
+      return target.kind === 'cassette'
+        ? cassetteTarget(clients, pool, target.deadlineMs)
+        : feastGrpcTarget(clients, pool, target.deadlineMs);
+    }
+    case 'feast-http': {
+      const agentKey = `${target.address}/${target.connections}`;
+      let agent = agents.get(agentKey);
+      if (!agent) agents.set(agentKey, (agent = httpAgent(target.connections)));
+      return feastHttpTarget(agent, target.address, pool, target.deadlineMs);
     }
     case 'direct-driver': {
       const sessionKey = `${target.cassandra.contactPoints.join(',')}/${target.cassandra.keyspace}`;
@@ -96,6 +112,7 @@ async function run(job: Job): Promise<JobResult> {
 
 async function shutdown(): Promise<void> {
   for (const clients of channels.values()) for (const client of clients) client.close();
+  for (const agent of agents.values()) agent.destroy();
   await Promise.all([...sessions.values()].map((session) => session.shutdown().catch(() => undefined)));
   process.disconnect?.();
 }

@@ -5,6 +5,13 @@ import type { KeyDistribution } from '../lib/dataset.js';
 export type TargetSpec =
   /** GetOnlineFeatures on a Cassette server, round-robin over `channels` separate HTTP/2 connections. */
   | { readonly kind: 'cassette'; readonly address: string; readonly channels: number; readonly deadlineMs: number }
+  /** Feast's ServingService.GetOnlineFeatures on the same server's gRPC port, over the same channels. */
+  | { readonly kind: 'feast-grpc'; readonly address: string; readonly channels: number; readonly deadlineMs: number }
+  /**
+   * Feast's POST /get-online-features (JSON) on the server's HTTP listener, over at most
+   * `connections` keep-alive HTTP/1.1 connections.
+   */
+  | { readonly kind: 'feast-http'; readonly address: string; readonly connections: number; readonly deadlineMs: number }
   /** The same single-partition reads with a long-lived, tuned cassandra-driver session in the generator. */
   | { readonly kind: 'direct-driver'; readonly cassandra: CassandraSpec; readonly deadlineMs: number }
   /** A new driver session per request: connect, read, shut down. */

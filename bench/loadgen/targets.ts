@@ -1,3 +1,5 @@
+import * as http from 'node:http';
+
 import * as grpc from '@grpc/grpc-js';
 import cassandra from 'cassandra-driver';
 import pino from 'pino';
@@ -6,12 +8,16 @@ import { DEFAULT_RECEIVE_WINDOW_BYTES } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import type { GetOnlineFeaturesRequest } from '../../src/generated/cassette/v1/GetOnlineFeaturesRequest.js';
 import type { GetOnlineFeaturesResponse__Output } from '../../src/generated/cassette/v1/GetOnlineFeaturesResponse.js';
+import type { GetOnlineFeaturesRequest as FeastRequest } from '../../src/generated/feast/serving/GetOnlineFeaturesRequest.js';
+import type { GetOnlineFeaturesResponse__Output as FeastResponse__Output } from '../../src/generated/feast/serving/GetOnlineFeaturesResponse.js';
+import { parseFeastJson } from '../../src/feast/http/json-body.js';
+import { loadFeastGrpcObject } from '../../src/feast/serving/grpc.js';
 import { loadCassetteProtos } from '../../src/server/index.js';
 import { connectSession } from '../../src/store/index.js';
 import { selectFeaturesCql } from '../lib/cql.js';
 import { featureRefs, JOIN_KEY, requestedFeatures, type FeatureDef } from '../lib/dataset.js';
 import type { CassandraSpec } from './protocol.js';
-import { verifyResponse, verifyRows } from './verify.js';
+import { verifyFeastResponse, verifyResponse, verifyRows, type Vector } from './verify.js';
 
 /**
  * What the load generator calls. `send(i, done)` issues request number i (its keys are batch
@@ -36,21 +42,31 @@ export interface RequestPool {
   readonly seed: number;
 }
 
-const METHOD = '/cassette.v1.FeatureServing/GetOnlineFeatures';
 const passthrough = (buffer: Buffer): Buffer => buffer;
 
-interface UnaryMethod {
-  requestSerialize(value: GetOnlineFeaturesRequest): Buffer;
-  responseDeserialize(buffer: Buffer): GetOnlineFeaturesResponse__Output;
+interface UnaryMethod<Request, Response> {
+  readonly path: string;
+  requestSerialize(value: Request): Buffer;
+  responseDeserialize(buffer: Buffer): Response;
 }
 
-let getOnlineFeatures: UnaryMethod | undefined;
+let cassetteMethod: UnaryMethod<GetOnlineFeaturesRequest, GetOnlineFeaturesResponse__Output> | undefined;
+let feastMethod: UnaryMethod<FeastRequest, FeastResponse__Output> | undefined;
 
 /** The serializers grpc-js itself would use, from the same .proto files and loader options as the server. */
-function methodDefinition(): UnaryMethod {
-  getOnlineFeatures ??= (loadCassetteProtos()['cassette.v1.FeatureServing'] as Record<string, unknown>)
-    .GetOnlineFeatures as UnaryMethod;
-  return getOnlineFeatures;
+function cassetteDefinition(): UnaryMethod<GetOnlineFeaturesRequest, GetOnlineFeaturesResponse__Output> {
+  cassetteMethod ??= (loadCassetteProtos()['cassette.v1.FeatureServing'] as Record<string, unknown>)
+    .GetOnlineFeatures as UnaryMethod<GetOnlineFeaturesRequest, GetOnlineFeaturesResponse__Output>;
+  return cassetteMethod;
+}
+
+/** Feast's ServingService.GetOnlineFeatures, from the protos the server serves it with. */
+function feastDefinition(): UnaryMethod<FeastRequest, FeastResponse__Output> {
+  feastMethod ??= loadFeastGrpcObject().feast.serving.ServingService.service.GetOnlineFeatures as UnaryMethod<
+    FeastRequest,
+    FeastResponse__Output
+  >;
+  return feastMethod;
 }
 
 /**
@@ -98,25 +114,24 @@ export async function openChannels(address: string, channels: number): Promise<g
 }
 
 /**
- * GetOnlineFeatures over gRPC. Requests are encoded once, up front; a response stays a Buffer
- * unless it is checked, so the generator spends its time sending, not (de)serializing.
+ * One unary gRPC method, round-robin over `clients`. Requests are encoded once, up front; a
+ * response stays a Buffer unless it is checked, so the generator spends its time sending, not
+ * (de)serializing.
  */
-export function cassetteTarget(clients: readonly grpc.Client[], pool: RequestPool, deadlineMs: number): Target {
-  const method = methodDefinition();
-  const refs = featureRefs(pool.features);
-  const encoded = pool.batches.map((ids) =>
-    method.requestSerialize({
-      features: { val: refs },
-      entities: { [JOIN_KEY]: { val: ids.map((id) => ({ int64_val: String(id) })) } },
-    }),
-  );
+function unaryTarget(
+  clients: readonly grpc.Client[],
+  path: string,
+  encoded: readonly Buffer[],
+  deadlineMs: number,
+  check: Target['check'],
+): Target {
   let next = 0;
   return {
     cursor: 0,
     send(i, done) {
       const client = clients[next++ % clients.length]!;
       client.makeUnaryRequest<Buffer, Buffer>(
-        METHOD,
+        path,
         passthrough,
         passthrough,
         encoded[i % encoded.length]!,
@@ -127,11 +142,127 @@ export function cassetteTarget(clients: readonly grpc.Client[], pool: RequestPoo
         },
       );
     },
+    check,
+  };
+}
+
+/** The entity column of every request: the batch's ids as int64 Values (the same in both protos). */
+function entityColumn(ids: readonly number[]): { [JOIN_KEY]: { val: { int64_val: string }[] } } {
+  return { [JOIN_KEY]: { val: ids.map((id) => ({ int64_val: String(id) })) } };
+}
+
+/** Cassette's own GetOnlineFeatures. */
+export function cassetteTarget(clients: readonly grpc.Client[], pool: RequestPool, deadlineMs: number): Target {
+  const method = cassetteDefinition();
+  const refs = featureRefs(pool.features);
+  const encoded = pool.batches.map((ids) =>
+    method.requestSerialize({ features: { val: refs }, entities: entityColumn(ids) }),
+  );
+  return unaryTarget(clients, method.path, encoded, deadlineMs, (i, response) =>
+    verifyResponse(
+      method.responseDeserialize(response as Buffer),
+      pool.seed,
+      pool.batches[i % pool.batches.length]!,
+      pool.features,
+    ),
+  );
+}
+
+/** Feast's ServingService.GetOnlineFeatures on the same gRPC port, asked for the same features. */
+export function feastGrpcTarget(clients: readonly grpc.Client[], pool: RequestPool, deadlineMs: number): Target {
+  const method = feastDefinition();
+  const refs = featureRefs(pool.features);
+  const encoded = pool.batches.map((ids) =>
+    method.requestSerialize({ features: { val: refs }, entities: entityColumn(ids) }),
+  );
+  return unaryTarget(clients, method.path, encoded, deadlineMs, (i, response) => {
+    const decoded = method.responseDeserialize(response as Buffer);
+    return verifyFeastResponse(
+      decoded.metadata?.feature_names?.val ?? [],
+      decoded.results,
+      'proto',
+      pool.seed,
+      pool.batches[i % pool.batches.length]!,
+      pool.features,
+    );
+  });
+}
+
+/** A keep-alive agent of at most `connections` sockets to one HTTP listener. */
+export function httpAgent(connections: number): http.Agent {
+  return new http.Agent({ keepAlive: true, maxSockets: connections, maxFreeSockets: connections });
+}
+
+/**
+ * Feast's POST /get-online-features with a JSON body (encoded once, up front) over a keep-alive
+ * agent. A non-2xx answer is an error named by its status (HTTP_400, ...); the body is kept as a
+ * Buffer unless checked.
+ */
+export function feastHttpTarget(agent: http.Agent, address: string, pool: RequestPool, deadlineMs: number): Target {
+  const [host, port] = splitAddress(address);
+  const refs = featureRefs(pool.features);
+  const bodies = pool.batches.map((ids) =>
+    Buffer.from(JSON.stringify({ entities: { [JOIN_KEY]: ids }, features: refs })),
+  );
+  return {
+    cursor: 0,
+    send(i, done) {
+      const body = bodies[i % bodies.length]!;
+      let finished = false;
+      const finish = (error: string | null, response?: Buffer) => {
+        if (finished) return;
+        finished = true;
+        done(error, response);
+      };
+      const request = http.request(
+        {
+          agent,
+          host,
+          port,
+          method: 'POST',
+          path: '/get-online-features',
+          headers: { 'content-type': 'application/json', 'content-length': body.length },
+          timeout: deadlineMs,
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('end', () => {
+            const status = response.statusCode ?? 0;
+            if (status < 200 || status > 299) finish(`HTTP_${status}`);
+            else finish(null, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+          });
+          response.on('error', (error) => finish(error.name));
+        },
+      );
+      request.on('timeout', () => {
+        finish('DEADLINE_EXCEEDED');
+        request.destroy();
+      });
+      request.on('error', (error: NodeJS.ErrnoException) => finish(error.code ?? error.name));
+      request.end(body);
+    },
     check(i, response) {
-      const decoded = method.responseDeserialize(response as Buffer);
-      return verifyResponse(decoded, pool.seed, pool.batches[i % pool.batches.length]!, pool.features);
+      const decoded = parseFeastJson((response as Buffer).toString('utf8')) as {
+        metadata?: { feature_names?: string[] };
+        results?: Vector[];
+      };
+      return verifyFeastResponse(
+        decoded.metadata?.feature_names ?? [],
+        decoded.results ?? [],
+        'json',
+        pool.seed,
+        pool.batches[i % pool.batches.length]!,
+        pool.features,
+      );
     },
   };
+}
+
+/** "host:port" (or "[v6]:port") as the two parts http.request takes. */
+function splitAddress(address: string): [string, number] {
+  const colon = address.lastIndexOf(':');
+  return [address.slice(0, colon).replace(/^\[(.*)\]$/, '$1'), Number(address.slice(colon + 1))];
 }
 
 const quietLogger = pino({ level: 'silent' });

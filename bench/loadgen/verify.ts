@@ -23,6 +23,57 @@ function valueField(expected: Value): keyof Value {
   return Object.keys(expected)[0] as keyof Value;
 }
 
+/** One response vector, in whichever form the API returns it. */
+export interface Vector {
+  readonly values: readonly unknown[];
+  readonly statuses: readonly unknown[];
+  readonly event_timestamps: readonly unknown[];
+}
+
+/**
+ * How an API writes one value: `actual` is compared with what `sameValue` would compare. The gRPC
+ * APIs give a proto Value object; Feast's JSON gives the bare value.
+ */
+type ValueOf = (cell: unknown, field: keyof Value) => unknown;
+
+const protoValue: ValueOf = (cell, field) => (cell as Partial<Record<keyof Value, unknown>> | undefined)?.[field];
+
+/**
+ * Feast's JSON: int64 as a number with exact digits (the reader quotes unsafe ones, so text either
+ * way), a float list as a bare array.
+ */
+const jsonValue: ValueOf = (cell, field) => {
+  if (field === 'int64_val' && (typeof cell === 'number' || typeof cell === 'string')) return String(cell);
+  if (field === 'float_list_val') return { val: cell };
+  return cell;
+};
+
+/** Whether an event time is a real one: a proto Timestamp past the epoch, or RFC 3339 text past it. */
+function hasEventTime(time: unknown): boolean {
+  if (typeof time === 'string') return !time.startsWith('1970-01-01T00:00:00');
+  return Boolean((time as { seconds?: unknown } | undefined)?.seconds);
+}
+
+function verifyVector(
+  vector: Vector,
+  valueOf: ValueOf,
+  seed: number,
+  entities: readonly number[],
+  feature: FeatureDef,
+): string | null {
+  for (let e = 0; e < entities.length; e++) {
+    const status = vector.statuses[e];
+    if (status !== 'PRESENT') return `entity ${entities[e]} ${feature.name}: status ${String(status)}`;
+    const expected = featureValue(seed, entities[e]!, feature);
+    const actual = valueOf(vector.values[e], valueField(expected));
+    if (!sameValue(expected, actual)) {
+      return `entity ${entities[e]} ${feature.name}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(vector.values[e])}`;
+    }
+    if (!hasEventTime(vector.event_timestamps[e])) return `entity ${entities[e]} ${feature.name}: no event timestamp`;
+  }
+  return null;
+}
+
 export function verifyResponse(
   response: GetOnlineFeaturesResponse__Output,
   seed: number,
@@ -33,19 +84,32 @@ export function verifyResponse(
     return `expected ${features.length} feature vectors, got ${response.results.length}`;
   }
   for (let f = 0; f < features.length; f++) {
-    const vector = response.results[f]!;
-    const feature = features[f]!;
-    for (let e = 0; e < entities.length; e++) {
-      const status = vector.statuses[e];
-      if (status !== 'PRESENT') return `entity ${entities[e]} ${feature.name}: status ${String(status)}`;
-      const expected = featureValue(seed, entities[e]!, feature);
-      const field = valueField(expected);
-      const actual = vector.values[e]?.[field];
-      if (!sameValue(expected, actual)) {
-        return `entity ${entities[e]} ${feature.name}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(vector.values[e])}`;
-      }
-      if (!vector.event_timestamps[e]?.seconds) return `entity ${entities[e]} ${feature.name}: no event timestamp`;
-    }
+    const problem = verifyVector(response.results[f]!, protoValue, seed, entities, features[f]!);
+    if (problem) return problem;
+  }
+  return null;
+}
+
+/**
+ * Feast's answer, from its gRPC API (`form` 'proto') or its JSON one ('json'): vectors named by
+ * `names` (metadata.feature_names), where every requested feature must be, found by its name
+ * (Feast orders features its own way and puts the join keys first).
+ */
+export function verifyFeastResponse(
+  names: readonly string[],
+  results: readonly Vector[],
+  form: 'proto' | 'json',
+  seed: number,
+  entities: readonly number[],
+  features: readonly FeatureDef[],
+): string | null {
+  if (names.length !== results.length) return `${names.length} feature names for ${results.length} vectors`;
+  const valueOf = form === 'proto' ? protoValue : jsonValue;
+  for (const feature of features) {
+    const index = names.indexOf(feature.name);
+    if (index < 0) return `no vector for ${feature.name} among ${JSON.stringify(names)}`;
+    const problem = verifyVector(results[index]!, valueOf, seed, entities, feature);
+    if (problem) return problem;
   }
   return null;
 }

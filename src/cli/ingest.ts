@@ -34,6 +34,7 @@ import { startMetricsListener, type MetricsListener } from '../observability/met
 import { MetricsRegistry } from '../observability/metrics.js';
 import { CassandraStore, connectSession } from '../store/index.js';
 import { commandContext, resolveCassandra, type CommandContext, type GlobalOptions } from './context.js';
+import { stopOnSignals } from './job-signals.js';
 
 export interface IngestOptions {
   view: string;
@@ -219,14 +220,7 @@ export async function ingestCommand(program: Command, files: string[], options: 
     await metricsListener?.close();
     throw error;
   });
-  let stopping = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) process.exit(130);
-    stopping = true;
-    logger.warn({ signal }, 'stopping: finishing the writes in flight and saving the checkpoint (again to quit now)');
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stop = stopOnSignals(logger);
   try {
     const progress = options.progress
       ? new ProgressReporter({
@@ -264,7 +258,7 @@ export async function ingestCommand(program: Command, files: string[], options: 
         logger,
         ...(progress ? { progress } : {}),
         watchProgress: (sample) => (progressNow = sample),
-        stopRequested: () => stopping,
+        stopRequested: stop.requested,
         openSink: target.openSink,
       },
     );
@@ -277,8 +271,7 @@ export async function ingestCommand(program: Command, files: string[], options: 
       process.exitCode = 130;
     }
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.release();
     await target.close();
     await metricsListener?.close();
   }

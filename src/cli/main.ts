@@ -25,6 +25,14 @@ import { directBackend, serverBackend, type Backend } from './backend.js';
 import { cassandraCommands } from './cassandra.js';
 import { commandContext, resolveCassandra, type GlobalOptions } from './context.js';
 import { loadDemoRows } from './demo-data.js';
+import {
+  importFeastCommand,
+  importFeastCommandDefinition,
+  migrateFromFeastCommand,
+  migrateFromFeastCommandDefinition,
+  type ImportFeastOptions,
+  type MigrateFromFeastOptions,
+} from './feast.js';
 import { generateCommand, generateCommandDefinition, type GenerateCommandOptions } from './generate.js';
 import { buildGetRequest, renderTable, responseRows, type GetOptions } from './get.js';
 import { ingestCommand, ingestCommandDefinition, type IngestOptions } from './ingest.js';
@@ -46,6 +54,8 @@ function untilSignal(): Promise<NodeJS.Signals> {
 
 interface ServeOptions {
   listen?: string;
+  httpListen?: string;
+  http: boolean;
   cache: boolean;
   workers?: string;
   drainMs?: string;
@@ -61,6 +71,8 @@ function serveOverrides(options: ServeOptions): ConfigInput {
   const overrides: ConfigInput = {};
   const serving: NonNullable<ConfigInput['serving']> = {};
   if (options.listen) overrides.listen = options.listen;
+  if (options.httpListen) overrides.http = { listen: options.httpListen };
+  if (!options.http) overrides.http = { ...overrides.http, enabled: false };
   if (!options.cache) overrides.cache = { enabled: false };
   if (options.workers !== undefined) {
     const workers = Number(options.workers);
@@ -215,8 +227,10 @@ export function buildProgram(): Command {
 
   program
     .command('serve')
-    .description('serve the applied registry over gRPC')
+    .description("serve the applied registry over gRPC (Cassette's API and Feast's) and Feast's HTTP/JSON API")
     .option('--listen <host:port>', 'listen address (default 127.0.0.1:6566)')
+    .option('--http-listen <host:port>', "Feast's HTTP/JSON API address (default 127.0.0.1:6567)")
+    .option('--no-http', "serve no HTTP (Feast's HTTP/JSON API)")
     .option('--no-cache', 'turn the row cache off')
     .option('--workers <count>', 'server processes sharing the port, one session and cache each (default 1)')
     .option('--drain-ms <ms>', 'after SIGTERM, how long health says NOT_SERVING while calls are still taken')
@@ -309,6 +323,13 @@ export function buildProgram(): Command {
     ingestCommand(program, files, options),
   );
 
+  importFeastCommandDefinition(program).action((path: string, options: ImportFeastOptions) =>
+    importFeastCommand(path, options),
+  );
+  migrateFromFeastCommandDefinition(program, collect).action((path: string, options: MigrateFromFeastOptions) =>
+    migrateFromFeastCommand(program, path, options),
+  );
+
   generateCommandDefinition(program).action((options: GenerateCommandOptions) => generateCommand(program, options));
 
   cassandraCommands(program);
@@ -317,6 +338,8 @@ export function buildProgram(): Command {
     .command('demo')
     .description('find or start Cassandra, apply schema/example.yaml, load demo rows and serve')
     .option('--listen <host:port>', 'listen address (default 127.0.0.1:6566)')
+    .option('--http-listen <host:port>', "Feast's HTTP/JSON API address (default 127.0.0.1:6567)")
+    .option('--no-http', "serve no HTTP (Feast's HTTP/JSON API)")
     .option('--no-cache', 'turn the row cache off')
     .option('--drain-ms <ms>', 'after SIGTERM, how long health says NOT_SERVING while calls are still taken')
     .option('--metrics-listen <host:port>', 'Prometheus metrics on GET /metrics (default 127.0.0.1:9464)')

@@ -40,6 +40,23 @@ export const configSchema = z.strictObject({
        * it), so a burst of tight deadlines must not churn connections.
        */
       minDriverTimeoutMs: z.number().int().positive().default(250),
+      /**
+       * Longest wait for one attempt of a read or write; an attempt not answered by then is retried
+       * on the next replica if a whole attempt still fits before the caller's deadline. 400 ms is
+       * far above a healthy read's few milliseconds, and leaves room for a retry within a 1 s deadline.
+       */
+      attemptTimeoutMs: z.number().int().positive().default(400),
+      /** Attempts per read or write on successive hosts (1 = no retry), within the caller's deadline. */
+      maxAttempts: z.number().int().min(1).max(10).default(3),
+      /**
+       * A read still unanswered after this long is also sent to the next replica (a hedge); the
+       * first answer wins. 0 turns hedging off. 50 ms is an order of magnitude above a healthy
+       * read's p99 (a few ms), so hedges stay rare in normal operation and cost little load, yet
+       * a read stuck on a slow or frozen node answers ~50 ms late instead of timing out.
+       */
+      speculativeDelayMs: z.number().int().nonnegative().default(50),
+      /** Hedges per read at most (each on another host). One covers the loss of one node. */
+      maxSpeculativeExecutions: z.number().int().min(1).max(4).default(1),
       coreConnectionsPerHost: z.number().int().min(1).max(64).default(2),
       maxRequestsPerConnection: z.number().int().min(1).max(32768).default(2048),
       /** Where a locally started Cassandra keeps its data. */
@@ -93,6 +110,21 @@ export const configSchema = z.strictObject({
     .refine((s) => s.drainMs < s.shutdownTimeoutMs, {
       message: 'drainMs must be less than shutdownTimeoutMs',
       path: ['drainMs'],
+    })
+    .prefault({}),
+  http: z
+    .strictObject({
+      /** Feast's HTTP/JSON API (POST /get-online-features, /push, /write-to-online-store, GET /health). */
+      enabled: z.boolean().default(true),
+      listen: hostPort.default('127.0.0.1:6567'),
+      /** Largest request body accepted (a write's data frame); larger ones are answered 413. */
+      maxBodyBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(16 * 1024 * 1024),
+      /** Deadline of a write through HTTP, which carries none (a read takes serving.defaultDeadlineMs). */
+      writeDeadlineMs: z.number().int().positive().default(60_000),
     })
     .prefault({}),
   cache: z
@@ -215,6 +247,8 @@ const ENVIRONMENT: ReadonlyArray<readonly [string, readonly string[], EnvKind]> 
   ['CASSETTE_MAX_IN_FLIGHT_WRITE_ROWS', ['serving', 'maxInFlightWriteRows'], 'number'],
   ['CASSETTE_DRAIN_MS', ['serving', 'drainMs'], 'number'],
   ['CASSETTE_SHUTDOWN_TIMEOUT_MS', ['serving', 'shutdownTimeoutMs'], 'number'],
+  ['CASSETTE_HTTP_ENABLED', ['http', 'enabled'], 'boolean'],
+  ['CASSETTE_HTTP_LISTEN', ['http', 'listen'], 'string'],
   ['CASSETTE_CACHE_ENABLED', ['cache', 'enabled'], 'boolean'],
   ['CASSETTE_CACHE_MAX_BYTES', ['cache', 'maxBytes'], 'number'],
   ['CASSETTE_CACHE_TTL_MS', ['cache', 'ttlMs'], 'number'],

@@ -41,6 +41,7 @@ export const ERROR_CATALOGUE = {
     description: 'no feature service has the given name',
   },
   CST_ERR_UNKNOWN_JOIN_KEY: { status: 'INVALID_ARGUMENT', description: 'no entity has the given join key' },
+  CST_ERR_UNKNOWN_PUSH_SOURCE: { status: 'INVALID_ARGUMENT', description: 'no feature view has the pushed-to name' },
   CST_ERR_MISSING_JOIN_KEY: {
     status: 'INVALID_ARGUMENT',
     description: 'a requested feature view needs a join key the request does not give',
@@ -79,6 +80,7 @@ export const ERROR_CATALOGUE = {
   CST_ERR_CHECKPOINT: { status: 'FAILED_PRECONDITION', description: 'an import checkpoint cannot be used' },
   CST_ERR_REJECTED_RECORD: { status: 'INVALID_ARGUMENT', description: 'one input record cannot be imported' },
   CST_ERR_REJECT_LIMIT: { status: 'FAILED_PRECONDITION', description: 'an import rejected more records than allowed' },
+  CST_ERR_FEAST_REPO: { status: 'INVALID_ARGUMENT', description: 'a Feast repository or its registry cannot be read' },
   // Statuses without a more specific cause
   CST_ERR_NOT_FOUND: { status: 'NOT_FOUND', description: 'the named thing does not exist' },
   CST_ERR_FAILED_PRECONDITION: { status: 'FAILED_PRECONDITION', description: 'the system is not in a state to do it' },

@@ -74,10 +74,15 @@ export function fileProgress(inputs: readonly InputFile[], watermark: Watermark)
 
 /** Writes the checkpoint atomically (a temporary file, synced, renamed over the old one). */
 export function writeCheckpoint(path: string, checkpoint: Checkpoint): void {
+  writeJsonAtomically(path, checkpoint);
+}
+
+/** Writes `value` as JSON so that `path` always holds a whole file: the old one or the new one. */
+export function writeJsonAtomically(path: string, value: unknown): void {
   const temp = `${path}.tmp`;
   const fd = openSync(temp, 'w');
   try {
-    const data = Buffer.from(JSON.stringify(checkpoint, null, 2) + '\n');
+    const data = Buffer.from(JSON.stringify(value, null, 2) + '\n');
     let done = 0;
     while (done < data.length) done += writeSync(fd, data, done);
     fsyncSync(fd);
@@ -94,14 +99,19 @@ export class CheckpointError extends CassetteError {
   }
 }
 
-export function readCheckpoint(path: string): Checkpoint | undefined {
+/** A checkpoint file's JSON, or undefined when there is none. */
+export function readCheckpointJson(path: string): unknown {
   if (!existsSync(path)) return undefined;
-  let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
+    return JSON.parse(readFileSync(path, 'utf8'));
   } catch (error) {
     throw new CheckpointError(`the checkpoint ${path} is not valid JSON: ${(error as Error).message}`);
   }
+}
+
+export function readCheckpoint(path: string): Checkpoint | undefined {
+  const parsed = readCheckpointJson(path);
+  if (parsed === undefined) return undefined;
   const checkpoint = parsed as Partial<Checkpoint>;
   if (
     typeof parsed !== 'object' ||
@@ -145,13 +155,19 @@ export function resumeProblems(
       }
     });
   }
-  const keys = Object.keys(settings) as (keyof JobSettings)[];
-  for (const key of keys) {
-    const was = JSON.stringify(checkpoint.settings[key]);
-    const now = JSON.stringify(settings[key]);
-    if (was !== now) problems.push(`${key} was ${was}, now ${now}`);
-  }
+  problems.push(...settingDifferences(checkpoint.settings, settings));
   return problems.length > 0 ? problems.join('; ') : null;
+}
+
+/** Each setting whose value differs between a checkpoint's and this run's, as "key was X, now Y". */
+export function settingDifferences<T extends object>(before: T, now: T): string[] {
+  const differences: string[] = [];
+  for (const key of Object.keys(now) as (keyof T & string)[]) {
+    const was = JSON.stringify(before[key]);
+    const is = JSON.stringify(now[key]);
+    if (was !== is) differences.push(`${key} was ${was}, now ${is}`);
+  }
+  return differences;
 }
 
 /** The parts of a checkpoint that stay the same for a whole run. */

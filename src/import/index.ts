@@ -1,11 +1,19 @@
 export { runImportJob, type ImportJobOptions, type ImportJobDeps, type ImportTarget } from './job.js';
 export { defaultCheckpointPath, defaultRejectsPath } from './setup.js';
-export { IngestSetupError } from './errors.js';
+export { IngestSetupError, RejectLimitError } from './errors.js';
 export type { ImportSummary, ImportStatus } from './summary.js';
-export { CheckpointError, readCheckpoint, type Checkpoint } from './checkpoint.js';
+export {
+  CheckpointError,
+  readCheckpoint,
+  readCheckpointJson,
+  settingDifferences,
+  writeJsonAtomically,
+  type Checkpoint,
+} from './checkpoint.js';
+export { RejectWriter, type RejectEntry } from './rejects.js';
 export { EVENT_TIME_UNITS, type EventTimeUnit } from './event-time.js';
 export { DEFAULT_EVENT_TIME_COLUMN, parseMaps, type MappingOptions } from './mapping.js';
-export { parseMaxRejects, type RejectLimit } from './max-rejects.js';
+export { parseMaxRejects, rejectLimitExceeded, type RejectLimit } from './max-rejects.js';
 export { ProgressReporter, formatBytes, formatDuration } from './progress.js';
 export { detectFormat, FILE_FORMATS, type FileFormat, type Source } from './sources/source.js';
 export { CSV_NULL } from './sources/csv-source.js';

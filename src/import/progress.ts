@@ -60,14 +60,20 @@ export function formatDuration(seconds: number): string {
 const count = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 
 /** One line of the progress bar, at most `width` characters. */
-export function renderBar(sample: ProgressSample, rowsPerSecond: number, etaSeconds: number, width: number): string {
+export function renderBar(
+  sample: ProgressSample,
+  rowsPerSecond: number,
+  etaSeconds: number,
+  width: number,
+  formatAmount: (amount: number) => string = formatBytes,
+): string {
   const fraction = sample.bytesTotal > 0 ? Math.min(1, sample.bytesDone / sample.bytesTotal) : 1;
   const barWidth = 24;
   const filled = Math.round(fraction * barWidth);
   const bar = '█'.repeat(filled) + '░'.repeat(barWidth - filled);
   const parts = [
     `[${bar}] ${(fraction * 100).toFixed(0).padStart(3)}%`,
-    `${formatBytes(sample.bytesDone)} / ${formatBytes(sample.bytesTotal)}`,
+    `${formatAmount(sample.bytesDone)} / ${formatAmount(sample.bytesTotal)}`,
     `${count.format(sample.rowsRead)} rows`,
     `${count.format(rowsPerSecond)} rows/s`,
     `${count.format(sample.rejected)} rejected`,
@@ -88,6 +94,13 @@ export interface ProgressOptions {
    * been read, instead of every `logEveryMs` (so the lines follow the job, not the clock).
    */
   readonly logEveryRows?: number;
+  /** The log line's message (default `ingest progress`). */
+  readonly label?: string;
+  /**
+   * How the bar shows `bytesDone` and `bytesTotal` (default: as bytes); a job whose progress
+   * is counted in other units (e.g. token ranges) passes its own.
+   */
+  readonly formatAmount?: (amount: number) => string;
 }
 
 /** How often the row count is looked at under `logEveryRows`: far more often than a job reads that many rows. */
@@ -132,7 +145,8 @@ export class ProgressReporter {
     const etaSeconds = bytesPerSecond > 0 ? (sample.bytesTotal - sample.bytesDone) / bytesPerSecond : Number.NaN;
     if (this.tty) {
       const width = this.options.stream.columns ?? 100;
-      this.options.stream.write(`\r\x1b[2K${renderBar(sample, rowsPerSecond, etaSeconds, width)}`);
+      const bar = renderBar(sample, rowsPerSecond, etaSeconds, width, this.options.formatAmount);
+      this.options.stream.write(`\r\x1b[2K${bar}`);
       this.drawn = true;
       return;
     }
@@ -149,7 +163,7 @@ export class ProgressReporter {
         etaSeconds: Number.isFinite(etaSeconds) ? Math.round(etaSeconds) : null,
         rssBytes: process.memoryUsage.rss(),
       },
-      'ingest progress',
+      this.options.label ?? 'ingest progress',
     );
   }
 

@@ -14,7 +14,8 @@ import type { RecordLocation } from './sources/source.js';
 
 export interface RejectEntry {
   readonly file: string;
-  readonly location: RecordLocation;
+  /** Where the record is (a file's line or row; a table's key); spread into the line. */
+  readonly location: RecordLocation | Readonly<Record<string, string | number>>;
   readonly reason: string;
   /** The record as in the file, already cut short. */
   readonly record: string;

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 
 import * as grpc from '@grpc/grpc-js';
-import cassandra from 'cassandra-driver';
+import type cassandra from 'cassandra-driver';
 
+import { sessionCounters } from '../store/index.js';
 import {
   COUNT_BUCKETS,
   LATENCY_BUCKETS,
@@ -29,11 +30,17 @@ export class MethodMetrics {
 
   constructor(
     private readonly histogram: Histogram,
+    readonly service: string,
     readonly method: string,
   ) {}
 
   observe(code: number, seconds: number): void {
-    (this.byCode[code] ??= this.histogram.child(this.method, STATUS_NAMES[code] ?? String(code))).observe(seconds);
+    const child = (this.byCode[code] ??= this.histogram.child(
+      this.service,
+      this.method,
+      STATUS_NAMES[code] ?? String(code),
+    ));
+    child.observe(seconds);
   }
 }
 
@@ -55,8 +62,8 @@ export class RequestMetrics {
   constructor(metrics: MetricsRegistry) {
     this.duration = metrics.histogram(
       'cassette_request_duration_seconds',
-      'Time from a call arriving to its answer being handed to gRPC, by method and gRPC status code.',
-      ['method', 'code'],
+      'Time from a call arriving to its answer being handed to gRPC, by service, method and gRPC status code.',
+      ['service', 'method', 'code'],
       LATENCY_BUCKETS,
     );
     this.entityRows = metrics
@@ -73,8 +80,8 @@ export class RequestMetrics {
     }));
   }
 
-  method(name: string): MethodMetrics {
-    return new MethodMetrics(this.duration, name);
+  method(service: string, method: string): MethodMetrics {
+    return new MethodMetrics(this.duration, service, method);
   }
 }
 
@@ -247,45 +254,38 @@ export function watchAvailability(metrics: MetricsRegistry, canServe: () => bool
   );
 }
 
-const RETRY_REASONS = ['clientTimeout', 'readTimeout', 'writeTimeout', 'unavailable', 'other'] as const;
-
-/** The emitters of the driver's DefaultMetrics (its typings leave them out). */
-interface DriverEmitters {
-  readonly retries: Partial<Record<(typeof RETRY_REASONS)[number], NodeJS.EventEmitter>>;
-  readonly speculativeExecutions: NodeJS.EventEmitter;
-}
-
 /**
- * The driver's view of Cassandra: retries and speculative executions (counted from the driver's
- * metrics events, which fire only when they happen), and connections and requests in flight per
- * host (read from the driver's state at scrape time).
+ * The store's view of Cassandra: retries and hedged reads (the session's failover counters, see
+ * src/store/failover.ts), and connections and requests in flight per host (read from the
+ * driver's state at scrape time).
  */
 export function watchCassandraClient(metrics: MetricsRegistry, client: cassandra.Client): void {
-  const retries = new Map<string, number>(RETRY_REASONS.map((reason) => [reason, 0]));
-  let speculative = 0;
-  // DefaultMetrics (the driver's unless another is configured) has one emitter per event kind.
-  const driverMetrics = client.metrics as unknown as Partial<DriverEmitters>;
-  if (client.metrics instanceof cassandra.metrics.DefaultMetrics && driverMetrics.retries) {
-    for (const reason of RETRY_REASONS) {
-      driverMetrics.retries[reason]?.on('increment', () => retries.set(reason, retries.get(reason)! + 1));
-    }
-    driverMetrics.speculativeExecutions?.on('increment', () => speculative++);
-  }
+  const counters = sessionCounters(client);
   metrics.scraped(
     'cassette_cassandra_retries_total',
-    "Requests the driver retried, by the reason (its retry policy's decision).",
+    'Attempts retried on another host, by what failed: timeout (no answer within the attempt timeout), ' +
+      'connection (lost connection, overloaded or starting coordinator), coordinator (Unavailable, Read/WriteTimeout).',
     'counter',
     ['reason'],
     (emit) => {
-      for (const [reason, count] of retries) emit(count, reason);
+      emit(counters.retriesAfterTimeout, 'timeout');
+      emit(counters.retriesAfterConnectionError, 'connection');
+      emit(counters.retriesAfterCoordinatorError, 'coordinator');
     },
   );
   metrics.scraped(
-    'cassette_cassandra_speculative_executions_total',
-    'Speculative executions the driver started.',
+    'cassette_cassandra_retries_refused_total',
+    'Retryable failures given back to the caller: attempts ran out, no attempt fitted in the time left, or the failover budget was spent.',
     'counter',
     [],
-    (emit) => emit(speculative),
+    (emit) => emit(counters.retriesRefused),
+  );
+  metrics.scraped(
+    'cassette_cassandra_speculative_executions_total',
+    'Hedged reads: the same read sent to another host because the first was slow to answer.',
+    'counter',
+    [],
+    (emit) => emit(counters.speculativeExecutions),
   );
   const perHost = (
     emit: (value: number, ...labels: string[]) => void,
@@ -333,6 +333,31 @@ export function watchIngest(metrics: MetricsRegistry, counts: () => IngestCounts
       (c) => c.expired,
     ],
   ]);
+}
+
+/** Feast's HTTP API as metrics see it (FeastHttpServer's counters). */
+export interface HttpCounters {
+  readonly requests: number;
+  readonly errors: Partial<Record<number, number>>;
+}
+
+export function watchHttp(metrics: MetricsRegistry, counters: HttpCounters): void {
+  metrics.scraped(
+    'cassette_http_requests_total',
+    "Requests to Feast's HTTP API (http.listen).",
+    'counter',
+    [],
+    (emit) => emit(counters.requests),
+  );
+  metrics.scraped(
+    'cassette_http_errors_total',
+    "Requests to Feast's HTTP API answered with an error, by HTTP status.",
+    'counter',
+    ['status'],
+    (emit) => {
+      for (const [status, count] of Object.entries(counters.errors)) emit(count ?? 0, status);
+    },
+  );
 }
 
 /** Cassette's version, from package.json (two levels up from src/observability and dist/observability). */

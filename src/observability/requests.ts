@@ -66,7 +66,8 @@ export class MethodObserver {
     private readonly metrics: MethodMetrics | undefined,
     /** e.g. cassette.v1.FeatureServing/GetOnlineFeatures */
     readonly fullMethod: string,
-    readonly method: string,
+    /** How logs and messages call the method, e.g. GetOnlineFeatures, feast.GetOnlineFeatures. */
+    readonly name: string,
   ) {}
 
   /** Starts observing a call; a span is started only when an OpenTelemetry SDK is registered. */
@@ -88,7 +89,7 @@ export class MethodObserver {
       requests.entityRows.observe(plan.batchSize);
       requests.features.observe(plan.features.length);
     }
-    if (seconds * 1000 >= this.observer.slowRequestMs) this.observer.logSlow(this.method, code, observation, endedAt);
+    if (seconds * 1000 >= this.observer.slowRequestMs) this.observer.logSlow(this.name, code, observation, endedAt);
     if (observation.span) endSpans(observation, code, endedAt);
   }
 }
@@ -156,8 +157,9 @@ export class RpcObserver {
     this.slowRequestMs = options.slowRequestMs > 0 ? options.slowRequestMs : Number.POSITIVE_INFINITY;
   }
 
-  method(service: string, method: string): MethodObserver {
-    return new MethodObserver(this, this.metrics?.method(method), `${service}/${method}`, method);
+  /** The observer of `service`'s `method`; `name` is how logs call it (the method's name by default). */
+  method(service: string, method: string, name = method): MethodObserver {
+    return new MethodObserver(this, this.metrics?.method(service, method), `${service}/${method}`, name);
   }
 
   /**

@@ -49,7 +49,11 @@ export class FeatureReader {
     return { plan, rows: await this.readRows(version, plan, call) };
   }
 
-  private async readRows(version: number, plan: LookupPlan, call: CallContext): Promise<(ServedRow | null)[][]> {
+  /**
+   * The rows `plan` needs, per view slot and distinct key, for a plan made on registry `version`
+   * (the Feast APIs plan their requests themselves and read through here).
+   */
+  async readRows(version: number, plan: LookupPlan, call: CallContext): Promise<(ServedRow | null)[][]> {
     const reader = this.rows;
     const rowsByView = plan.views.map((lookup) => new Array<ServedRow | null>(lookup.keys.length));
     const caching = reader.caching;

@@ -3,6 +3,7 @@ import type { GetOnlineFeaturesRequest__Output } from '../generated/cassette/v1/
 import type { RepeatedValue__Output } from '../generated/cassette/v1/RepeatedValue.js';
 import {
   parseFeatureRef,
+  type EntityKeyType,
   type FeatureRef,
   type FeatureViewDef,
   type Registry,
@@ -38,10 +39,23 @@ export interface ViewLookup {
   readonly featureIndexes: Int32Array;
 }
 
+/**
+ * A join key answered back as a column of its own, before the features (Feast's APIs do this):
+ * its values are part `part` of the keys of view slot `viewSlot`.
+ */
+export interface PlannedKeyColumn {
+  readonly name: string;
+  readonly type: EntityKeyType;
+  readonly viewSlot: number;
+  readonly part: number;
+}
+
 export interface LookupPlan {
   readonly batchSize: number;
   readonly features: readonly PlannedFeature[];
   readonly views: readonly ViewLookup[];
+  /** Join keys to answer ahead of the features; Cassette's own API has none. */
+  readonly keyColumns?: readonly PlannedKeyColumn[];
 }
 
 export interface PlanLimits {

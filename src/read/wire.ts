@@ -1,7 +1,7 @@
 import type { FeatureViewDef } from '../registry/index.js';
 import type { StoredRow } from '../store/index.js';
 import { nanosOfMicros, secondsOfMicros } from '../time/index.js';
-import { codecOf } from '../values/index.js';
+import { codecOf, scalarCodecOf } from '../values/index.js';
 import {
   LEN,
   lengthDelimitedSize,
@@ -12,7 +12,7 @@ import {
   varintSize,
   WireWriter,
 } from '../values/protobuf.js';
-import type { LookupPlan } from './plan.js';
+import type { LookupPlan, PlannedKeyColumn } from './plan.js';
 import { presentStatus, STATUS } from './status.js';
 
 /**
@@ -105,6 +105,50 @@ export function encodeCells(view: FeatureViewDef, row: StoredRow): EncodedCells 
   return { bytes: out.buf, offsets };
 }
 
+/**
+ * Size of the FeatureVector that answers join key `column` back: each row's key part as a Value,
+ * PRESENT, and an empty Timestamp (a key has no event time; Feast sends the epoch).
+ */
+function keyVectorSize(plan: LookupPlan, column: PlannedKeyColumn): number {
+  const { batchSize } = plan;
+  const lookup = plan.views[column.viewSlot]!;
+  const codec = scalarCodecOf(column.type);
+  let size = batchSize === 0 ? 0 : 1 + lengthDelimitedSize(batchSize) + 2 * batchSize;
+  for (let r = 0; r < batchSize; r++) {
+    size += 1 + lengthDelimitedSize(codec.wireSize(lookup.keys[lookup.rowToKey[r]!]![column.part]!));
+  }
+  return size;
+}
+
+function writeKeyVector(out: WireWriter, plan: LookupPlan, column: PlannedKeyColumn, size: number): void {
+  const { batchSize } = plan;
+  const lookup = plan.views[column.viewSlot]!;
+  const codec = scalarCodecOf(column.type);
+  out.varint(tag(2, LEN));
+  out.varint(size);
+  for (let r = 0; r < batchSize; r++) {
+    const part = lookup.keys[lookup.rowToKey[r]!]![column.part]!;
+    out.varint(tag(1, LEN));
+    // Measured again here: wireSize leaves a string's byte length for writeWire.
+    out.varint(codec.wireSize(part));
+    codec.writeWire(out, part, measured.inner);
+  }
+  if (batchSize > 0) {
+    out.varint(tag(2, LEN));
+    out.varint(batchSize);
+    out.buf.fill(STATUS.PRESENT, out.pos, out.pos + batchSize);
+    out.pos += batchSize;
+  }
+  for (let r = 0; r < batchSize; r++) {
+    out.varint(tag(3, LEN));
+    out.varint(0);
+  }
+}
+
+// Cassette's own responses have no key columns: nothing to allocate for them.
+const NO_KEY_COLUMNS: readonly PlannedKeyColumn[] = [];
+const NO_SIZES = new Int32Array(0);
+
 // Per-cell scratch, reused across responses (encoding is synchronous). Cell = feature * batch + row.
 let cellValueSize = new Int32Array(1024);
 let cellInnerSize = new Int32Array(1024);
@@ -122,7 +166,7 @@ function ensureScratch(cells: number): void {
  * Encodes the GetOnlineFeaturesResponse for `plan` from the rows read for it, as protobuf bytes.
  * Column-major: one FeatureVector per requested feature, one entry per batch row in request
  * order. A missing row is NOT_FOUND, a null value NULL_VALUE, and a value older than its view's
- * ttl OUTSIDE_MAX_AGE (see presentStatus).
+ * ttl OUTSIDE_MAX_AGE (see presentStatus). A plan with keyColumns answers those join keys first.
  */
 export function encodeResponse(
   plan: LookupPlan,
@@ -133,12 +177,21 @@ export function encodeResponse(
   ensureScratch(features.length * batchSize);
 
   // Pass 1: measure every cell, vector and the whole message.
+  const keyColumns = plan.keyColumns ?? NO_KEY_COLUMNS;
+  const keyVectorSizes = keyColumns.length === 0 ? NO_SIZES : new Int32Array(keyColumns.length);
   let namesSize = 0;
+  for (let k = 0; k < keyColumns.length; k++) {
+    namesSize += 1 + lengthDelimitedSize(Buffer.byteLength(keyColumns[k]!.name));
+  }
   for (let f = 0; f < features.length; f++) {
     namesSize += 1 + lengthDelimitedSize(Buffer.byteLength(features[f]!.name));
   }
   const metadataSize = 1 + lengthDelimitedSize(namesSize);
   let total = 1 + lengthDelimitedSize(metadataSize);
+  for (let k = 0; k < keyColumns.length; k++) {
+    keyVectorSizes[k] = keyVectorSize(plan, keyColumns[k]!);
+    total += 1 + lengthDelimitedSize(keyVectorSizes[k]!);
+  }
   const vectorSizes = new Int32Array(features.length);
   for (let f = 0; f < features.length; f++) {
     const feature = features[f]!;
@@ -199,11 +252,17 @@ export function encodeResponse(
   out.varint(metadataSize);
   out.varint(tag(1, LEN));
   out.varint(namesSize);
+  for (let k = 0; k < keyColumns.length; k++) {
+    const name = keyColumns[k]!.name;
+    out.varint(tag(1, LEN));
+    out.string(name, Buffer.byteLength(name));
+  }
   for (let f = 0; f < features.length; f++) {
     const name = features[f]!.name;
     out.varint(tag(1, LEN));
     out.string(name, Buffer.byteLength(name));
   }
+  for (let k = 0; k < keyColumns.length; k++) writeKeyVector(out, plan, keyColumns[k]!, keyVectorSizes[k]!);
   for (let f = 0; f < features.length; f++) {
     const feature = features[f]!;
     const lookup = plan.views[feature.viewSlot]!;

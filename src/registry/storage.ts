@@ -71,9 +71,12 @@ function createTableStatement(keyspace: string, view: FeatureViewDef): string {
   const partitionKey = view.entities.map((e) => q(e.joinKey)).join(', ');
   // Leveled compaction keeps each partition in few SSTables: reads of frequently
   // overwritten feature rows touch one or two files instead of many.
+  // A coordinator asks one more replica when one has not answered within its p99 or 50 ms,
+  // whichever is shorter: a replica just killed is still thought alive for several seconds, and
+  // the plain p99 of a busy cluster can exceed a caller's whole deadline.
   return (
     `CREATE TABLE IF NOT EXISTS ${q(keyspace)}.${q(view.name)} (${columns.join(', ')}, PRIMARY KEY ((${partitionKey}))) ` +
-    `WITH compaction = {'class': 'LeveledCompactionStrategy'}`
+    `WITH compaction = {'class': 'LeveledCompactionStrategy'} AND speculative_retry = 'MIN(99p,50ms)'`
   );
 }
 

@@ -1,6 +1,7 @@
 import { CacheInvalidation, RowCache, type PeerCaches } from '../cache/index.js';
 import { AdmissionGate } from '../concurrency/admission.js';
 import type { Config } from '../config/index.js';
+import { FeastReader } from '../feast/serving/reader.js';
 import type { StoreMetrics } from '../observability/catalogue.js';
 import { InstrumentedStore } from '../observability/instrumented-store.js';
 import type { Logger } from '../observability/logger.js';
@@ -25,6 +26,8 @@ export interface ServingPieces {
   readonly listing: RegistryListing;
   /** Admission of reads (in entity reads) and writes (in rows), over all calls of this process. */
   readonly admission: { readonly reads: AdmissionGate; readonly writes: AdmissionGate };
+  /** Feast's GetOnlineFeatures (gRPC and HTTP), over the same reader. */
+  readonly feast: FeastReader;
 }
 
 /**
@@ -66,13 +69,15 @@ export function assembleServing(
       'rows being written',
     ),
   };
+  const reader = new FeatureReader(registry, rows, config.serving, admission.reads);
   return {
     cache,
     invalidation,
-    reader: new FeatureReader(registry, rows, config.serving, admission.reads),
+    reader,
     writer: new FeatureWriter(store, registry, invalidation, config, logger, admission.writes),
     listing: new RegistryListing(registry),
     admission,
+    feast: new FeastReader(registry, reader, config.serving),
   };
 }
 

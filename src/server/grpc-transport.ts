@@ -11,6 +11,7 @@ import type { RegistryHandlers } from '../generated/cassette/v1/Registry.js';
 import type { ProtoGrpcType as ServingProto } from '../generated/serving.js';
 import type { ProtoGrpcType as IngestionProto } from '../generated/ingestion.js';
 import type { ProtoGrpcType as RegistryProto } from '../generated/registry.js';
+import { FEAST_SERVICE_NAME, feastServingDefinition } from '../feast/serving/grpc.js';
 import type { Logger } from '../observability/logger.js';
 import { RpcObserver, type MethodObserver, type RequestObservation } from '../observability/requests.js';
 import { toServiceStatus } from '../api/index.js';
@@ -24,7 +25,7 @@ const UNAVAILABLE_LOG_INTERVAL_MS = 5_000;
 const SERVING = 'cassette.v1.FeatureServing';
 const INGESTION = 'cassette.v1.FeatureIngestion';
 const REGISTRY = 'cassette.v1.Registry';
-export const SERVICE_NAMES = [SERVING, INGESTION, REGISTRY];
+export const SERVICE_NAMES = [SERVING, INGESTION, REGISTRY, FEAST_SERVICE_NAME];
 
 /** FeatureServing with GetOnlineFeatures answering in wire bytes. */
 type EncodedServingHandlers = {
@@ -121,7 +122,7 @@ export class GrpcTransport {
   private storeAvailable = true;
 
   constructor(
-    core: Pick<ServingCore, 'reader' | 'writer' | 'listing'>,
+    core: Pick<ServingCore, 'reader' | 'writer' | 'listing' | 'feast'>,
     private readonly config: Config,
     private readonly logger: Logger,
     /** Request metrics, the slow-request line and trace spans (by default: no metrics). */
@@ -166,6 +167,16 @@ export class GrpcTransport {
     this.server.addService(guardDecoding(encodedServing), serving);
     this.server.addService(guardDecoding(loaded.cassette.v1.FeatureIngestion.service), ingestion);
     this.server.addService(guardDecoding(loaded.cassette.v1.Registry.service), registry);
+    // Feast's serving API (src/feast), for Feast's clients unchanged.
+    this.server.addService(guardDecoding(feastServingDefinition()), {
+      GetFeastServingInfo: this.unary(FEAST_SERVICE_NAME, 'GetFeastServingInfo', async () => core.feast.servingInfo()),
+      GetOnlineFeatures: this.unary(
+        FEAST_SERVICE_NAME,
+        'GetOnlineFeatures',
+        (request, ctx) => core.feast.getOnlineFeatures(request, ctx),
+        'feast.GetOnlineFeatures',
+      ),
+    });
     this.health = new HealthImplementation(Object.fromEntries(HEALTH_ENTRIES.map((name) => [name, 'NOT_SERVING'])));
     this.health.addToServer(this.server);
     addReflection(this.server);
@@ -226,13 +237,15 @@ export class GrpcTransport {
     });
   }
 
+  /** A unary handler; `name` is how messages and logs call the method (its RPC name by default). */
   private unary<Req, Res>(
     service: string,
     method: string,
     handle: (request: Req, ctx: CallContext) => Promise<Res>,
+    name = method,
   ): grpc.handleUnaryCall<Req, Res> {
     const defaultDeadlineMs = this.config.serving.defaultDeadlineMs;
-    const observed = this.observer.method(service, method);
+    const observed = this.observer.method(service, method, name);
     return (call, callback) => {
       this.counters.requests++;
       const observation = observed.start(call.metadata);
@@ -245,7 +258,7 @@ export class GrpcTransport {
       };
       const request: unknown = call.request;
       if (request instanceof UndecodableMessage) {
-        this.fail(observed, observation, callback, undecodable(method, request));
+        this.fail(observed, observation, callback, undecodable(name, request));
         return;
       }
       let pending: Promise<Res>;
@@ -271,7 +284,7 @@ export class GrpcTransport {
     callback: (error: Partial<grpc.StatusObject>) => void,
     error: unknown,
   ): void {
-    const status = this.toServiceError(observed.method, error);
+    const status = this.toServiceError(observed.name, error);
     callback(status);
     observed.finish(observation, status.code ?? grpc.status.UNKNOWN);
   }

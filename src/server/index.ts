@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import type { Config } from '../config/index.js';
+import { FeastHttpServer } from '../feast/http/server.js';
 import {
   RequestMetrics,
   StoreMetrics,
@@ -9,6 +10,7 @@ import {
   watchBuild,
   watchCache,
   watchCassandraClient,
+  watchHttp,
   watchRegistry,
 } from '../observability/catalogue.js';
 import type { Logger } from '../observability/logger.js';
@@ -51,6 +53,9 @@ export interface RunningServer {
   readonly metrics: MetricsRegistry | undefined;
   /** Where GET /metrics answers (host:port), when this process serves them itself. */
   readonly metricsAddress: string | undefined;
+  /** Feast's HTTP/JSON API and its address, unless http.enabled is false. */
+  readonly http?: FeastHttpServer;
+  readonly httpAddress?: string;
   /** Logs a `stats` line now (counters since the previous line), e.g. when a benchmark asks on SIGUSR2. */
   logStats(): void;
   /**
@@ -96,6 +101,7 @@ export async function startServer(
   const ownsClient = options.client === undefined || options.closeClient === true;
   const client = options.client ?? (await connectSession(config.cassandra, logger));
   let core: ServingCore | undefined;
+  let http: FeastHttpServer | undefined;
   let metricsListener: MetricsListener | undefined;
   try {
     core = await composeServingCore(config, client, logger, {
@@ -108,6 +114,7 @@ export async function startServer(
       slowRequestMs: config.log.slowRequestMs,
     });
     const transport = new GrpcTransport(core, config, logger, observer);
+    http = config.http.enabled ? new FeastHttpServer(core, config, logger) : undefined;
     const availability = new CassandraAvailability(client, logger, {
       probeIntervalMs: config.serving.healthProbeIntervalMs,
       probeTimeoutMs: config.serving.healthProbeTimeoutMs,
@@ -119,36 +126,46 @@ export async function startServer(
       watchRegistry(metrics, serving.registry);
       watchCassandraClient(metrics, client);
       watchAvailability(metrics, () => availability.canServe);
+      if (http) watchHttp(metrics, http.counters);
       watchBuild(metrics);
       if (!options.metricsToPrimary) {
         metricsListener = await startMetricsListener(config.metrics.listen, metrics, logger);
       }
     }
+    const httpAddress = await http?.listen();
     const address = await transport.listen();
-    availability.onChange((available) => transport.setStoreAvailable(available));
+    availability.onChange((available) => {
+      transport.setStoreAvailable(available);
+      http?.setStoreAvailable(available);
+    });
     availability.start();
     transport.setStoreAvailable(availability.canServe);
-    const logStats = statsLogger(core, transport, logger);
+    http?.setStoreAvailable(availability.canServe);
+    const logStats = statsLogger(core, transport, logger, http);
     const stats =
       config.log.statsIntervalMs > 0 ? setInterval(logStats, config.log.statsIntervalMs).unref() : undefined;
     logger.info(
-      { address, cache: config.cache.enabled, keyspace: config.cassandra.keyspace },
+      { address, http: httpAddress, cache: config.cache.enabled, keyspace: config.cassandra.keyspace },
       options.peers ? 'serving worker ready' : 'Cassette is serving',
     );
     let closing: Promise<void> | undefined;
     const serverCore = core;
+    const httpServer = http;
     return {
       address,
       core: serverCore,
       transport,
       metrics,
       metricsAddress: metricsListener?.address,
+      http: httpServer,
+      httpAddress,
       logStats,
       close: (drainMs = 0) =>
         (closing ??= (async () => {
           const timeoutMs = config.serving.shutdownTimeoutMs;
           const deadline = Date.now() + timeoutMs;
           transport.drain();
+          httpServer?.setServing(false);
           if (drainMs > 0) {
             logger.info({ drainMs }, 'draining: health says NOT_SERVING, calls are still taken');
             await sleep(Math.min(drainMs, deadline - Date.now()));
@@ -156,7 +173,8 @@ export async function startServer(
           if (stats) clearInterval(stats);
           availability.stop();
           const sessionShare = ownsClient ? Math.round(timeoutMs * SESSION_SHUTDOWN_SHARE) : 0;
-          await transport.stop(Math.max(0, deadline - sessionShare - Date.now()));
+          const stopWithin = Math.max(0, deadline - sessionShare - Date.now());
+          await Promise.all([transport.stop(stopWithin), httpServer?.close(stopWithin)]);
           serverCore.close();
           await metricsListener?.close();
           if (ownsClient) await shutdownSession(client, deadline - Date.now(), logger);
@@ -164,6 +182,7 @@ export async function startServer(
         })()),
     };
   } catch (error) {
+    await http?.close().catch(() => undefined);
     core?.close();
     await metricsListener?.close();
     if (ownsClient) await shutdownSession(client, config.serving.shutdownTimeoutMs, logger);
@@ -172,8 +191,13 @@ export async function startServer(
 }
 
 /** Logs one line with request and cache counters: the delta since the previous line. */
-function statsLogger(core: ServingCore, transport: GrpcTransport, logger: Logger): () => void {
-  let last = { requests: 0, hits: 0, misses: 0, coalesced: 0 };
+function statsLogger(
+  core: ServingCore,
+  transport: GrpcTransport,
+  logger: Logger,
+  http: FeastHttpServer | undefined,
+): () => void {
+  let last = { requests: 0, hits: 0, misses: 0, coalesced: 0, httpRequests: 0 };
   return () => {
     const cache = core.cache.stats();
     const now = {
@@ -181,6 +205,7 @@ function statsLogger(core: ServingCore, transport: GrpcTransport, logger: Logger
       hits: cache.hits,
       misses: cache.misses,
       coalesced: cache.coalesced,
+      httpRequests: http?.counters.requests ?? 0,
     };
     logger.info(
       {
@@ -191,6 +216,8 @@ function statsLogger(core: ServingCore, transport: GrpcTransport, logger: Logger
         cacheEntries: cache.entries,
         cacheBytes: cache.bytes,
         errors: transport.counters.errors,
+        // Feast's HTTP API: requests since the previous line, errors (by HTTP status) since start.
+        ...(http ? { httpRequests: now.httpRequests - last.httpRequests, httpErrors: http.counters.errors } : {}),
         // Totals since start: requests admitted, made to wait, refused for load or for too little time.
         readAdmission: core.admission.reads.counters,
         writeAdmission: core.admission.writes.counters,

@@ -9,6 +9,7 @@ import protobuf from 'protobufjs';
 import descriptor from 'protobufjs/ext/descriptor/index.js';
 
 import { PROTO_DIR, PROTO_FILES } from '../api/proto.js';
+import { FEAST_PROTO_FILES } from '../feast/serving/grpc.js';
 
 /**
  * Server reflection that tools (grpcurl, ghz, Postman) can resolve without proto files.
@@ -264,9 +265,9 @@ export function fileDescriptors(sources: readonly ProtoSource[]): Buffer[] {
   return encoded;
 }
 
-/** Cassette's protos, health's and reflection's: what the reflection service describes. */
+/** Cassette's protos, Feast's serving API, health's and reflection's: what reflection describes. */
 export function servedProtoSources(): ProtoSource[] {
-  return [{ includeDir: PROTO_DIR, files: PROTO_FILES }, ...builtInSources()];
+  return [{ includeDir: PROTO_DIR, files: [...PROTO_FILES, ...FEAST_PROTO_FILES] }, ...builtInSources()];
 }
 
 /**

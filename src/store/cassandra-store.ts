@@ -5,8 +5,9 @@ import type { FeatureViewDef, Registry } from '../registry/index.js';
 import type { StoredScalar, StoredValue } from '../values/index.js';
 import { insertStatement, q } from './cql.js';
 import type { FeatureWrite, OnlineStore, Projection, RowWrite, StoredRow } from './online-store.js';
+import { attemptTimeout, type BudgetedQueryOptions, type FailoverBudget, type StoreCounters } from './failover.js';
 import { prepareStatement } from './prepare.js';
-import { consistencyOf, type CassandraClient } from './session.js';
+import { consistencyOf, sessionTuning, type CassandraClient } from './session.js';
 
 type Long = cassandra.types.Long;
 
@@ -42,12 +43,20 @@ interface ViewStatements {
 /**
  * The online store in Cassandra. Each (view, entity) is one partition, read with one prepared
  * single-partition SELECT and written with one prepared INSERT whose timestamp is the event time.
+ *
+ * Every read and write is idempotent (a write's timestamp is its event time) and marked so: the
+ * `timeoutMs` a caller gives is the operation's budget, which the driver may spend on attempts on
+ * several hosts, each waiting at most the session's attempt timeout (see failover.ts).
  */
 export class CassandraStore implements OnlineStore {
   /** Keyed by view definition, so requests still holding an older registry keep their statements. */
   private readonly statements = new WeakMap<FeatureViewDef, ViewStatements>();
   private readonly readConsistency: number;
   private readonly writeConsistency: number;
+  private readonly attemptTimeoutMs: number;
+  private readonly budget: FailoverBudget;
+  /** Failover counters of the session (retries, hedges), for metrics. */
+  readonly counters: StoreCounters;
 
   constructor(
     private readonly client: CassandraClient,
@@ -56,6 +65,33 @@ export class CassandraStore implements OnlineStore {
   ) {
     this.readConsistency = consistencyOf(settings.readConsistency);
     this.writeConsistency = consistencyOf(settings.writeConsistency);
+    const tuning = sessionTuning(client);
+    this.attemptTimeoutMs = tuning.attemptTimeoutMs;
+    this.budget = tuning.budget;
+    this.counters = tuning.counters;
+  }
+
+  /**
+   * Driver options of one operation with `timeoutMs` to spend, all its attempts included. Its
+   * attempts are short only if the failover budget pays for a retry in advance; otherwise its
+   * one attempt may take all of `timeoutMs` (the cluster is then slow everywhere, or busy
+   * failing over already), and when the session knows a single host: a retry would have nowhere
+   * else to go, so a short attempt would only give up on a slow node early.
+   */
+  private options(consistency: number, timeoutMs: number): BudgetedQueryOptions {
+    const { budget } = this;
+    budget.earn();
+    const attemptMs = attemptTimeout(timeoutMs, this.attemptTimeoutMs);
+    const canFailOver = this.client.hosts.length > 1;
+    return {
+      prepare: true,
+      consistency,
+      readTimeout: canFailOver && attemptMs < timeoutMs && budget.claimRetry(attemptMs) ? attemptMs : timeoutMs,
+      // Reads change nothing, and a write carries a fixed timestamp: a retried or hedged
+      // operation cannot change the outcome.
+      isIdempotent: true,
+      budgetEndsAt: performance.now() + timeoutMs,
+    };
   }
 
   /**
@@ -152,12 +188,11 @@ export class CassandraStore implements OnlineStore {
     timeoutMs: number,
     statement: ReadStatement = this.statementsFor(view).fullRow,
   ): Promise<StoredRow | null> {
-    const result = await this.client.execute(statement.cql, key as StoredScalar[], {
-      prepare: true,
-      consistency: this.readConsistency,
-      readTimeout: timeoutMs,
-      isIdempotent: true,
-    });
+    const result = await this.client.execute(
+      statement.cql,
+      key as StoredScalar[],
+      this.options(this.readConsistency, timeoutMs),
+    );
     const row = result.rows[0] as unknown as Record<string, unknown> | undefined;
     if (!row) return null;
     const count = view.features.length;
@@ -190,13 +225,11 @@ export class CassandraStore implements OnlineStore {
     timeoutMs: number,
   ): Promise<void> {
     const { insert } = this.statementsFor(view);
-    await this.client.execute(insert, this.insertParams(view, key, features, eventTimeMicros, ttlSeconds), {
-      prepare: true,
-      consistency: this.writeConsistency,
-      readTimeout: timeoutMs,
-      // Same timestamp, same values: a retried write cannot change the outcome.
-      isIdempotent: true,
-    });
+    await this.client.execute(
+      insert,
+      this.insertParams(view, key, features, eventTimeMicros, ttlSeconds),
+      this.options(this.writeConsistency, timeoutMs),
+    );
   }
 
   /**
@@ -214,13 +247,9 @@ export class CassandraStore implements OnlineStore {
         params: this.insertParams(view, row.key, row.features, row.eventTimeMicros, row.ttlSeconds),
       };
     }
-    await this.client.batch(queries, {
-      prepare: true,
-      logged: false,
-      consistency: this.writeConsistency,
-      readTimeout: timeoutMs,
-      isIdempotent: true,
-    });
+    const options = this.options(this.writeConsistency, timeoutMs);
+    options.logged = false;
+    await this.client.batch(queries, options);
   }
 
   private insertParams(

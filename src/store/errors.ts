@@ -48,7 +48,11 @@ export function isTransientWriteError(error: unknown): boolean {
   // No host could take the request (all down, refusing connections, or busy): the cluster may be
   // back in a moment, and nothing was wrong with the write.
   if (error instanceof errors.NoHostAvailableError) return true;
-  // A request cut off by a closed socket ("Socket was closed", a connection reset).
+  return isSocketError(error);
+}
+
+/** A request cut off by a closed socket ("Socket was closed", a connection reset). */
+function isSocketError(error: unknown): error is InstanceType<typeof errors.DriverError> {
   return error instanceof errors.DriverError && (error as { isSocketError?: boolean }).isSocketError === true;
 }
 
@@ -68,6 +72,12 @@ export function storeError(error: unknown, deadlinePassed: boolean): CassetteErr
   }
   if (error instanceof errors.NoHostAvailableError) {
     return new CassetteError('CST_ERR_STORE_UNAVAILABLE', 'Cassandra is unavailable: no host could serve the request', {
+      cause: error,
+    });
+  }
+  if (isSocketError(error)) {
+    // The connection went away under the request (a node died) and no retry could take it.
+    return new CassetteError('CST_ERR_STORE_UNAVAILABLE', `Cassandra connection lost: ${error.message}`, {
       cause: error,
     });
   }

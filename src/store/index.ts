@@ -2,6 +2,7 @@ export {
   connectSession,
   consistencyOf,
   driverTimeout,
+  sessionCounters,
   type CassandraClient,
   type SessionOptions,
   type SessionProfile,
@@ -10,3 +11,13 @@ export type { OnlineStore, Projection, StoredRow, FeatureWrite, RowWrite } from 
 export { CassandraStore, type ReadStatement } from './cassandra-store.js';
 export { cqlType, insertStatement } from './cql.js';
 export { storeError, isClientTimeout, isInvalidRequest, isTransientWriteError } from './errors.js';
+export {
+  StoreCounters,
+  FailoverBudget,
+  mayRetry,
+  retryTimeout,
+  MIN_RETRY_MS,
+  attemptTimeout,
+  type AttemptFailure,
+  type RetryInput,
+} from './failover.js';

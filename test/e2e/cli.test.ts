@@ -46,6 +46,7 @@ describe('the cassette CLI and server process', () => {
     CASSANDRA_LOCAL_DC: cassandra.localDataCenter,
     CASSETTE_KEYSPACE: keyspace,
     CASSETTE_LOG_LEVEL: 'info',
+    CASSETTE_HTTP_LISTEN: '127.0.0.1:0',
     CASSETTE_METRICS_LISTEN: '127.0.0.1:0',
   };
   const dir = mkdtempSync(join(tmpdir(), 'cassette-e2e-'));

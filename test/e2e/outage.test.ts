@@ -74,6 +74,7 @@ describe('when Cassandra freezes, dies and comes back', () => {
       env: {},
       overrides: {
         listen: '127.0.0.1:0',
+        http: { listen: '127.0.0.1:0' },
         cache: { enabled: false },
         cassandra: {
           contactPoints: node.contactPoints,

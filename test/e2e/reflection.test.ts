@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROTO_DIR, PROTO_FILES } from '../../src/api/proto.js';
 import { serverBackend } from '../../src/cli/backend.js';
 import { loadDemoRows } from '../../src/cli/demo-data.js';
+import { FEAST_PROTO_FILES } from '../../src/feast/serving/grpc.js';
 import { servedProtoSources } from '../../src/server/reflection.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -27,6 +28,7 @@ const SERVICES = [
   'cassette.v1.FeatureIngestion',
   'cassette.v1.FeatureServing',
   'cassette.v1.Registry',
+  'feast.serving.ServingService',
   'grpc.health.v1.Health',
   'grpc.reflection.v1.ServerReflection',
   'grpc.reflection.v1alpha.ServerReflection',
@@ -88,12 +90,12 @@ interface ReflectionResponse {
   error_response?: { error_code: number; error_message: string };
 }
 
-/** The message and service names declared in Cassette's own .proto files. */
+/** The message and service names declared in the .proto files Cassette serves (its own, Feast's). */
 function declaredSymbols(): { root: protobuf.Root; messages: string[]; services: string[] } {
   const root = new protobuf.Root();
   root.resolvePath = (_origin, target) => (target.startsWith('/') ? target : join(PROTO_DIR, target));
   root.loadSync(
-    PROTO_FILES.map((file) => join(PROTO_DIR, file)),
+    [...PROTO_FILES, ...FEAST_PROTO_FILES].map((file) => join(PROTO_DIR, file)),
     { keepCase: true },
   );
   const messages: string[] = [];
@@ -168,7 +170,7 @@ describe('server reflection', () => {
     const shape = (type: protobuf.Type) => type.fieldsArray.map((field) => `${field.name}=${field.id}`);
     for (const name of messages)
       expect(shape(reflected.lookupType(name)), name).toEqual(shape(declared.lookupType(name)));
-    expect(services.length).toBe(3);
+    expect(services.length).toBe(4);
     for (const name of services) {
       const methods = (service: protobuf.Service) =>
         service.methodsArray.map(

@@ -42,6 +42,7 @@ describe('serving with several worker processes', () => {
     CASSANDRA_LOCAL_DC: cassandra.localDataCenter,
     CASSETTE_KEYSPACE: keyspace,
     CASSETTE_LOG_LEVEL: 'info',
+    CASSETTE_HTTP_LISTEN: '127.0.0.1:0',
     CASSETTE_METRICS_LISTEN: '127.0.0.1:0',
   };
   let primary: ChildProcess | undefined;
@@ -134,7 +135,10 @@ describe('serving with several worker processes', () => {
       const values = await scrape(url);
       const connections = [...values].filter(([name]) => name.startsWith('cassette_cassandra_connections{'));
       return {
-        reads: values.get('cassette_request_duration_seconds_count{method="GetOnlineFeatures",code="OK"}') ?? 0,
+        reads:
+          values.get(
+            'cassette_request_duration_seconds_count{service="cassette.v1.FeatureServing",method="GetOnlineFeatures",code="OK"}',
+          ) ?? 0,
         connections: connections.reduce((sum, [, open]) => sum + open, 0),
         registryVersion: values.get('cassette_registry_version'),
       };

@@ -24,6 +24,7 @@ export function testConfig(keyspace: string, overrides: ConfigInput = {}): Confi
     overrides: {
       listen: '127.0.0.1:0',
       ...overrides,
+      http: { listen: '127.0.0.1:0', ...overrides.http },
       cassandra: {
         contactPoints: cassandra.contactPoints,
         localDataCenter: cassandra.localDataCenter,

@@ -32,7 +32,7 @@ const entrySchema = z.object({
   cache_hit_ratio: z.number().min(0).max(1).nullable(),
   server_cpu_percent: ms.nullable(),
   mode: z.enum(['open', 'closed']),
-  system: z.enum(['cassette', 'direct-driver', 'connect-per-request']),
+  system: z.enum(['cassette', 'feast-grpc', 'feast-http', 'direct-driver', 'connect-per-request']),
   group: z.string(),
   verified: z.number().int().nonnegative(),
   verify_failures: z.number().int().nonnegative(),

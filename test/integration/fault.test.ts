@@ -39,6 +39,7 @@ describe('when Cassandra goes down', () => {
       env: {},
       overrides: {
         listen: '127.0.0.1:0',
+        http: { listen: '127.0.0.1:0' },
         // The cache would answer from memory; this test is about the store path.
         cache: { enabled: false },
         cassandra: {

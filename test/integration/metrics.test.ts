@@ -61,15 +61,21 @@ describe('the metrics endpoint', () => {
 
   it('counts the calls by method and status code, and the shape of each lookup', async () => {
     const values = await scrape(metricsUrl);
-    const count = (method: string, code: string) =>
-      values.get(`cassette_request_duration_seconds_count{method="${method}",code="${code}"}`);
+    const count = (method: string, code: string) => {
+      const service = method === 'GetOnlineFeatures' ? 'FeatureServing' : 'FeatureIngestion';
+      return values.get(
+        `cassette_request_duration_seconds_count{service="cassette.v1.${service}",method="${method}",code="${code}"}`,
+      );
+    };
     expect(count('GetOnlineFeatures', 'OK')).toBe(5);
     expect(count('GetOnlineFeatures', 'INVALID_ARGUMENT')).toBe(1);
     expect(count('WriteFeatures', 'OK')).toBe(1);
     expect(count('WriteFeatures', 'INVALID_ARGUMENT')).toBe(1);
-    expect(values.get('cassette_request_duration_seconds_bucket{method="GetOnlineFeatures",code="OK",le="+Inf"}')).toBe(
-      5,
-    );
+    expect(
+      values.get(
+        'cassette_request_duration_seconds_bucket{service="cassette.v1.FeatureServing",method="GetOnlineFeatures",code="OK",le="+Inf"}',
+      ),
+    ).toBe(5);
     // Only planned lookups have a shape: the five that succeeded.
     expect(values.get('cassette_request_entity_rows_count')).toBe(5);
     expect(values.get('cassette_request_entity_rows_sum')).toBe(15);

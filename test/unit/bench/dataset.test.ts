@@ -204,8 +204,26 @@ describe('bench scenario plan', () => {
       'cassette warm b1 f10',
       'cassette cold b1 f10',
       'direct-driver b1 f10',
+      'feast-grpc warm b1 f10',
+      'feast-grpc cold b1 f10',
+      'feast-http warm b1 f10',
+      'feast-http cold b1 f10',
       'connect-per-request b1 f10',
     ]);
+  });
+
+  it("measures Feast's gRPC and HTTP APIs at 1×10 and 100×50 on the same servers and keys as Cassette's own", () => {
+    const plan = buildPlan(options);
+    const feast = plan.filter((s) => s.group === 'feast');
+    expect(feast.map((s) => s.name)).toEqual(
+      ['b1 f10', 'b100 f50'].flatMap((at) =>
+        ['feast-grpc', 'feast-http'].flatMap((system) => [`${system} warm ${at}`, `${system} cold ${at}`]),
+      ),
+    );
+    for (const s of feast) {
+      const own = plan.find((o) => o.name === s.name.replace(s.system, 'cassette'))!;
+      expect([s.server, s.keys, s.batch, s.features], s.name).toEqual([own.server, own.keys, own.batch, own.features]);
+    }
   });
 });
 

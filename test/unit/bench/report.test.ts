@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 
 import { createHistogram, encodeHistogram, percentileCurve, recordMs } from '../../../bench/lib/histogram.js';
 import { renderHtml } from '../../../bench/lib/html.js';
-import { baselineRatios, reportSchema, scenarioResultSchema, type ScenarioResult } from '../../../bench/lib/report.js';
+import {
+  baselineRatios,
+  feastRatios,
+  reportSchema,
+  scenarioResultSchema,
+  type ScenarioResult,
+} from '../../../bench/lib/report.js';
 
 function entry(overrides: Partial<ScenarioResult>): ScenarioResult {
   const h = createHistogram();
@@ -49,6 +55,47 @@ function entry(overrides: Partial<ScenarioResult>): ScenarioResult {
 }
 
 describe('bench report', () => {
+  it("compares Feast's APIs with Cassette's own gRPC API on the same server and keys", () => {
+    const scenarios = [
+      entry({ name: 'cassette warm b1 f10', cache: 'on', p50_ms: 1, p99_ms: 4, max_rps: 800 }),
+      entry({
+        name: 'feast-grpc warm b1 f10',
+        group: 'feast',
+        system: 'feast-grpc',
+        cache: 'on',
+        p50_ms: 1,
+        max_rps: 800,
+      }),
+      entry({
+        name: 'feast-http warm b1 f10',
+        group: 'feast',
+        system: 'feast-http',
+        cache: 'on',
+        p50_ms: 2,
+        max_rps: 400,
+      }),
+      // No Cassette scenario to compare with: no ratio.
+      entry({ name: 'feast-http cold b100 f50', group: 'feast', system: 'feast-http', batch_size: 100, features: 50 }),
+    ];
+    expect(feastRatios(scenarios)).toEqual([
+      {
+        scenario: 'feast-grpc warm b1 f10',
+        baseline: 'cassette warm b1 f10',
+        p50_ratio: 1,
+        p99_ratio: 2,
+        throughput_ratio: 1,
+      },
+      {
+        scenario: 'feast-http warm b1 f10',
+        baseline: 'cassette warm b1 f10',
+        p50_ratio: 2,
+        p99_ratio: 2,
+        throughput_ratio: 0.5,
+      },
+    ]);
+    expect(scenarios.every((s) => scenarioResultSchema.safeParse(s).success)).toBe(true);
+  });
+
   it('computes Cassette ÷ baseline ratios per cell (latency from the open loop, throughput from the maxima)', () => {
     const scenarios = [
       entry({ name: 'cassette warm b1 f10', cache: 'on', p50_ms: 1, p99_ms: 4, max_rps: 800 }),

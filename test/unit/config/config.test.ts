@@ -47,6 +47,10 @@ describe('loadConfig: defaults', () => {
         connectTimeoutMs: 5000,
         requestTimeoutMs: 2000,
         minDriverTimeoutMs: 250,
+        attemptTimeoutMs: 400,
+        maxAttempts: 3,
+        speculativeDelayMs: 50,
+        maxSpeculativeExecutions: 1,
         coreConnectionsPerHost: 2,
         maxRequestsPerConnection: 2048,
         localDataDir: '.cassette/cassandra',
@@ -68,6 +72,7 @@ describe('loadConfig: defaults', () => {
         healthProbeIntervalMs: 1000,
         healthProbeTimeoutMs: 1000,
       },
+      http: { enabled: true, listen: '127.0.0.1:6567', maxBodyBytes: 16 * 1024 * 1024, writeDeadlineMs: 60_000 },
       cache: { enabled: true, maxBytes: 256 * 1024 * 1024, ttlMs: 30_000 },
       registry: { refreshIntervalMs: 10_000 },
       ingest: {

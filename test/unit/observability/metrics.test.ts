@@ -67,20 +67,20 @@ describe('metric names', () => {
 describe('recorded values', () => {
   it('a histogram child keeps cumulative buckets, sum and count per label set', async () => {
     const { metrics, requests } = catalogue();
-    const get = requests.method('GetOnlineFeatures');
+    const get = requests.method('cassette.v1.FeatureServing', 'GetOnlineFeatures');
     get.observe(0, 0.0004);
     get.observe(0, 0.003);
     get.observe(0, 7);
     get.observe(3, 0.001);
     const values = parseExposition(await metrics.render());
-    const ok = 'method="GetOnlineFeatures",code="OK"';
+    const ok = 'service="cassette.v1.FeatureServing",method="GetOnlineFeatures",code="OK"';
     expect(values.get(`cassette_request_duration_seconds_bucket{${ok},le="0.0005"}`)).toBe(1);
     expect(values.get(`cassette_request_duration_seconds_bucket{${ok},le="0.005"}`)).toBe(2);
     expect(values.get(`cassette_request_duration_seconds_bucket{${ok},le="5"}`)).toBe(2);
     expect(values.get(`cassette_request_duration_seconds_bucket{${ok},le="+Inf"}`)).toBe(3);
     expect(values.get(`cassette_request_duration_seconds_count{${ok}}`)).toBe(3);
     expect(values.get(`cassette_request_duration_seconds_sum{${ok}}`)).toBeCloseTo(7.0034, 6);
-    const invalid = 'method="GetOnlineFeatures",code="INVALID_ARGUMENT"';
+    const invalid = 'service="cassette.v1.FeatureServing",method="GetOnlineFeatures",code="INVALID_ARGUMENT"';
     expect(values.get(`cassette_request_duration_seconds_count{${invalid}}`)).toBe(1);
     // A value exactly on a bound falls in that bucket (le means "less than or equal").
     expect(values.get(`cassette_request_duration_seconds_bucket{${invalid},le="0.001"}`)).toBe(1);
@@ -111,9 +111,9 @@ describe('aggregation over workers', () => {
   it('sums counters and histograms per label set and keeps the lowest registry version', async () => {
     const a = catalogue();
     const b = catalogue();
-    a.requests.method('GetOnlineFeatures').observe(0, 0.001);
-    b.requests.method('GetOnlineFeatures').observe(0, 0.001);
-    b.requests.method('WriteFeatures').observe(0, 0.01);
+    a.requests.method('cassette.v1.FeatureServing', 'GetOnlineFeatures').observe(0, 0.001);
+    b.requests.method('cassette.v1.FeatureServing', 'GetOnlineFeatures').observe(0, 0.001);
+    b.requests.method('cassette.v1.FeatureIngestion', 'WriteFeatures').observe(0, 0.01);
     a.store.view('users').read[0]!.observe(0.002);
     const [fromA, fromB] = await Promise.all([
       a.metrics.registry.getMetricsAsJSON(),
@@ -123,10 +123,20 @@ describe('aggregation over workers', () => {
     const version = fromB.find((m) => m.name === 'cassette_registry_version')!;
     (version.values[0] as { value: number }).value = 8;
     const values = parseExposition(await AggregatorRegistry.aggregate([fromA, fromB]).metrics());
-    expect(values.get('cassette_request_duration_seconds_count{method="GetOnlineFeatures",code="OK"}')).toBe(2);
-    expect(values.get('cassette_request_duration_seconds_count{method="WriteFeatures",code="OK"}')).toBe(1);
     expect(
-      values.get('cassette_request_duration_seconds_bucket{method="GetOnlineFeatures",code="OK",le="0.001"}'),
+      values.get(
+        'cassette_request_duration_seconds_count{service="cassette.v1.FeatureServing",method="GetOnlineFeatures",code="OK"}',
+      ),
+    ).toBe(2);
+    expect(
+      values.get(
+        'cassette_request_duration_seconds_count{service="cassette.v1.FeatureIngestion",method="WriteFeatures",code="OK"}',
+      ),
+    ).toBe(1);
+    expect(
+      values.get(
+        'cassette_request_duration_seconds_bucket{service="cassette.v1.FeatureServing",method="GetOnlineFeatures",code="OK",le="0.001"}',
+      ),
     ).toBe(2);
     expect(values.get('cassette_cassandra_read_duration_seconds_count{view="users",outcome="ok"}')).toBe(1);
     expect(values.get('cassette_cache_hits_total')).toBe(14);

@@ -1,0 +1,381 @@
+import cassandra from 'cassandra-driver';
+
+import type { Logger } from '../observability/logger.js';
+
+/**
+ * Failover within one store operation: who retries what.
+ *
+ * - The driver (this file): one read or write of the store gets a time budget, what it may take
+ *   in all (what is left of the caller's deadline, see driverTimeout). Each attempt waits at most
+ *   the attempt timeout; an attempt that timed out, lost its connection or met an overloaded
+ *   coordinator is retried at once on the next host of the query plan, as long as a whole attempt
+ *   still fits in the time budget and fewer than `maxAttempts` attempts were made. Slow reads are
+ *   also hedged: a speculative execution on the next host after `speculativeDelayMs`.
+ * - Retries after a timeout or an overloaded answer, and hedges, add work to a cluster that may
+ *   be slow everywhere, so they draw on a FailoverBudget: about one for ten operations, plus a
+ *   burst. When it runs dry, operations go back to one attempt that may take their whole time
+ *   budget, as without failover; retries after a lost connection (work that was lost, not
+ *   duplicated) are always allowed.
+ * - RowSink (src/write) retries a write that still failed after that, after a jittered backoff,
+ *   up to `ingest.writeAttempts` times and only while the caller's deadline allows: the driver
+ *   handles a bad host, RowSink a bad moment of the cluster (Unavailable, WriteTimeout).
+ *   A write thus makes at most writeAttempts x maxAttempts attempts, all within the deadline.
+ *
+ * Both are safe because reads change nothing and every write carries its event time as its
+ * timestamp: applying it twice stores the same cells.
+ */
+
+const { RetryPolicy } = cassandra.policies.retry;
+type OperationInfo = cassandra.policies.retry.OperationInfo;
+type DecisionInfo = cassandra.policies.retry.DecisionInfo;
+
+/** The driver's "retry" decision value (its enum is declared as a type only). */
+const RETRY = new RetryPolicy().retryResult(cassandra.types.consistencies.one).decision;
+
+/**
+ * Counts of failover events of one session, for the metrics to come. Only the session's policies
+ * write them; everyone else reads.
+ */
+export class StoreCounters {
+  /** Attempts retried on the next host because the previous one got no answer within the attempt timeout. */
+  retriesAfterTimeout = 0;
+  /** Attempts retried on the next host after a lost connection or an overloaded or starting coordinator. */
+  retriesAfterConnectionError = 0;
+  /** Attempts retried because a coordinator answered Unavailable, ReadTimeout or WriteTimeout. */
+  retriesAfterCoordinatorError = 0;
+  /** Hedges started: the same read sent to another host because the first was slow to answer. */
+  speculativeExecutions = 0;
+  /**
+   * Retryable failures given back to the caller: attempts ran out, no whole attempt fitted in the
+   * time budget, or the failover budget was spent.
+   */
+  retriesRefused = 0;
+}
+
+/** FailoverBudget's defaults: a tenth of a retry or hedge per operation, and a burst of 100. */
+const TOKENS_PER_OPERATION = 0.1;
+const MAX_TOKENS = 100;
+
+/** Claims made within a window of time that ends when what was claimed can no longer happen. */
+class Claims {
+  private windowStart = 0;
+  private windowMs = 0;
+  private claimed = 0;
+
+  /** Claims still open at `now`. */
+  open(now: number): number {
+    return now - this.windowStart < this.windowMs ? this.claimed : 0;
+  }
+
+  /** One more claim, open for `windowMs` (a new window starts when the last one has passed). */
+  add(now: number, windowMs: number): void {
+    if (now - this.windowStart >= this.windowMs) {
+      this.windowStart = now;
+      this.windowMs = windowMs;
+      this.claimed = 0;
+    }
+    this.claimed++;
+  }
+}
+
+/**
+ * Caps the extra work of failover (retries after a timeout or an overloaded answer, and hedges)
+ * at a share of the operations sent, so that a cluster slow everywhere is not sent twice the
+ * work: each operation earns a tenth of a token, each retry or hedge spends one. The burst covers
+ * the moments after a node dies or freezes, when the requests already sent to it need another host.
+ *
+ * Both are paid for in advance, so an operation never loses time on a failover it cannot have:
+ * an operation gets a short attempt only if a token is free for its retry, and a read arms a
+ * hedge only if a token is free in the upper half of the budget (the lower half is kept for
+ * retries). A claim lapses once what it paid for can no longer happen (after the attempt timeout,
+ * or the hedge delay); retries and hedges that do happen spend their token.
+ */
+export class FailoverBudget {
+  private tokens: number;
+  private readonly retries = new Claims();
+  private readonly hedges = new Claims();
+
+  constructor(
+    private readonly tokensPerOperation = TOKENS_PER_OPERATION,
+    private readonly maxTokens = MAX_TOKENS,
+  ) {
+    this.tokens = maxTokens;
+  }
+
+  /** An operation was sent. */
+  earn(): void {
+    if (this.tokens < this.maxTokens) this.tokens = Math.min(this.maxTokens, this.tokens + this.tokensPerOperation);
+  }
+
+  /** True while a retry may start. */
+  get available(): boolean {
+    return this.tokens >= 1;
+  }
+
+  /** Whether an operation may take a short attempt of `attemptMs`, its retry paid for; claims it if so. */
+  claimRetry(attemptMs: number): boolean {
+    const now = performance.now();
+    if (this.free(now) < 1) return false;
+    this.retries.add(now, attemptMs);
+    return true;
+  }
+
+  /** Whether a read may arm a hedge firing after `delayMs`; claims it if so. */
+  claimHedge(delayMs: number): boolean {
+    const now = performance.now();
+    if (this.free(now) < this.maxTokens / 2 + 1) return false;
+    this.hedges.add(now, delayMs);
+    return true;
+  }
+
+  /** A retry or hedge started. */
+  spend(): void {
+    this.tokens = Math.max(0, this.tokens - 1);
+  }
+
+  private free(now: number): number {
+    return this.tokens - this.retries.open(now) - this.hedges.open(now);
+  }
+}
+
+/**
+ * Why an attempt failed, as far as retrying it is concerned: no answer in time, a lost
+ * connection, an overloaded (or starting) coordinator, an Unavailable answer, or a coordinator's
+ * own ReadTimeout or WriteTimeout that the driver would retry (on the same coordinator).
+ */
+export type AttemptFailure = 'timeout' | 'connection' | 'overloaded' | 'unavailable' | 'coordinatorTimeout';
+
+export interface RetryInput {
+  failure: AttemptFailure;
+  /** Attempts made so far by this execution (1 after the first). */
+  attempts: number;
+  /** Milliseconds left of the operation's time budget. */
+  remainingMs: number;
+  maxAttempts: number;
+  /** Whether the FailoverBudget holds a retry that adds work. */
+  budgetAvailable: boolean;
+}
+
+/**
+ * Time a retry needs at least to be worth sending: less than this and even a healthy but busy
+ * cluster would not answer in time, so the caller gets the failure now instead of a bit later.
+ */
+export const MIN_RETRY_MS = 50;
+
+/**
+ * Whether to retry a failed attempt. Never beyond `maxAttempts`, never with less than
+ * MIN_RETRY_MS of the time budget left (the retry waits at most what is left: see
+ * retryTimeout), after a timeout or an overloaded answer only while the failover budget allows
+ * (the first attempt may still be running on the server), and after an Unavailable answer only
+ * once (another coordinator may see more replicas alive; a second rarely does).
+ */
+export function mayRetry(input: RetryInput): boolean {
+  if (input.attempts >= input.maxAttempts) return false;
+  if (input.remainingMs < MIN_RETRY_MS) return false;
+  if (input.failure === 'unavailable') return input.attempts === 1;
+  return !addsWork(input.failure) || input.budgetAvailable;
+}
+
+/** Whether a retry after `failure` spends from the failover budget. */
+export function addsWork(failure: AttemptFailure): boolean {
+  return failure === 'timeout' || failure === 'overloaded';
+}
+
+/** How long a retry may wait: as long as an attempt, but never past the end of the time budget. */
+export function retryTimeout(attemptTimeoutMs: number, remainingMs: number): number {
+  return Math.max(1, Math.min(attemptTimeoutMs, Math.floor(remainingMs)));
+}
+
+/**
+ * The per-attempt timeout of an operation with `budgetMs` to spend: the attempt cap, or the whole
+ * budget when that is shorter (0 as the cap means one attempt may take the whole budget).
+ */
+export function attemptTimeout(budgetMs: number, attemptCapMs: number): number {
+  return attemptCapMs > 0 && attemptCapMs < budgetMs ? attemptCapMs : budgetMs;
+}
+
+/** Query options of a store operation: the driver's, plus when the operation's budget ends. */
+export interface BudgetedQueryOptions extends cassandra.QueryOptions {
+  /** performance.now() at which the operation's budget ends; read by DeadlineRetryPolicy. */
+  budgetEndsAt: number;
+}
+
+function budgetEnd(info: OperationInfo): number | undefined {
+  const options = info.executionOptions.getRawQueryOptions() as Partial<BudgetedQueryOptions>;
+  return options.budgetEndsAt;
+}
+
+function failureOf(error: Error): AttemptFailure {
+  if (error instanceof cassandra.errors.OperationTimedOutError) return 'timeout';
+  // Overloaded, bootstrapping and truncate errors reach onRequestError as response errors.
+  if (error instanceof cassandra.errors.ResponseError) return 'overloaded';
+  return 'connection';
+}
+
+/**
+ * Retries a store operation on the next host while its budgets allow (see mayRetry).
+ * The driver asks only for idempotent requests on timeouts, lost connections and overloaded
+ * coordinators; every read and write of the store is marked idempotent.
+ *
+ * Requests without a budget (registry reads, DDL, probes) keep the driver's default decisions,
+ * except that a client-side timeout is not retried: their timeout is their whole allowance.
+ */
+export class DeadlineRetryPolicy extends RetryPolicy {
+  constructor(
+    private readonly maxAttempts: number,
+    private readonly budget: FailoverBudget,
+    private readonly counters: StoreCounters,
+    private readonly logger: Logger,
+  ) {
+    super();
+  }
+
+  override onRequestError(info: OperationInfo, consistency: number, err: Error): DecisionInfo {
+    const failure = failureOf(err);
+    if (budgetEnd(info) === undefined) {
+      return failure === 'timeout' ? this.rethrowResult() : super.onRequestError(info, consistency, err);
+    }
+    return this.decide(info, failure, err) ? this.retryResult(consistency, false) : this.rethrowResult();
+  }
+
+  override onUnavailable(info: OperationInfo, consistency: number, required: number, alive: boolean): DecisionInfo {
+    if (budgetEnd(info) === undefined) return super.onUnavailable(info, consistency, required, alive);
+    return this.decide(info, 'unavailable', undefined) ? this.retryResult(consistency, false) : this.rethrowResult();
+  }
+
+  override onReadTimeout(
+    info: OperationInfo,
+    consistency: number,
+    received: number,
+    blockFor: number,
+    isDataPresent: boolean,
+  ): DecisionInfo {
+    return this.unlessOverBudget(info, super.onReadTimeout(info, consistency, received, blockFor, isDataPresent));
+  }
+
+  override onWriteTimeout(
+    info: OperationInfo,
+    consistency: number,
+    received: number,
+    blockFor: number,
+    writeType: string,
+  ): DecisionInfo {
+    return this.unlessOverBudget(info, super.onWriteTimeout(info, consistency, received, blockFor, writeType));
+  }
+
+  /**
+   * Whether to retry (see mayRetry); counts, spends and logs accordingly. A retry's timeout is
+   * cut to what is left of the time budget: the driver reads it from the operation's options at
+   * every send (retries and hedges alike), and those options are the store's own, per operation.
+   */
+  private decide(info: OperationInfo, failure: AttemptFailure, err: Error | undefined): boolean {
+    const options = info.executionOptions.getRawQueryOptions() as BudgetedQueryOptions;
+    const remainingMs = options.budgetEndsAt - performance.now();
+    const attempts = info.nbRetry + 1;
+    const coordinator = (err as { coordinator?: string } | undefined)?.coordinator;
+    const { maxAttempts, budget } = this;
+    if (mayRetry({ failure, attempts, remainingMs, maxAttempts, budgetAvailable: budget.available })) {
+      if (addsWork(failure)) budget.spend();
+      options.readTimeout = retryTimeout(info.executionOptions.getReadTimeout(), remainingMs);
+      this.logger.debug({ failure, coordinator, attempts, remainingMs }, 'retrying a Cassandra request');
+      return true;
+    }
+    this.counters.retriesRefused++;
+    this.logger.debug(
+      { failure, coordinator, attempts, remainingMs },
+      'not retrying: attempts, time or budget ran out',
+    );
+    return false;
+  }
+
+  /** The driver's decision on a coordinator's timeout, unless the budgets say otherwise. */
+  private unlessOverBudget(info: OperationInfo, decision: DecisionInfo): DecisionInfo {
+    if (budgetEnd(info) === undefined || decision.decision !== RETRY) return decision;
+    return this.decide(info, 'coordinatorTimeout', undefined) ? decision : this.rethrowResult();
+  }
+}
+
+/** A plan that never hedges. */
+const NO_HEDGE = Object.freeze({ nextExecution: (): number => -1 });
+
+/** A read's hedges: up to the maximum, each only while the failover budget holds one. */
+class HedgePlan {
+  private armed = 0;
+
+  constructor(
+    private readonly delayMs: number,
+    private readonly maxHedges: number,
+    private readonly budget: FailoverBudget,
+  ) {}
+
+  /** Called as each execution starts: the delay before the next hedge, or -1 for none. */
+  nextExecution(): number {
+    if (this.armed >= this.maxHedges || !this.budget.claimHedge(this.delayMs)) return -1;
+    this.armed++;
+    return this.delayMs;
+  }
+}
+
+/**
+ * Hedges reads only: an idempotent SELECT still unanswered after the delay is sent to the next
+ * host as well (up to `maxSpeculativeExecutions` times, while the failover budget allows), and
+ * the first answer wins. Writes are not hedged: a write goes to every replica anyway, and a hedge
+ * would double the coordinators' work exactly when a node is slow; a write whose coordinator is
+ * gone is retried instead.
+ */
+export class ReadHedgingPolicy extends cassandra.policies.speculativeExecution.ConstantSpeculativeExecutionPolicy {
+  constructor(
+    private readonly delayMs: number,
+    private readonly maxHedges: number,
+    private readonly budget: FailoverBudget,
+  ) {
+    super(delayMs, maxHedges);
+  }
+
+  override newPlan(_keyspace: string, queryInfo: string | object[]): { nextExecution: () => number } {
+    if (typeof queryInfo === 'string' && queryInfo.startsWith('SELECT')) {
+      return new HedgePlan(this.delayMs, this.maxHedges, this.budget);
+    }
+    return NO_HEDGE;
+  }
+}
+
+/** The driver's no-op metrics base class (its type declarations only have the interface). */
+const ClientMetrics = (cassandra.metrics as unknown as { ClientMetrics: new () => cassandra.metrics.ClientMetrics })
+  .ClientMetrics;
+
+/**
+ * The driver's metrics hooks, counting retries and hedges into StoreCounters (the driver calls
+ * them only when a retry or hedge actually starts). Errors are not counted here: they reach the
+ * caller, who maps them.
+ */
+export class CountingMetrics extends ClientMetrics {
+  constructor(
+    private readonly budget: FailoverBudget,
+    private readonly counters: StoreCounters,
+    private readonly logger: Logger,
+  ) {
+    super();
+  }
+
+  override onClientTimeoutRetry(): void {
+    this.counters.retriesAfterTimeout++;
+  }
+  override onOtherErrorRetry(): void {
+    this.counters.retriesAfterConnectionError++;
+  }
+  override onReadTimeoutRetry(): void {
+    this.counters.retriesAfterCoordinatorError++;
+  }
+  override onUnavailableRetry(): void {
+    this.counters.retriesAfterCoordinatorError++;
+  }
+  override onWriteTimeoutRetry(): void {
+    this.counters.retriesAfterCoordinatorError++;
+  }
+  override onSpeculativeExecution(): void {
+    this.budget.spend();
+    this.counters.speculativeExecutions++;
+    this.logger.debug('hedging a slow read on the next Cassandra host');
+  }
+}

@@ -1,0 +1,223 @@
+import cassandra from 'cassandra-driver';
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+
+import { loadConfig } from '../../src/config/index.js';
+import { CountingMetrics, DeadlineRetryPolicy, ReadHedgingPolicy } from '../../src/store/failover.js';
+import {
+  attemptTimeout,
+  FailoverBudget,
+  mayRetry,
+  retryTimeout,
+  storeError,
+  StoreCounters,
+  type RetryInput,
+} from '../../src/store/index.js';
+
+const { errors, types } = cassandra;
+const silent = pino({ level: 'silent' });
+
+describe('mayRetry', () => {
+  const base: RetryInput = {
+    failure: 'timeout',
+    attempts: 1,
+    remainingMs: 600,
+    maxAttempts: 3,
+    budgetAvailable: true,
+  };
+
+  it('retries a timeout, a lost connection or an overloaded coordinator while time is left', () => {
+    for (const failure of ['timeout', 'connection', 'overloaded'] as const) {
+      expect(mayRetry({ ...base, failure })).toBe(true);
+      expect(mayRetry({ ...base, failure, attempts: 2, remainingMs: 50 })).toBe(true);
+    }
+  });
+
+  it('rethrows when too little of the time budget is left for an answer', () => {
+    expect(mayRetry({ ...base, remainingMs: 49 })).toBe(false);
+    expect(mayRetry({ ...base, failure: 'connection', remainingMs: 0 })).toBe(false);
+    expect(mayRetry({ ...base, remainingMs: -5 })).toBe(false);
+  });
+
+  it('never makes more than maxAttempts attempts, however much time is left', () => {
+    expect(mayRetry({ ...base, attempts: 3, remainingMs: 10_000 })).toBe(false);
+    expect(mayRetry({ ...base, maxAttempts: 1, remainingMs: 10_000 })).toBe(false);
+  });
+
+  it('retries what adds work (a timeout, an overloaded answer) only while the failover budget allows', () => {
+    expect(mayRetry({ ...base, budgetAvailable: false })).toBe(false);
+    expect(mayRetry({ ...base, failure: 'overloaded', budgetAvailable: false })).toBe(false);
+    expect(mayRetry({ ...base, failure: 'coordinatorTimeout', budgetAvailable: false })).toBe(true);
+    // A lost connection lost its work: retrying it duplicates nothing.
+    expect(mayRetry({ ...base, failure: 'connection', budgetAvailable: false })).toBe(true);
+  });
+
+  it('retries an Unavailable answer once only', () => {
+    expect(mayRetry({ ...base, failure: 'unavailable' })).toBe(true);
+    expect(mayRetry({ ...base, failure: 'unavailable', attempts: 2, remainingMs: 10_000 })).toBe(false);
+  });
+});
+
+describe('FailoverBudget', () => {
+  it('starts with a burst, earns a tenth per operation, and never goes below zero', () => {
+    const budget = new FailoverBudget(0.1, 3);
+    for (let i = 0; i < 100; i++) budget.spend();
+    expect(budget.available).toBe(false);
+    for (let i = 0; i < 9; i++) budget.earn();
+    expect(budget.available).toBe(false);
+    budget.earn();
+    budget.earn();
+    expect(budget.available).toBe(true);
+  });
+
+  it('pays for retries and hedges in advance, hedges only from the upper half', () => {
+    const budget = new FailoverBudget(0.1, 10);
+    // 10 tokens: 4 short attempts claim 4, then hedges may claim down to half (1 more).
+    expect(Array.from({ length: 4 }, () => budget.claimRetry(60_000))).toEqual([true, true, true, true]);
+    expect(Array.from({ length: 3 }, () => budget.claimHedge(60_000))).toEqual([true, false, false]);
+    // Retries may claim all that is left.
+    expect(Array.from({ length: 6 }, () => budget.claimRetry(60_000)).filter(Boolean)).toHaveLength(5);
+    expect(budget.available).toBe(true);
+  });
+
+  it('lets claims lapse once what they paid for can no longer happen', () => {
+    const budget = new FailoverBudget(0.1, 2);
+    expect(budget.claimRetry(0)).toBe(true);
+    expect(budget.claimRetry(0)).toBe(true);
+    expect(budget.claimRetry(0)).toBe(true);
+    budget.spend();
+    budget.spend();
+    expect(budget.claimRetry(0)).toBe(false);
+  });
+});
+
+describe('retryTimeout', () => {
+  it('lets a retry wait an attempt, never past the time budget', () => {
+    expect(retryTimeout(400, 900)).toBe(400);
+    expect(retryTimeout(400, 120.7)).toBe(120);
+    expect(retryTimeout(2000, 0.2)).toBe(1);
+  });
+});
+
+describe('attemptTimeout', () => {
+  it('caps an attempt, and gives a short budget to a single attempt', () => {
+    expect(attemptTimeout(1000, 400)).toBe(400);
+    expect(attemptTimeout(250, 400)).toBe(250);
+    expect(attemptTimeout(10_000, 0)).toBe(10_000);
+  });
+});
+
+/** What the driver hands the retry policy about one request. */
+function operation(options: cassandra.QueryOptions & { budgetEndsAt?: number }, nbRetry: number) {
+  return {
+    query: 'SELECT x FROM t WHERE k = ?',
+    nbRetry,
+    executionOptions: {
+      getRawQueryOptions: () => options,
+      getReadTimeout: () => options.readTimeout,
+    } as unknown as cassandra.ExecutionOptions,
+  };
+}
+
+describe('DeadlineRetryPolicy', () => {
+  const quorum = types.consistencies.localQuorum;
+  const timeout = new errors.OperationTimedOutError('no answer', '127.0.0.2:9042');
+  const { retryDecision } = cassandra.policies.retry.RetryPolicy as unknown as { retryDecision: { retry: number } };
+  const retry = (decision: cassandra.policies.retry.DecisionInfo) => decision.decision === retryDecision.retry;
+
+  it('moves to the next host while time is left, cutting the retry to it, and counts the refusals', () => {
+    const counters = new StoreCounters();
+    const policy = new DeadlineRetryPolicy(3, new FailoverBudget(), counters, silent);
+    const roomy = operation({ readTimeout: 400, budgetEndsAt: performance.now() + 800 }, 0);
+    const decision = policy.onRequestError(roomy, quorum, timeout);
+    expect(retry(decision)).toBe(true);
+    expect((decision as { useCurrentHost?: boolean }).useCurrentHost).toBe(false);
+    expect(counters.retriesRefused).toBe(0);
+
+    const cut = operation({ readTimeout: 400, budgetEndsAt: performance.now() + 150 }, 1);
+    expect(retry(policy.onRequestError(cut, quorum, timeout))).toBe(true);
+    expect(cut.executionOptions.getReadTimeout()).toBeLessThanOrEqual(150);
+    expect(cut.executionOptions.getReadTimeout()).toBeGreaterThan(50);
+
+    const tight = operation({ readTimeout: 400, budgetEndsAt: performance.now() + 20 }, 1);
+    expect(retry(policy.onRequestError(tight, quorum, timeout))).toBe(false);
+    const spent = operation({ readTimeout: 400, budgetEndsAt: performance.now() + 10_000 }, 2);
+    expect(retry(policy.onRequestError(spent, quorum, new Error('socket closed')))).toBe(false);
+    expect(counters.retriesRefused).toBe(2);
+  });
+
+  it("keeps the driver's decisions for requests without a budget, except that a timeout is final", () => {
+    const policy = new DeadlineRetryPolicy(3, new FailoverBudget(), new StoreCounters(), silent);
+    const unbudgeted = operation({ readTimeout: 2000 }, 0);
+    expect(retry(policy.onRequestError(unbudgeted, quorum, timeout))).toBe(false);
+    expect(retry(policy.onRequestError(unbudgeted, quorum, new Error('socket closed')))).toBe(true);
+    expect(retry(policy.onUnavailable(unbudgeted, quorum, 2, false))).toBe(true);
+  });
+
+  it('takes a coordinator timeout retry only while time is left', () => {
+    const policy = new DeadlineRetryPolicy(3, new FailoverBudget(), new StoreCounters(), silent);
+    const roomy = operation({ readTimeout: 400, budgetEndsAt: performance.now() + 900 }, 0);
+    const tight = operation({ readTimeout: 400, budgetEndsAt: performance.now() + 20 }, 0);
+    // The driver retries a read timeout when enough replicas answered but the data did not come.
+    expect(retry(policy.onReadTimeout(roomy, quorum, 2, 2, false))).toBe(true);
+    expect(retry(policy.onReadTimeout(tight, quorum, 2, 2, false))).toBe(false);
+    expect(retry(policy.onReadTimeout(roomy, quorum, 1, 2, false))).toBe(false);
+  });
+});
+
+describe('ReadHedgingPolicy', () => {
+  it('hedges SELECTs up to the maximum, and never writes or batches', () => {
+    const policy = new ReadHedgingPolicy(50, 2, new FailoverBudget());
+    const read = policy.newPlan('ks', 'SELECT v0 FROM ks.t WHERE k = ?');
+    expect([read.nextExecution(), read.nextExecution(), read.nextExecution()]).toEqual([50, 50, -1]);
+    expect(policy.newPlan('ks', 'INSERT INTO ks.t (k) VALUES (?)').nextExecution()).toBe(-1);
+    expect(policy.newPlan('ks', [{ query: 'INSERT INTO ks.t (k) VALUES (?)' }]).nextExecution()).toBe(-1);
+  });
+
+  it('arms no hedge while the failover budget is spent', () => {
+    const budget = new FailoverBudget(0.1, 4);
+    const metrics = new CountingMetrics(budget, new StoreCounters(), silent);
+    const policy = new ReadHedgingPolicy(50, 1, budget);
+    expect(policy.newPlan('ks', 'SELECT v0 FROM ks.t WHERE k = ?').nextExecution()).toBe(50);
+    metrics.onSpeculativeExecution();
+    metrics.onSpeculativeExecution();
+    expect(policy.newPlan('ks', 'SELECT v0 FROM ks.t WHERE k = ?').nextExecution()).toBe(-1);
+  });
+});
+
+describe('storeError', () => {
+  it('maps a connection lost under a request to UNAVAILABLE', () => {
+    const lost = new (errors.DriverError as unknown as new (message: string) => Error)('Socket was closed');
+    (lost as { isSocketError?: boolean }).isSocketError = true;
+    expect(storeError(lost, false)).toMatchObject({ status: 'UNAVAILABLE', code: 'CST_ERR_STORE_UNAVAILABLE' });
+  });
+});
+
+describe('CountingMetrics', () => {
+  it('counts retries by cause and hedges', () => {
+    const counters = new StoreCounters();
+    const metrics = new CountingMetrics(new FailoverBudget(), counters, silent);
+    metrics.onClientTimeoutRetry();
+    metrics.onOtherErrorRetry();
+    metrics.onOtherErrorRetry();
+    metrics.onUnavailableRetry();
+    metrics.onSpeculativeExecution();
+    expect(counters).toMatchObject({
+      retriesAfterTimeout: 1,
+      retriesAfterConnectionError: 2,
+      retriesAfterCoordinatorError: 1,
+      speculativeExecutions: 1,
+    });
+  });
+});
+
+describe('failover settings', () => {
+  it('validates attempts and hedging, 0 turning hedging off', () => {
+    const load = (cassandra: Record<string, number>) => loadConfig({ env: {}, overrides: { cassandra } }).cassandra;
+    expect(load({ speculativeDelayMs: 0 }).speculativeDelayMs).toBe(0);
+    expect(() => load({ maxAttempts: 0 })).toThrow(/cassandra.maxAttempts/);
+    expect(() => load({ attemptTimeoutMs: 0 })).toThrow(/cassandra.attemptTimeoutMs/);
+    expect(() => load({ maxSpeculativeExecutions: 0 })).toThrow(/cassandra.maxSpeculativeExecutions/);
+    expect(() => load({ speculativeDelayMs: -1 })).toThrow(/cassandra.speculativeDelayMs/);
+  });
+});
