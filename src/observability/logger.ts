@@ -23,6 +23,7 @@ export function createLogger(level: string, name = 'cassette', format: LogFormat
     colorize: process.stderr.isTTY === true,
     translateTime: 'SYS:HH:MM:ss.l',
     ignore: 'pid,hostname,name',
+    singleLine: true,
   });
   return pino({ name, level }, prettyStream);
 }
