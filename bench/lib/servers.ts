@@ -104,6 +104,8 @@ export class ServerChild {
       log: { level: 'info', statsIntervalMs: 0 },
       // No load balancer to drain for: the harness stops its servers at once.
       serving: { drainMs: 0, ...options.overrides?.serving },
+      // Metrics on a free port (several servers run at once); BENCH_METRICS=off measures without them.
+      metrics: { enabled: process.env.BENCH_METRICS !== 'off', listen: '127.0.0.1:0' },
     };
     if (options.overrides?.cassandra) config.cassandra = { ...config.cassandra, ...options.overrides.cassandra };
     writeFileSync(configPath, `# Written by a benchmark (bench/)\n${stringify(config)}`);

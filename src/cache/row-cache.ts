@@ -57,6 +57,7 @@ export class RowCache<Row extends object> {
   private tooOld = 0;
   /** When the entry the last answering peek() returned was read; see peekedReadAtMs. */
   private lastPeekReadAtMs = 0;
+  private evicted = 0;
 
   constructor(
     options: RowCacheOptions,
@@ -70,6 +71,7 @@ export class RowCache<Row extends object> {
           ttlAutopurge: false,
           updateAgeOnGet: false,
           sizeCalculation: (entry, key) => key.length * 2 + 64 + (entry.row === null ? 0 : this.sizeOf(entry.row)),
+          disposeAfter: (_entry, _key, reason) => void (reason === 'evict' && this.evicted++),
         })
       : undefined;
   }
@@ -170,6 +172,11 @@ export class RowCache<Row extends object> {
     this.lru?.clear();
     for (const flight of this.inFlight.values()) flight.state.superseded = true;
     this.inFlight.clear();
+  }
+
+  /** Entries dropped to stay within maxBytes (not those expired or invalidated), for metrics. */
+  get evictions(): number {
+    return this.evicted;
   }
 
   stats(): RowCacheStats {

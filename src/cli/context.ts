@@ -19,7 +19,7 @@ export function commandContext(global: GlobalOptions, overrides: ConfigInput = {
   if (global.keyspace) flags.cassandra = { ...flags.cassandra, keyspace: global.keyspace };
   if (global.logLevel) flags.log = { ...flags.log, level: global.logLevel as Config['log']['level'] };
   const config = loadConfig({ file: global.config, overrides: flags });
-  return { config, logger: createLogger(config.log.level) };
+  return { config, logger: createLogger(config.log.level, 'cassette', config.log.format) };
 }
 
 /**

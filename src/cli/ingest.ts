@@ -23,6 +23,16 @@ import { call, connectClients, deadlineIn } from '../client/index.js';
 import type { ListFeatureViewsResponse__Output } from '../api/index.js';
 import { featureViewFromSpec, viewNamed, type FeatureViewDef } from '../registry/index.js';
 import { loadAppliedRegistry } from '../registry/storage.js';
+import {
+  StoreMetrics,
+  watchBuild,
+  watchCassandraClient,
+  watchIngest,
+  type IngestCounts,
+} from '../observability/catalogue.js';
+import { InstrumentedStore } from '../observability/instrumented-store.js';
+import { startMetricsListener, type MetricsListener } from '../observability/metrics-listener.js';
+import { MetricsRegistry } from '../observability/metrics.js';
 import { CassandraStore, connectSession } from '../store/index.js';
 import { commandContext, resolveCassandra, type CommandContext, type GlobalOptions } from './context.js';
 import { stopOnSignals } from './job-signals.js';
@@ -48,6 +58,7 @@ export interface IngestOptions {
   progressEvery: string;
   progressEveryRows?: string;
   server?: string;
+  metricsListen?: string;
 }
 
 /** A record longer than this is rejected; it also bounds the memory one record can take. */
@@ -105,8 +116,12 @@ interface IngestTarget {
   close(): Promise<void>;
 }
 
-/** This process's own Cassandra session (bulk profile) and the shared RowSink. */
-async function directTarget(ctx: CommandContext, viewName: string): Promise<IngestTarget> {
+/** This process's own Cassandra session (bulk profile) and the shared RowSink; its writes timed when metrics are on. */
+async function directTarget(
+  ctx: CommandContext,
+  viewName: string,
+  metrics: MetricsRegistry | undefined,
+): Promise<IngestTarget> {
   const { config, endpoint } = await resolveCassandra(ctx);
   try {
     const client = await connectSession(config.cassandra, ctx.logger, { profile: 'bulk' });
@@ -114,7 +129,9 @@ async function directTarget(ctx: CommandContext, viewName: string): Promise<Inge
       const keyspace = config.cassandra.keyspace;
       const { registry } = await loadAppliedRegistry(client, keyspace);
       const view = viewNamed(registry, viewName);
-      const store = new CassandraStore(client, keyspace, config.cassandra);
+      const cassandraStore = new CassandraStore(client, keyspace, config.cassandra);
+      const store = metrics ? new InstrumentedStore(cassandraStore, new StoreMetrics(metrics)) : cassandraStore;
+      if (metrics) watchCassandraClient(metrics, client);
       await store.prepare(registry);
       const generations = viewGenerations(client, keyspace, view.name, config);
       return {
@@ -187,11 +204,24 @@ export async function ingestCommand(program: Command, files: string[], options: 
   const overrides: ConfigInput = { ingest: {} };
   if (concurrency !== undefined) overrides.ingest!.writeConcurrency = concurrency;
   if (maxRowsPerSecond !== undefined) overrides.ingest!.maxRowsPerSecond = maxRowsPerSecond;
+  if (options.metricsListen) overrides.metrics = { enabled: true, listen: options.metricsListen };
   const ctx = commandContext(program.opts<GlobalOptions>(), overrides);
   const { config, logger } = ctx;
-  const target = options.server
-    ? await serverTarget(options.server, options.view)
-    : await directTarget(ctx, options.view);
+  // A job serves metrics only when asked to (--metrics-listen): most jobs are short.
+  const metrics = options.metricsListen ? new MetricsRegistry() : undefined;
+  let progressNow: (() => IngestCounts) | undefined;
+  let metricsListener: MetricsListener | undefined;
+  if (metrics) {
+    watchIngest(metrics, () => progressNow?.() ?? { rowsRead: 0, rowsWritten: 0, rejected: 0, expired: 0 });
+    watchBuild(metrics);
+    metricsListener = await startMetricsListener(config.metrics.listen, metrics, logger);
+  }
+  const target = await (
+    options.server ? serverTarget(options.server, options.view) : directTarget(ctx, options.view, metrics)
+  ).catch(async (error: unknown) => {
+    await metricsListener?.close();
+    throw error;
+  });
   const stop = stopOnSignals(logger);
   try {
     const progress = options.progress
@@ -226,7 +256,13 @@ export async function ingestCommand(program: Command, files: string[], options: 
         checkpointIntervalMs: 1000,
         maxOutstanding: MAX_OUTSTANDING,
       },
-      { logger, ...(progress ? { progress } : {}), stopRequested: stop.requested, openSink: target.openSink },
+      {
+        logger,
+        ...(progress ? { progress } : {}),
+        watchProgress: (sample) => (progressNow = sample),
+        stopRequested: stop.requested,
+        openSink: target.openSink,
+      },
     );
     logger.info({ ...summary }, 'ingestion summary');
     process.stdout.write((options.json ? JSON.stringify(summary, null, 2) : describeSummary(summary)) + '\n');
@@ -239,6 +275,7 @@ export async function ingestCommand(program: Command, files: string[], options: 
   } finally {
     stop.release();
     await target.close();
+    await metricsListener?.close();
   }
 }
 
@@ -271,6 +308,7 @@ export function ingestCommandDefinition(
     .option('--max-rows-per-second <n>', 'rate limit for writes, 0 = none (default ingest.maxRowsPerSecond)')
     .option('--server <host:port>', "send rows through this server's StreamWriteFeatures (it invalidates its cache)")
     .option('--dry-run', 'read and validate only; write nothing')
+    .option('--metrics-listen <host:port>', 'serve Prometheus metrics of the job on GET /metrics while it runs')
     .option('--json', 'print the summary as JSON')
     .option('--no-progress', 'no progress bar or progress log lines')
     .option('--progress-every <seconds>', 'interval of the progress log lines when stderr is not a terminal', '5')

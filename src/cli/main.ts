@@ -4,6 +4,8 @@ import { Command } from 'commander';
 import type { Config, ConfigInput } from '../config/index.js';
 import { isCassetteError } from '../errors/index.js';
 import type { Logger } from '../observability/logger.js';
+import { startMetricsListener, workerGroupMetrics } from '../observability/metrics-listener.js';
+import { startTracingFromEnvironment } from '../observability/tracing.js';
 import {
   exitOnFatalErrors,
   exitWithin,
@@ -57,6 +59,7 @@ interface ServeOptions {
   cache: boolean;
   workers?: string;
   drainMs?: string;
+  metricsListen?: string;
 }
 
 /** Past the shutdown timeout, how long a stopping process may still take before it is made to exit. */
@@ -84,6 +87,7 @@ function serveOverrides(options: ServeOptions): ConfigInput {
     serving.drainMs = drainMs;
   }
   if (Object.keys(serving).length > 0) overrides.serving = serving;
+  if (options.metricsListen) overrides.metrics = { enabled: true, listen: options.metricsListen };
   return overrides;
 }
 
@@ -107,16 +111,25 @@ function exitSoon(logger: Logger): void {
 /** One serving process; in a worker group, one of its workers. */
 async function serveInProcess(config: Config, logger: Logger): Promise<void> {
   exitOnFatalErrors(logger);
-  if (!isWorkerProcess()) {
-    const server = await startServer(config, logger);
-    // A stats line on demand, so a benchmark can read exact cache counters around its window.
-    const logStats = () => server.logStats();
-    process.on('SIGUSR2', logStats);
-    const signal = await untilSignal();
-    process.off('SIGUSR2', logStats);
-    await stopServer(server, config, logger, signal);
-    return;
+  const stopTracing = await startTracingFromEnvironment(process.env, logger);
+  try {
+    await (isWorkerProcess() ? serveAsWorker(config, logger) : serveAlone(config, logger));
+  } finally {
+    await stopTracing();
   }
+}
+
+async function serveAlone(config: Config, logger: Logger): Promise<void> {
+  const server = await startServer(config, logger);
+  // A stats line on demand, so a benchmark can read exact cache counters around its window.
+  const logStats = () => server.logStats();
+  process.on('SIGUSR2', logStats);
+  const signal = await untilSignal();
+  process.off('SIGUSR2', logStats);
+  await stopServer(server, config, logger, signal);
+}
+
+async function serveAsWorker(config: Config, logger: Logger): Promise<void> {
   const current: { server?: RunningServer } = {};
   let stop!: () => void;
   const stopped = new Promise<void>((resolve) => (stop = resolve));
@@ -126,7 +139,7 @@ async function serveInProcess(config: Config, logger: Logger): Promise<void> {
   process.on('SIGTERM', stop);
   let server: RunningServer;
   try {
-    server = await startServer(config, logger, { peers });
+    server = await startServer(config, logger, { peers, metricsToPrimary: true });
   } catch (error) {
     // The IPC channel would keep a failed worker alive; the primary starts another.
     logger.error({ err: error }, 'serving worker could not start');
@@ -155,6 +168,13 @@ async function serveWithWorkers(config: Config, logger: Logger): Promise<void> {
     },
     logger,
   });
+  // One metrics endpoint for the group: the primary asks every worker at each scrape and sums.
+  const metrics = config.metrics.enabled
+    ? await startMetricsListener(config.metrics.listen, workerGroupMetrics(), logger).catch(async (error: unknown) => {
+        await group.close();
+        throw error;
+      })
+    : undefined;
   logger.info(
     { address: group.address, workers: group.pids.length, pids: group.pids, cache: config.cache.enabled },
     'Cassette is serving',
@@ -171,6 +191,7 @@ async function serveWithWorkers(config: Config, logger: Logger): Promise<void> {
     // Each worker drains and stops within the shutdown timeout; the group kills one that does not.
     exitWithin(config.serving.shutdownTimeoutMs + 3 * EXIT_MARGIN_MS, logger, () => finished);
     await group.close();
+    await metrics?.close();
     finished = true;
     logger.info('Cassette stopped');
   }
@@ -213,6 +234,7 @@ export function buildProgram(): Command {
     .option('--no-cache', 'turn the row cache off')
     .option('--workers <count>', 'server processes sharing the port, one session and cache each (default 1)')
     .option('--drain-ms <ms>', 'after SIGTERM, how long health says NOT_SERVING while calls are still taken')
+    .option('--metrics-listen <host:port>', 'Prometheus metrics on GET /metrics (default 127.0.0.1:9464)')
     .action(async (options: ServeOptions) => {
       const ctx = commandContext(program.opts<GlobalOptions>(), serveOverrides(options));
       const { config, endpoint } = await resolveCassandra(ctx);
@@ -320,10 +342,12 @@ export function buildProgram(): Command {
     .option('--no-http', "serve no HTTP (Feast's HTTP/JSON API)")
     .option('--no-cache', 'turn the row cache off')
     .option('--drain-ms <ms>', 'after SIGTERM, how long health says NOT_SERVING while calls are still taken')
+    .option('--metrics-listen <host:port>', 'Prometheus metrics on GET /metrics (default 127.0.0.1:9464)')
     .action(async (options: ServeOptions) => {
       const ctx = commandContext(program.opts<GlobalOptions>(), serveOverrides(options));
       const { config, endpoint } = await resolveCassandra(ctx);
       exitOnFatalErrors(ctx.logger);
+      const stopTracing = await startTracingFromEnvironment(process.env, ctx.logger);
       try {
         const client = await connectSession(config.cassandra, ctx.logger);
         // Until the server takes the session over (and shuts it down within its own bound).
@@ -342,6 +366,7 @@ export function buildProgram(): Command {
               `\nCassette is serving the demo registry on ${server.address} (${written} demo rows loaded).\n` +
                 'Try, in another terminal:\n\n' +
                 `  npx cassette get${serverFlag} --service ranking_v1 --entity user_id=1001,1002,1100 --entity item_id=item_001,item_002,item_003\n\n` +
+                (server.metricsAddress ? `Metrics: curl http://${server.metricsAddress}/metrics\n\n` : '') +
                 'Press Ctrl-C to stop.\n',
             );
             stopCause = await untilSignal();
@@ -352,6 +377,7 @@ export function buildProgram(): Command {
           if (!clientHandedOver) await shutdownSession(client, config.serving.shutdownTimeoutMs, ctx.logger);
         }
       } finally {
+        await stopTracing();
         await endpoint.stop();
         exitSoon(ctx.logger);
       }

@@ -203,8 +203,20 @@ export const configSchema = z.strictObject({
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      /** JSON lines, or readable lines (pino-pretty); auto: readable when stderr is a terminal. */
+      format: z.enum(['auto', 'json', 'pretty']).default('auto'),
       /** Interval of the periodic stats line (cache hits and misses, requests); 0 turns it off. */
       statsIntervalMs: z.number().int().nonnegative().default(60_000),
+      /** A call taking at least this long logs a warn line with its shape (never its keys); 0 turns it off. */
+      slowRequestMs: z.number().int().nonnegative().default(500),
+    })
+    .prefault({}),
+  metrics: z
+    .strictObject({
+      /** Serve Prometheus metrics (a serving process; an ingest job only with --metrics-listen). */
+      enabled: z.boolean().default(true),
+      /** Address of the metrics HTTP listener (GET /metrics), apart from the gRPC port. */
+      listen: hostPort.default('127.0.0.1:9464'),
     })
     .prefault({}),
 });
@@ -273,6 +285,10 @@ const ENVIRONMENT: ReadonlyArray<readonly [string, readonly string[], EnvKind]> 
   ['CASSETTE_WRITE_CONCURRENCY', ['ingest', 'writeConcurrency'], 'number'],
   ['CASSETTE_MAX_ROWS_PER_SECOND', ['ingest', 'maxRowsPerSecond'], 'number'],
   ['CASSETTE_LOG_LEVEL', ['log', 'level'], 'string'],
+  ['CASSETTE_LOG_FORMAT', ['log', 'format'], 'string'],
+  ['CASSETTE_SLOW_REQUEST_MS', ['log', 'slowRequestMs'], 'number'],
+  ['CASSETTE_METRICS_ENABLED', ['metrics', 'enabled'], 'boolean'],
+  ['CASSETTE_METRICS_LISTEN', ['metrics', 'listen'], 'string'],
 ];
 
 export const ENVIRONMENT_VARIABLES: readonly string[] = ENVIRONMENT.map(([name]) => name);

@@ -6,7 +6,7 @@ import { RejectLimitError } from './errors.js';
 import type { EventTimeUnit } from './event-time.js';
 import type { MappingOptions } from './mapping.js';
 import type { RejectLimit } from './max-rejects.js';
-import type { ProgressReporter } from './progress.js';
+import type { ProgressReporter, ProgressSample } from './progress.js';
 import { RecordLoop, rowContext } from './record-loop.js';
 import { setUpJob, startRun } from './setup.js';
 import type { OpenImportSink } from './sinks/sink.js';
@@ -48,6 +48,8 @@ export interface ImportJobDeps {
   readonly openSink: OpenImportSink;
   readonly logger: Logger;
   readonly progress?: ProgressReporter;
+  /** Given the job's progress counters once it starts, e.g. to serve them as metrics. */
+  readonly watchProgress?: (sample: () => ProgressSample) => void;
   /** True once the job should stop (Ctrl-C): it saves its checkpoint and returns. */
   readonly stopRequested?: () => boolean;
 }
@@ -113,6 +115,7 @@ export async function runImportJob(options: ImportJobOptions, deps: ImportJobDep
     startedAt: start.startedAt,
   });
   deps.progress?.start(() => loop.progress());
+  deps.watchProgress?.(() => loop.progress());
 
   let status: ImportStatus = 'failed'; // unless the loop returns
   let failure: string | undefined;

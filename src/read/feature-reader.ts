@@ -58,12 +58,15 @@ export class FeatureReader {
   async getOnlineFeatures(request: GetOnlineFeaturesRequest__Output, call: CallContext): Promise<Buffer> {
     const { version, registry } = this.registry.current;
     const plan = planLookup(registry, request, this.limits);
+    call.observation?.planned(plan);
     const tokenMicros = requestedMinWriteTime(request.min_write_time, call.minWriteTime);
     const minReadAtMs = tokenMicros > 0 ? tokenMicros / 1000 + this.maxClockSkewMs : Number.NEGATIVE_INFINITY;
     const origins = request.include_freshness === true ? newOrigins(plan) : undefined;
     const rows = await this.readRows(version, plan, call, minReadAtMs, origins);
     const nowMs = Date.now();
-    return encodeResponse(plan, rows, nowMs * 1000, origins && rowFreshness(plan, origins, nowMs));
+    const encoded = encodeResponse(plan, rows, nowMs * 1000, origins && rowFreshness(plan, origins, nowMs));
+    call.observation?.encoded(encoded.length);
+    return encoded;
   }
 
   /**
@@ -122,6 +125,7 @@ export class FeatureReader {
         missIndexes.push(i);
       }
     }
+    call.observation?.cacheChecked(missSlots.length);
     if (missSlots.length === 0) return rowsByView;
 
     const readTask = async (task: number): Promise<void> => {
@@ -152,6 +156,7 @@ export class FeatureReader {
         call.deadline,
         () => new CassetteError('DEADLINE_EXCEEDED', 'the deadline passed before all rows were read'),
       );
+      call.observation?.readsDone();
     } catch (error) {
       throw storeError(error, Date.now() >= call.deadline);
     }

@@ -17,6 +17,8 @@ export class RegistrySync {
   private snapshot: RegistrySnapshot | undefined;
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
+  /** Polls that could not check for (or load) a new registry, for metrics. */
+  failedRefreshes = 0;
 
   constructor(
     private readonly client: CassandraClient,
@@ -64,6 +66,7 @@ export class RegistrySync {
     this.stop();
     this.timer = setInterval(() => {
       this.refresh().catch((error: unknown) => {
+        this.failedRefreshes++;
         // Keep serving the registry we have; the next poll tries again.
         this.logger.warn({ err: error }, 'could not check for a new feature registry');
       });

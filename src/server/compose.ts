@@ -3,6 +3,8 @@ import { CacheCoherence, coherenceSettings, CoherenceTables, InvalidationLogWrit
 import { AdmissionGate } from '../concurrency/admission.js';
 import type { Config } from '../config/index.js';
 import { FeastReader } from '../feast/serving/reader.js';
+import type { StoreMetrics } from '../observability/catalogue.js';
+import { InstrumentedStore } from '../observability/instrumented-store.js';
 import type { Logger } from '../observability/logger.js';
 import { CachedRowReader, servedRowBytes } from '../read/cached-reader.js';
 import { FeatureReader, type CacheFreshness } from '../read/feature-reader.js';
@@ -114,9 +116,12 @@ export async function composeServingCore(
     peers?: PeerCaches;
     /** Poll for a newly applied registry (default true; a one-shot CLI command does not). */
     pollRegistry?: boolean;
+    /** Set when metrics are on: every read and write of the store is timed. */
+    storeMetrics?: StoreMetrics;
   } = {},
 ): Promise<ServingCore> {
-  const store = new CassandraStore(client, config.cassandra.keyspace, config.cassandra);
+  const cassandraStore = new CassandraStore(client, config.cassandra.keyspace, config.cassandra);
+  const store = options.storeMetrics ? new InstrumentedStore(cassandraStore, options.storeMetrics) : cassandraStore;
   const cache = new RowCache<ServedRow>(config.cache, servedRowBytes);
   const registry = new RegistrySync(client, config.cassandra.keyspace, store, cache, logger);
   const polling = options.pollRegistry ?? true;

@@ -1,7 +1,6 @@
 import type { Readable } from 'node:stream';
 
 import * as grpc from '@grpc/grpc-js';
-import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 
 import type { CallContext } from '../concurrency/call.js';
@@ -12,22 +11,22 @@ import type { RegistryHandlers } from '../generated/cassette/v1/Registry.js';
 import type { ProtoGrpcType as ServingProto } from '../generated/serving.js';
 import type { ProtoGrpcType as IngestionProto } from '../generated/ingestion.js';
 import type { ProtoGrpcType as RegistryProto } from '../generated/registry.js';
-import { FEAST_SERVICE_NAME, feastServingDefinition, loadFeastProtos } from '../feast/serving/grpc.js';
+import { FEAST_SERVICE_NAME, feastServingDefinition } from '../feast/serving/grpc.js';
 import type { Logger } from '../observability/logger.js';
+import { RpcObserver, type MethodObserver, type RequestObservation } from '../observability/requests.js';
 import { toServiceStatus } from '../api/index.js';
 import { CassetteError } from '../errors/index.js';
 import { loadCassetteProtos } from '../api/proto.js';
 import { minWriteTimeHeader, writeTimeTrailer } from '../coherence/token.js';
 import type { ServingCore } from './compose.js';
+import { addReflection } from './reflection.js';
 
 const UNAVAILABLE_LOG_INTERVAL_MS = 5_000;
 
-export const SERVICE_NAMES = [
-  'cassette.v1.FeatureServing',
-  'cassette.v1.FeatureIngestion',
-  'cassette.v1.Registry',
-  FEAST_SERVICE_NAME,
-];
+const SERVING = 'cassette.v1.FeatureServing';
+const INGESTION = 'cassette.v1.FeatureIngestion';
+const REGISTRY = 'cassette.v1.Registry';
+export const SERVICE_NAMES = [SERVING, INGESTION, REGISTRY, FEAST_SERVICE_NAME];
 
 /** FeatureServing with GetOnlineFeatures answering in wire bytes. */
 type EncodedServingHandlers = {
@@ -142,6 +141,12 @@ export class GrpcTransport {
     core: Pick<ServingCore, 'reader' | 'writer' | 'listing' | 'feast' | 'admission'>,
     private readonly config: Config,
     private readonly logger: Logger,
+    /** Request metrics, the slow-request line and trace spans (by default: no metrics). */
+    private readonly observer = new RpcObserver({
+      metrics: undefined,
+      logger,
+      slowRequestMs: config.log.slowRequestMs,
+    }),
   ) {
     const definition = loadCassetteProtos();
     const loaded = grpc.loadPackageDefinition(definition) as unknown as ServingProto & IngestionProto & RegistryProto;
@@ -159,17 +164,21 @@ export class GrpcTransport {
       GetOnlineFeatures: { ...servingService.GetOnlineFeatures, responseSerialize: (encoded: Buffer) => encoded },
     };
     const serving: EncodedServingHandlers = {
-      GetOnlineFeatures: this.unary('GetOnlineFeatures', (request, ctx) => core.reader.getOnlineFeatures(request, ctx)),
+      GetOnlineFeatures: this.unary(SERVING, 'GetOnlineFeatures', (request, ctx) =>
+        core.reader.getOnlineFeatures(request, ctx),
+      ),
     };
     const ingestion: FeatureIngestionHandlers = {
-      WriteFeatures: this.unary('WriteFeatures', (request, ctx) => core.writer.writeFeatures(request, ctx)),
-      StreamWriteFeatures: this.clientStream('StreamWriteFeatures', (messages, ctx) =>
-        core.writer.streamWriteFeatures(messages, ctx),
+      WriteFeatures: this.unary(INGESTION, 'WriteFeatures', (request, ctx) =>
+        this.observer.countWrites(core.writer.writeFeatures(request, ctx), request.rows.length),
+      ),
+      StreamWriteFeatures: this.clientStream(INGESTION, 'StreamWriteFeatures', (messages, ctx) =>
+        this.observer.countWrites(core.writer.streamWriteFeatures(messages, ctx), 0),
       ),
     };
     const registry: RegistryHandlers = {
-      ListFeatureViews: this.unary('ListFeatureViews', async () => core.listing.listFeatureViews()),
-      ListFeatureServices: this.unary('ListFeatureServices', async () => core.listing.listFeatureServices()),
+      ListFeatureViews: this.unary(REGISTRY, 'ListFeatureViews', async () => core.listing.listFeatureViews()),
+      ListFeatureServices: this.unary(REGISTRY, 'ListFeatureServices', async () => core.listing.listFeatureServices()),
     };
     // Under overload, a cache-off lookup is refused before it is decoded and planned when the read
     // gate would refuse it anyway (see AdmissionGate.saturated). With the cache on, the plan is
@@ -185,16 +194,18 @@ export class GrpcTransport {
     this.server.addService(guardDecoding(loaded.cassette.v1.FeatureIngestion.service), ingestion);
     this.server.addService(guardDecoding(loaded.cassette.v1.Registry.service), registry);
     // Feast's serving API (src/feast), for Feast's clients unchanged.
-    const feastDefinition = loadFeastProtos();
-    this.server.addService(guardDecoding(feastServingDefinition(feastDefinition)), {
-      GetFeastServingInfo: this.unary('GetFeastServingInfo', async () => core.feast.servingInfo()),
-      GetOnlineFeatures: this.unary('feast.GetOnlineFeatures', (request, ctx) =>
-        core.feast.getOnlineFeatures(request, ctx),
+    this.server.addService(guardDecoding(feastServingDefinition()), {
+      GetFeastServingInfo: this.unary(FEAST_SERVICE_NAME, 'GetFeastServingInfo', async () => core.feast.servingInfo()),
+      GetOnlineFeatures: this.unary(
+        FEAST_SERVICE_NAME,
+        'GetOnlineFeatures',
+        (request, ctx) => core.feast.getOnlineFeatures(request, ctx),
+        'feast.GetOnlineFeatures',
       ),
     });
     this.health = new HealthImplementation(Object.fromEntries(HEALTH_ENTRIES.map((name) => [name, 'NOT_SERVING'])));
     this.health.addToServer(this.server);
-    new ReflectionService({ ...definition, ...feastDefinition }).addToServer(this.server);
+    addReflection(this.server);
   }
 
   /** The bound address, e.g. 127.0.0.1:6566 (with the real port when 0 was asked for). */
@@ -252,19 +263,25 @@ export class GrpcTransport {
     });
   }
 
+  /** A unary handler; `name` is how messages and logs call the method (its RPC name by default). */
   private unary<Req, Res>(
+    service: string,
     method: string,
     handle: (request: Req, ctx: CallContext) => Promise<Res>,
+    name = method,
   ): grpc.handleUnaryCall<Req, Res> {
     const defaultDeadlineMs = this.config.serving.defaultDeadlineMs;
+    const observed = this.observer.method(service, method, name);
     return (call, callback) => {
       this.counters.requests++;
+      const observation = observed.start(call.metadata);
       const deadline = call.getDeadline();
       const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
       const ctx: CallContext = {
         deadline: Number.isFinite(deadlineMs) ? deadlineMs : Date.now() + defaultDeadlineMs,
         isCancelled: () => call.cancelled,
         minWriteTime: minWriteTimeHeader(call.metadata),
+        observation,
       };
       const request: unknown = call.request;
       if (request instanceof RefusedUndecoded) {
@@ -272,7 +289,7 @@ export class GrpcTransport {
         return;
       }
       if (request instanceof UndecodableMessage) {
-        callback(this.toServiceError(method, undecodable(method, request)));
+        this.fail(observed, observation, callback, undecodable(name, request));
         return;
       }
       let pending: Promise<Res>;
@@ -282,10 +299,25 @@ export class GrpcTransport {
         pending = Promise.reject(error);
       }
       pending.then(
-        (response) => callback(null, response, writeTimeTrailer(response)),
-        (error: unknown) => callback(this.toServiceError(method, error)),
+        (response) => {
+          callback(null, response, writeTimeTrailer(response));
+          observed.finish(observation, grpc.status.OK);
+        },
+        (error: unknown) => this.fail(observed, observation, callback, error),
       );
     };
+  }
+
+  /** Answers a call with the status of `error`, and ends its observation with that code. */
+  private fail(
+    observed: MethodObserver,
+    observation: RequestObservation,
+    callback: (error: Partial<grpc.StatusObject>) => void,
+    error: unknown,
+  ): void {
+    const status = this.toServiceError(observed.name, error);
+    callback(status);
+    observed.finish(observation, status.code ?? grpc.status.UNKNOWN);
   }
 
   /**
@@ -294,16 +326,20 @@ export class GrpcTransport {
    * none: a stream lasts as long as its sender keeps sending).
    */
   private clientStream<Req, Res>(
+    service: string,
     method: string,
     handle: (messages: AsyncIterable<Req>, ctx: CallContext) => Promise<Res>,
   ): grpc.handleClientStreamingCall<Req, Res> {
+    const observed = this.observer.method(service, method);
     return (call, callback) => {
       this.counters.requests++;
+      const observation = observed.start(call.metadata);
       const deadline = call.getDeadline();
       const deadlineMs = deadline instanceof Date ? deadline.getTime() : deadline;
       const ctx: CallContext = {
         deadline: Number.isFinite(deadlineMs) ? deadlineMs : Number.POSITIVE_INFINITY,
         isCancelled: () => call.cancelled,
+        observation,
       };
       limitReadAhead(call);
       let pending: Promise<Res>;
@@ -313,8 +349,11 @@ export class GrpcTransport {
         pending = Promise.reject(error);
       }
       pending.then(
-        (response) => callback(null, response, writeTimeTrailer(response)),
-        (error: unknown) => callback(this.toServiceError(method, error)),
+        (response) => {
+          callback(null, response, writeTimeTrailer(response));
+          observed.finish(observation, grpc.status.OK);
+        },
+        (error: unknown) => this.fail(observed, observation, callback, error),
       );
     };
   }

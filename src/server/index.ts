@@ -2,7 +2,25 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 import type { Config } from '../config/index.js';
 import { FeastHttpServer } from '../feast/http/server.js';
+import {
+  RequestMetrics,
+  StoreMetrics,
+  watchAdmission,
+  watchAvailability,
+  watchBuild,
+  watchCache,
+  watchCassandraClient,
+  watchHttp,
+  watchRegistry,
+} from '../observability/catalogue.js';
 import type { Logger } from '../observability/logger.js';
+import {
+  reportMetricsToPrimary,
+  startMetricsListener,
+  type MetricsListener,
+} from '../observability/metrics-listener.js';
+import { MetricsRegistry } from '../observability/metrics.js';
+import { RpcObserver } from '../observability/requests.js';
 import { CassandraAvailability } from '../store/availability.js';
 import { connectSession, type CassandraClient } from '../store/index.js';
 import { composeServingCore, type ServingCore } from './compose.js';
@@ -31,6 +49,10 @@ export interface RunningServer {
   readonly address: string;
   readonly core: ServingCore;
   readonly transport: GrpcTransport;
+  /** This process's metrics, when metrics.enabled. */
+  readonly metrics: MetricsRegistry | undefined;
+  /** Where GET /metrics answers (host:port), when this process serves them itself. */
+  readonly metricsAddress: string | undefined;
   /** Feast's HTTP/JSON API and its address, unless http.enabled is false. */
   readonly http?: FeastHttpServer;
   readonly httpAddress?: string;
@@ -63,25 +85,55 @@ export async function startServer(
     peers?: PeerCaches;
     /** The server shuts the given client down when it stops (or fails to start), as one it made. */
     closeClient?: boolean;
+    /**
+     * In a serving worker: metrics go to the worker group's primary, which serves them for all
+     * workers on one endpoint, instead of this process listening itself.
+     */
+    metricsToPrimary?: boolean;
   } = {},
 ): Promise<RunningServer> {
   if (!options.client && config.cassandra.contactPoints.length === 0) {
     throw new Error('no Cassandra contact points configured (set CASSANDRA_CONTACT_POINTS)');
   }
+  const metrics = config.metrics.enabled ? new MetricsRegistry() : undefined;
+  // Early, so the primary's first scrape finds this worker answering.
+  if (metrics && options.metricsToPrimary) reportMetricsToPrimary(metrics);
   const ownsClient = options.client === undefined || options.closeClient === true;
   const client = options.client ?? (await connectSession(config.cassandra, logger));
   let core: ServingCore | undefined;
   let http: FeastHttpServer | undefined;
+  let metricsListener: MetricsListener | undefined;
   try {
-    core = await composeServingCore(config, client, logger, { peers: options.peers });
-    const transport = new GrpcTransport(core, config, logger);
+    core = await composeServingCore(config, client, logger, {
+      peers: options.peers,
+      ...(metrics && { storeMetrics: new StoreMetrics(metrics) }),
+    });
+    const observer = new RpcObserver({
+      metrics: metrics && new RequestMetrics(metrics),
+      logger,
+      slowRequestMs: config.log.slowRequestMs,
+    });
+    const transport = new GrpcTransport(core, config, logger, observer);
     http = config.http.enabled ? new FeastHttpServer(core, config, logger) : undefined;
-    const httpAddress = await http?.listen();
-    const address = await transport.listen();
     const availability = new CassandraAvailability(client, logger, {
       probeIntervalMs: config.serving.healthProbeIntervalMs,
       probeTimeoutMs: config.serving.healthProbeTimeoutMs,
     });
+    if (metrics) {
+      const serving = core;
+      watchCache(metrics, () => ({ ...serving.cache.stats(), evictions: serving.cache.evictions }));
+      watchAdmission(metrics, serving.admission);
+      watchRegistry(metrics, serving.registry);
+      watchCassandraClient(metrics, client);
+      watchAvailability(metrics, () => availability.canServe);
+      if (http) watchHttp(metrics, http.counters);
+      watchBuild(metrics);
+      if (!options.metricsToPrimary) {
+        metricsListener = await startMetricsListener(config.metrics.listen, metrics, logger);
+      }
+    }
+    const httpAddress = await http?.listen();
+    const address = await transport.listen();
     availability.onChange((available) => {
       transport.setStoreAvailable(available);
       http?.setStoreAvailable(available);
@@ -103,6 +155,8 @@ export async function startServer(
       address,
       core: serverCore,
       transport,
+      metrics,
+      metricsAddress: metricsListener?.address,
       http: httpServer,
       httpAddress,
       logStats,
@@ -122,6 +176,7 @@ export async function startServer(
           const stopWithin = Math.max(0, deadline - sessionShare - Date.now());
           await Promise.all([transport.stop(stopWithin), httpServer?.close(stopWithin)]);
           serverCore.close();
+          await metricsListener?.close();
           if (ownsClient) await shutdownSession(client, deadline - Date.now(), logger);
           logger.info('Cassette stopped');
         })()),
@@ -129,6 +184,7 @@ export async function startServer(
   } catch (error) {
     await http?.close().catch(() => undefined);
     core?.close();
+    await metricsListener?.close();
     if (ownsClient) await shutdownSession(client, config.serving.shutdownTimeoutMs, logger);
     throw error;
   }

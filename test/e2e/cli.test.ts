@@ -47,6 +47,7 @@ describe('the cassette CLI and server process', () => {
     CASSETTE_KEYSPACE: keyspace,
     CASSETTE_LOG_LEVEL: 'info',
     CASSETTE_HTTP_LISTEN: '127.0.0.1:0',
+    CASSETTE_METRICS_LISTEN: '127.0.0.1:0',
   };
   const dir = mkdtempSync(join(tmpdir(), 'cassette-e2e-'));
   const registryFile = join(dir, 'registry.yaml');

@@ -83,6 +83,7 @@ describe('when Cassandra freezes, dies and comes back', () => {
           requestTimeoutMs: 1000,
         },
         log: { statsIntervalMs: 0 },
+        metrics: { listen: '127.0.0.1:0' },
       },
     });
     const setup = await connectSession(config.cassandra, silentLogger);

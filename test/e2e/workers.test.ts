@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it, inject, vi } from 'vitest';
 import { call, connectClients, deadlineIn, type CassetteClients } from '../../src/client/index.js';
 import type { GetOnlineFeaturesResponse__Output } from '../../src/generated/cassette/v1/GetOnlineFeaturesResponse.js';
 import { connectTestSession, dropKeyspace, testConfig, uniqueKeyspace } from '../helpers/cluster.js';
+import { scrape } from '../helpers/metrics.js';
 
 const BIN = fileURLToPath(new URL('../../bin/cassette.js', import.meta.url));
 
@@ -42,6 +43,7 @@ describe('serving with several worker processes', () => {
     CASSETTE_KEYSPACE: keyspace,
     CASSETTE_LOG_LEVEL: 'info',
     CASSETTE_HTTP_LISTEN: '127.0.0.1:0',
+    CASSETTE_METRICS_LISTEN: '127.0.0.1:0',
   };
   let primary: ChildProcess | undefined;
   let serving: LogLine = {};
@@ -123,6 +125,32 @@ describe('serving with several worker processes', () => {
       const seen = await Promise.all(channels.map((channel) => read(channel, '7')));
       expect(seen).toEqual(channels.map(() => round));
     }
+  });
+
+  it("serves one metrics endpoint, the primary's, summing every worker", async () => {
+    const listening = lines.filter((line) => line.msg === 'serving metrics');
+    expect(listening).toHaveLength(1);
+    const url = listening[0]!.address!;
+    const totals = async () => {
+      const values = await scrape(url);
+      const connections = [...values].filter(([name]) => name.startsWith('cassette_cassandra_connections{'));
+      return {
+        reads:
+          values.get(
+            'cassette_request_duration_seconds_count{service="cassette.v1.FeatureServing",method="GetOnlineFeatures",code="OK"}',
+          ) ?? 0,
+        connections: connections.reduce((sum, [, open]) => sum + open, 0),
+        registryVersion: values.get('cassette_registry_version'),
+      };
+    };
+    const before = await totals();
+    for (let i = 0; i < 20; i++) await read(channels[i % channels.length]!, String(500 + i));
+    const after = await totals();
+    // Every call counted once, whichever worker took it.
+    expect(after.reads - before.reads).toBe(20);
+    // Both workers' sessions (two connections each to the one node): more than one worker reports.
+    expect(after.connections).toBeGreaterThanOrEqual(3);
+    expect(after.registryVersion).toBeGreaterThanOrEqual(1);
   });
 
   it('replaces a worker that dies, after a logged delay, while the port stays served', async () => {

@@ -24,6 +24,8 @@ export function cliEnv(keyspace: string, extra: NodeJS.ProcessEnv = {}): NodeJS.
     CASSETTE_KEYSPACE: keyspace,
     CASSETTE_LOG_LEVEL: 'warn',
     CASSETTE_HTTP_LISTEN: '127.0.0.1:0',
+    // Test files run side by side: each server's metrics on a port of its own.
+    CASSETTE_METRICS_LISTEN: '127.0.0.1:0',
     ...extra,
   };
 }
@@ -75,7 +77,12 @@ export interface ServeProcess {
 /** Starts `cassette serve --listen 127.0.0.1:0 …args` and waits until it says it is serving. */
 export async function startServe(args: readonly string[], env: NodeJS.ProcessEnv): Promise<ServeProcess> {
   const child = spawn(process.execPath, [BIN, 'serve', '--listen', '127.0.0.1:0', ...args], {
-    env: { CASSETTE_LOG_LEVEL: 'info', CASSETTE_HTTP_LISTEN: '127.0.0.1:0', ...env },
+    env: {
+      CASSETTE_LOG_LEVEL: 'info',
+      CASSETTE_HTTP_LISTEN: '127.0.0.1:0',
+      CASSETTE_METRICS_LISTEN: '127.0.0.1:0',
+      ...env,
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const lines: LogLine[] = [];

@@ -32,6 +32,8 @@ export function testConfig(keyspace: string, overrides: ConfigInput = {}): Confi
         ...overrides.cassandra,
       },
       log: { statsIntervalMs: 0, ...overrides.log },
+      // Metrics on (so every test exercises them), on a free port: test files run side by side.
+      metrics: { listen: '127.0.0.1:0', ...overrides.metrics },
     },
   });
 }

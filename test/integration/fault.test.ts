@@ -49,6 +49,7 @@ describe('when Cassandra goes down', () => {
           requestTimeoutMs: 1000,
         },
         log: { statsIntervalMs: 0 },
+        metrics: { listen: '127.0.0.1:0' },
       },
     });
     const setupSession = await connectSession(config.cassandra, silentLogger);

@@ -91,7 +91,8 @@ describe('loadConfig: defaults', () => {
         writeTimeoutMs: 10_000,
         partitionBatchRows: 32,
       },
-      log: { level: 'info', statsIntervalMs: 60_000 },
+      log: { level: 'info', format: 'auto', statsIntervalMs: 60_000, slowRequestMs: 500 },
+      metrics: { enabled: true, listen: '127.0.0.1:9464' },
     });
   });
 
