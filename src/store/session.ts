@@ -20,13 +20,14 @@ export const DEFUNCT_READ_TIMEOUT_THRESHOLD = 1024;
 export const HEARTBEAT_INTERVAL_MS = 1000;
 
 /**
- * Reconnection to a node marked down: exponential from 250 ms, capped at 4 s (with the driver's
- * jitter). Attempts to a dead node fail fast (connection refused) and cost almost nothing, and
- * the cap keeps a node that comes back after a long outage from waiting up to the driver's
- * default 10 minutes: it is used again within about 4 s of answering.
+ * Reconnection to a node marked down, for its connection pool and for the control connection:
+ * exponential from 250 ms, capped at 2 s (the driver adds ±15 % jitter). Attempts to a dead node
+ * fail fast (connection refused) and cost almost nothing, and the cap keeps a node that comes back
+ * after a long outage from waiting up to the driver's default 10 minutes: it is used again within
+ * about 2.3 s of answering CQL, so health is SERVING again a probe later (the issue's bound is 10 s).
  */
 export const RECONNECT_BASE_MS = 250;
-export const RECONNECT_MAX_MS = 4000;
+export const RECONNECT_MAX_MS = 2000;
 
 export const consistencies = cassandra.types.consistencies;
 
