@@ -52,9 +52,18 @@ export class StoreCounters {
   retriesRefused = 0;
 }
 
-/** FailoverBudget's defaults: a tenth of a retry or hedge per operation, and a burst of 100. */
+/**
+ * FailoverBudget's defaults: a tenth of a retry or hedge per operation, and a burst of 1000.
+ * The burst is sized to the requests, not to a count of failures: one batch-100 lookup is 100–130
+ * reads, each claiming a retry token while its short attempt runs, and when a node freezes about a
+ * third of every lookup's reads need a hedge or a retry at once. A burst of 100 (measured, fault
+ * bench `freeze`) ran dry within the first lookup, and the lookups of the next two seconds sent
+ * whole-deadline attempts to the frozen node and failed. 1000 is about one full read gate
+ * (serving.maxInFlightReads, 1024) of extra attempts, once, before the tenth-per-operation rate
+ * applies.
+ */
 const TOKENS_PER_OPERATION = 0.1;
-const MAX_TOKENS = 100;
+const MAX_TOKENS = 1000;
 
 /** Claims made within a window of time that ends when what was claimed can no longer happen. */
 class Claims {
