@@ -80,6 +80,19 @@ describe('FailoverBudget', () => {
     expect(budget.available).toBe(true);
   });
 
+  it('by default covers a node freezing under batch-100 lookups: every read of two lookups short, a third of them hedged', () => {
+    const budget = new FailoverBudget();
+    // Two lookups of 130 reads each start within one attempt window; a third of the reads of both
+    // go to the frozen node and are hedged, then retried.
+    const reads = 2 * 130;
+    const short = Array.from({ length: reads }, () => budget.claimRetry(60_000)).filter(Boolean).length;
+    const hedged = Array.from({ length: reads / 3 }, () => budget.claimHedge(60_000)).filter(Boolean).length;
+    expect(short).toBe(reads);
+    expect(hedged).toBe(Math.floor(reads / 3));
+    for (let i = 0; i < (2 * reads) / 3; i++) budget.spend();
+    expect(budget.available).toBe(true);
+  });
+
   it('lets claims lapse once what they paid for can no longer happen', () => {
     const budget = new FailoverBudget(0.1, 2);
     expect(budget.claimRetry(0)).toBe(true);
