@@ -25,8 +25,12 @@ const PORT = 9842;
 const KEYSPACE = 'node_loss';
 /** Callers' deadline: the issue's promise holds for deadlines of 1 s or more. */
 const DEADLINE_MS = 1000;
+/** The issue's load: a lookup every 200 ms, a write every 100 ms (slowed on a busy machine, see untilSteady). */
 const LOOKUP_EVERY_MS = 200;
 const WRITE_EVERY_MS = 100;
+/** untilSteady slows the load by this factor per unclean round, down to MAX_SLOWDOWN times the issue's rate. */
+const SLOWDOWN_STEP = 1.5;
+const MAX_SLOWDOWN = 4;
 const USERS = 10;
 const ITEMS = 10;
 
@@ -110,10 +114,12 @@ describe('losing a node of three under steady load', () => {
   let server: RunningServer;
   let clients: CassetteClients;
   let nextScoreId = 1_000;
+  /** How much slower than the issue's rate the load runs (1 = as specified); set by untilSteady. */
+  let slowdown = 1;
 
   /**
-   * Steady load for `durationMs`: a lookup every 200 ms and a single-row write every 100 ms,
-   * each with a 1 s deadline, started on schedule whatever the answers (open loop, bounded).
+   * Steady load for `durationMs`: a lookup every 200 ms and a single-row write every 100 ms (times
+   * `slowdown`), each with a 1 s deadline, started on schedule whatever the answers (open loop, bounded).
    * Each fault runs at its time (ms since the start).
    */
   async function steadyLoad(durationMs: number, faults: [atMs: number, run: () => void][]): Promise<PhaseResult> {
@@ -133,13 +139,14 @@ describe('losing a node of three under steady load', () => {
       );
     };
     let faultsDone = 0;
-    const ticks = Math.floor(durationMs / WRITE_EVERY_MS);
+    const tickMs = WRITE_EVERY_MS * slowdown;
+    const ticks = Math.floor(durationMs / tickMs);
     for (let tick = 0; tick < ticks; tick++) {
-      const due = tick * WRITE_EVERY_MS;
+      const due = tick * tickMs;
       const wait = started + due - performance.now();
       if (wait > 0) await sleep(wait);
       while (faultsDone < faults.length && due >= faults[faultsDone]![0]) faults[faultsDone++]![1]();
-      if (due % LOOKUP_EVERY_MS === 0) {
+      if (tick % (LOOKUP_EVERY_MS / WRITE_EVERY_MS) === 0) {
         pending.push(
           timed(result.lookups, () =>
             call((cb) => clients.serving.GetOnlineFeatures(LOOKUP, deadlineIn(DEADLINE_MS), cb)),
@@ -165,18 +172,26 @@ describe('losing a node of three under steady load', () => {
   }
 
   /**
-   * Runs the steady load in short rounds until one round fails nothing, for two minutes at most:
-   * a fault is only injected into a system that serves this load without it, so what a test
-   * counts afterwards is what the fault did (a cold or busy start is not). Throws if no round
-   * is clean, with the last round's failures.
+   * Runs the steady load in short rounds until one round is clean, for two minutes at most: a
+   * fault is only injected into a system that serves this load without it, so what a test counts
+   * afterwards is what the fault did (a cold or busy start is not). Clean means nothing failed and
+   * the lookup p99 left half the deadline spare. A shared 2-core machine may not serve the issue's
+   * rate at all: each unclean round slows the load (up to MAX_SLOWDOWN times), as the fault
+   * benchmark's calibration does. Throws if no round is clean, with the last round's failures.
    */
   async function untilSteady(): Promise<void> {
     const giveUpAt = Date.now() + 120_000;
     for (;;) {
       const round = await steadyLoad(3_000, []);
       const failed = [...failures(round.lookups), ...failures(round.writes)];
-      if (failed.length === 0) return;
-      if (Date.now() > giveUpAt) throw new Error(`no clean round of steady load: ${failed.slice(0, 5).join('; ')}`);
+      const roundP99 = p99(round.lookups);
+      if (failed.length === 0 && roundP99 <= DEADLINE_MS / 2) return;
+      if (Date.now() > giveUpAt) {
+        throw new Error(
+          `no clean round of steady load (p99 ${Math.round(roundP99)} ms, slowdown ${slowdown}): ${failed.slice(0, 5).join('; ')}`,
+        );
+      }
+      slowdown = Math.min(MAX_SLOWDOWN, slowdown * SLOWDOWN_STEP);
     }
   }
 
@@ -328,6 +343,7 @@ describe('losing a node of three under steady load', () => {
     const after = counterSnapshot(sessionCounters(session));
     const during = result.lookups.filter((o) => o.at >= 6_000 && o.at < 18_000);
     console.info('freeze', {
+      slowdown,
       lookups: result.lookups.length,
       writes: result.writes.length,
       p99Before: Math.round(p99(result.lookups.filter((o) => o.at < 6_000))),
@@ -354,6 +370,7 @@ describe('losing a node of three under steady load', () => {
     const result = await steadyLoad(30_000, [[8_000, signalNode(killed, 'KILL')]]);
     const after = counterSnapshot(sessionCounters(session));
     console.info('kill', {
+      slowdown,
       lookups: result.lookups.length,
       writes: result.writes.length,
       acknowledged: result.acknowledged.size,
