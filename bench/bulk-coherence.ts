@@ -44,7 +44,7 @@ const { values: args } = parseArgs({
     sample: { type: 'string', default: '2000' },
     servers: { type: 'string', default: '3' },
     port: { type: 'string', default: '9042' },
-    out: { type: 'string', default: 'bench-results/bulk-coherence' },
+    out: { type: 'string', default: 'bench/out/bulk-coherence' },
     'keep-data': { type: 'boolean', default: false },
   },
 });
