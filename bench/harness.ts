@@ -27,6 +27,7 @@ import { buildPlan, type ScenarioSpec } from './lib/plan.js';
 import { CpuMeter, cpuSeconds, MachineCpuMeter, pidListeningOn } from './lib/proc.js';
 import { baselineRatios, feastRatios, reportSchema, type Report, type ScenarioResult } from './lib/report.js';
 import { git, machineInfo, progress } from './lib/run-info.js';
+import { PYTHON_CALLER, runPythonCaller } from './lib/python-caller.js';
 import { ServerChild, type StatsLine } from './lib/servers.js';
 
 const OPEN_LOOP_MAX_IN_FLIGHT = 512;
@@ -482,6 +483,7 @@ async function main(): Promise<void> {
       plan.filter((spec) => skipReason(ctx, spec) === null),
     );
     const failures: Report['failures'] = [];
+    let pythonCaller: Report['python_caller'] = null;
     const report = (): Report => ({
       schema_version: 1,
       date: startDate,
@@ -514,6 +516,7 @@ async function main(): Promise<void> {
       load_average: { at_start: loadAtStart, at_end: loadavg().map((n) => Math.round(n * 100) / 100) },
       scenarios: ctx.results,
       ratios: [...feastRatios(ctx.results), ...baselineRatios(ctx.results)],
+      python_caller: pythonCaller,
       failures,
     });
     const jsonPath = join(outDir, 'report.json');
@@ -535,6 +538,32 @@ async function main(): Promise<void> {
       }
       // Written after every scenario, so an interrupted run still leaves its figures.
       writeFileSync(jsonPath, JSON.stringify(report(), null, 2) + '\n');
+    }
+    if (!interrupted && (!options.filter || options.filter.test(PYTHON_CALLER))) {
+      if (!options.python) {
+        failures.push({
+          name: PYTHON_CALLER,
+          message: 'skipped: no Python with grpcio and pyarrow (--python, or $CASSETTE_CLIENT_PYTHON)',
+        });
+      } else {
+        try {
+          pythonCaller = await runPythonCaller(
+            options.python,
+            addressOf(servers.cache),
+            options.hotSet,
+            options.quick ? 100 : 400,
+          );
+          say(
+            `${PYTHON_CALLER}: proto p50 ${pythonCaller.proto.p50_ms} ms, ${pythonCaller.proto.response_bytes} B; ` +
+              `arrow p50 ${pythonCaller.arrow.p50_ms} ms, ${pythonCaller.arrow.response_bytes} B; ` +
+              `time ${pythonCaller.time_ratio}×, bytes ${pythonCaller.bytes_ratio}×`,
+          );
+        } catch (error) {
+          const message = error instanceof Error ? error.message : String(error);
+          failures.push({ name: PYTHON_CALLER, message });
+          say(`${PYTHON_CALLER}: FAILED ${message}`);
+        }
+      }
     }
     const final = reportSchema.parse(report());
     writeFileSync(jsonPath, JSON.stringify(final, null, 2) + '\n');

@@ -26,6 +26,8 @@ export interface HarnessOptions {
   hotSet: number;
   zipfExponent: number;
   deadlineMs: number;
+  /** Python with grpcio, pyarrow and NumPy for the Python-caller scenario (none: it is skipped). */
+  python: string | undefined;
 }
 
 export const USAGE = `npm run bench -- [options]
@@ -55,6 +57,8 @@ export const USAGE = `npm run bench -- [options]
   --hot-set <n>           entities in the warm-cache hot set (default 1000)
   --zipf <s>              Zipf exponent of the skewed key mix (default 0.99)
   --deadline-ms <n>       deadline of each request (default 5000)
+  --python <path>         Python with grpcio, pyarrow and NumPy, for the python-caller scenario
+                          (default $CASSETTE_CLIENT_PYTHON, which .ci/run's environment sets)
 `;
 
 /** A command-line number that must be positive (and whole, if `integer`). */
@@ -93,6 +97,7 @@ export function parseHarnessArgs(argv: readonly string[], env: NodeJS.ProcessEnv
       'hot-set': { type: 'string', default: '1000' },
       zipf: { type: 'string', default: '0.99' },
       'deadline-ms': { type: 'string', default: '5000' },
+      python: { type: 'string' },
     },
   });
   if (values.help) return 'help';
@@ -143,5 +148,6 @@ export function parseHarnessArgs(argv: readonly string[], env: NodeJS.ProcessEnv
     hotSet: positiveNumber('hot-set', values['hot-set'], true),
     zipfExponent: positiveNumber('zipf', values.zipf, false),
     deadlineMs: positiveNumber('deadline-ms', values['deadline-ms'], true),
+    python: values.python ?? env.CASSETTE_CLIENT_PYTHON,
   };
 }
