@@ -1,5 +1,5 @@
-import { ARROW_BOOL, arrowInt, arrowTimestamp, BatchBody, type ArrowType } from '../values/arrow.js';
-import { fbTable, finishFlatBuffer, writeInt64, type FbTable } from '../values/flatbuffer.js';
+import { ARROW_BOOL, arrowInt, arrowTimestamp, BatchBody, LITTLE_ENDIAN, type ArrowType } from '../values/arrow.js';
+import { fbTable, finishFlatBuffer, type FbObject, type FbTable } from '../values/flatbuffer.js';
 import { codecOf, scalarCodecOf, type StoredScalar, type StoredValue } from '../values/index.js';
 import { LEN, tag, varintSize, WireWriter } from '../values/protobuf.js';
 import type { LookupPlan, PlannedKeyColumn } from './plan.js';
@@ -35,15 +35,20 @@ const HEADER_SCHEMA = 1;
 const HEADER_RECORD_BATCH = 3;
 const CONTINUATION = 0xffffffff;
 
+/** Readers require a field's children vector even when it is empty; one serves every field. */
+const NO_CHILDREN: FbObject = { t: 'tables', items: [] };
+
 function field(name: string, nullable: boolean, type: ArrowType): FbTable {
   const element = type.element;
   return fbTable(
     { slot: 0, kind: 'offset', child: { t: 'string', value: name } },
     { slot: 1, kind: 'u8', value: nullable ? 1 : 0 },
     { slot: 2, kind: 'u8', value: type.typeId },
-    { slot: 3, kind: 'offset', child: type.table },
-    // Readers require the children vector even when it is empty.
-    { slot: 5, kind: 'offset', child: { t: 'tables', items: element ? [field('item', true, element)] : [] } },
+    // Type tables are the codecs' own objects, each written once per schema.
+    { slot: 3, kind: 'offset', child: type.table, shared: true },
+    element
+      ? { slot: 5, kind: 'offset', child: { t: 'tables', items: [field('item', true, element)] } }
+      : { slot: 5, kind: 'offset', child: NO_CHILDREN, shared: true },
   );
 }
 
@@ -168,13 +173,13 @@ function writeTimes(times: Float64Array, start: number, length: number): void {
   let nulls = 0;
   for (let r = 0; r < length; r++) if (Number.isNaN(times[start + r]!)) nulls++;
   const validityAt = body.nextBuffer();
-  const dataAt = body.nextBuffer();
+  const dataAt = body.nextAligned();
   const out = body.out;
   for (let r = 0; r < length; r++) {
     const micros = times[start + r]!;
     if (Number.isNaN(micros)) continue;
     if (nulls > 0) out[validityAt + (r >> 3)]! |= 1 << (r & 7);
-    writeInt64(out, dataAt + 8 * r, micros);
+    body.int64(dataAt + 8 * r, micros);
   }
 }
 
@@ -220,10 +225,10 @@ function writeFreshness(freshness: RowFreshness, batchSize: number): void {
   const bitsAt = body.nextBuffer();
   for (let r = 0; r < batchSize; r++) if (freshness.fromCache[r]) out[bitsAt + (r >> 3)]! |= 1 << (r & 7);
   body.nextBuffer();
-  const agesAt = body.nextBuffer();
+  const agesAt = body.nextAligned();
   for (let r = 0; r < batchSize; r++) {
     const age = freshness.ageMs[r]!;
-    writeInt64(out, agesAt + 8 * r, age > 0 ? Math.round(age) : 0);
+    body.int64(agesAt + 8 * r, age > 0 ? Math.round(age) : 0);
   }
 }
 
@@ -240,6 +245,7 @@ export function encodeArrowResponse(
 ): Buffer {
   const { batchSize, features } = plan;
   const { keyColumns, freshness } = options;
+  if (!LITTLE_ENDIAN) throw new Error('the Arrow response is written little-endian, and this platform is not');
   ensureScratch(features.length * batchSize, batchSize);
   body.reset();
 
@@ -274,7 +280,9 @@ export function encodeArrowResponse(
   // The stream: each message is a continuation marker, its metadata length, metadata, body.
   const streamSize = 8 + schema.length + 8 + batch.length + body.size + 8;
   const prefix = 1 + varintSize(streamSize);
-  const out = Buffer.alloc(prefix + streamSize);
+  // Zero-filled memory in which the stream (and so the body) starts 8-aligned: see BatchBody.
+  const shift = (8 - (prefix % 8)) % 8;
+  const out = Buffer.from(new ArrayBuffer(shift + prefix + streamSize), shift, prefix + streamSize);
   const prefixWriter = new WireWriter(out);
   prefixWriter.varint(tag(1, LEN));
   prefixWriter.varint(streamSize);
@@ -296,6 +304,7 @@ export function encodeArrowResponse(
   if (options.rowEventTimes) writeTimes(rowTime, 0, batchSize);
   if (freshness) writeFreshness(freshness, batchSize);
   pos += body.size;
+  body.finishWriting();
   // End of stream: a continuation marker and a zero length.
   out.writeUInt32LE(CONTINUATION, pos);
   pos += 8;

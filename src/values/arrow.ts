@@ -48,10 +48,19 @@ function pad8(n: number): number {
   return (n + 7) & ~7;
 }
 
+/** Typed arrays write in the platform's byte order; Arrow buffers here are little-endian. */
+export const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+const NO_MEMORY = new ArrayBuffer(8);
+
 /**
  * The body of one record batch. Measuring: columns declare their nodes (length, null count) and
  * buffer lengths in schema order. Writing: columns take their buffers back in the same order
  * (nextBuffer), into `out` at `base`; padding stays zero (the buffer is zero-filled).
+ *
+ * Fixed-width values are written through typed arrays over `out`'s memory (i32, f32, f64, indexed
+ * by absolute byte offset / width), not Buffer's per-call checked writers: `out` is laid out so
+ * that the body starts 8-aligned in its ArrayBuffer, so every buffer is aligned for any width.
  */
 export class BatchBody {
   nodes: number[] = [];
@@ -60,6 +69,11 @@ export class BatchBody {
   size = 0;
   out: Buffer = Buffer.alloc(0);
   base = 0;
+  /** `out`'s offset in its ArrayBuffer: out position p is byte memoryOffset + p of the views. */
+  memoryOffset = 0;
+  i32: Int32Array = new Int32Array(NO_MEMORY);
+  f32: Float32Array = new Float32Array(NO_MEMORY);
+  f64: Float64Array = new Float64Array(NO_MEMORY);
   private cursor = 0;
 
   reset(): void {
@@ -78,10 +92,16 @@ export class BatchBody {
     this.size += pad8(length);
   }
 
-  /** Starts writing into `out` at `base`. */
+  /** Starts writing into `out` at `base` (8-aligned in out's ArrayBuffer). */
   startWriting(out: Buffer, base: number): void {
+    const memory = out.buffer;
+    if ((out.byteOffset + base) % 8 !== 0) throw new Error('the record batch body is not 8-aligned');
     this.out = out;
     this.base = base;
+    this.memoryOffset = out.byteOffset;
+    this.i32 = new Int32Array(memory, 0, memory.byteLength >> 2);
+    this.f32 = new Float32Array(memory, 0, memory.byteLength >> 2);
+    this.f64 = new Float64Array(memory, 0, memory.byteLength >> 3);
     this.cursor = 0;
   }
 
@@ -90,6 +110,27 @@ export class BatchBody {
     const at = this.base + this.buffers[2 * this.cursor]!;
     this.cursor++;
     return at;
+  }
+
+  /** Where the next buffer starts in the typed views' memory (bytes). */
+  nextAligned(): number {
+    return this.memoryOffset + this.nextBuffer();
+  }
+
+  /** Writes an integral number (|n| < 2^53) as a little-endian int64 at aligned byte `at`. */
+  int64(at: number, n: number): void {
+    const i = at >> 2;
+    // Int32Array stores each word modulo 2^32: two's complement for negative numbers too.
+    this.i32[i] = n % 4294967296;
+    this.i32[i + 1] = Math.floor(n / 4294967296);
+  }
+
+  /** Releases the response buffer (the body is module scratch; the buffer belongs to the caller). */
+  finishWriting(): void {
+    this.out = Buffer.alloc(0);
+    this.i32 = new Int32Array(NO_MEMORY);
+    this.f32 = new Float32Array(NO_MEMORY);
+    this.f64 = new Float64Array(NO_MEMORY);
   }
 
   /** Declares a validity buffer: none (length 0) without nulls, else one bit per row. */
@@ -113,7 +154,8 @@ export type ArrowScalarDoor<V> =
       readonly type: ArrowType;
       /** Bytes per value. */
       readonly width: number;
-      put(out: Buffer, at: number, value: V): void;
+      /** Writes the value at byte `at` of `body`'s typed views (aligned to the width). */
+      put(body: BatchBody, at: number, value: V): void;
     }
   | { readonly layout: 'bits'; readonly type: ArrowType; isSet(value: V): boolean }
   | {
@@ -160,11 +202,11 @@ function measureData<V>(door: ArrowScalarDoor<V>, body: BatchBody, values: Array
 function writeData<V>(door: ArrowScalarDoor<V>, body: BatchBody, values: ArrayLike<V | null>, length: number): void {
   const out = body.out;
   if (door.layout === 'fixed') {
-    const at = body.nextBuffer();
+    const at = body.nextAligned();
     const width = door.width;
     for (let r = 0; r < length; r++) {
       const value = values[r];
-      if (value !== null && value !== undefined) door.put(out, at + width * r, value);
+      if (value !== null && value !== undefined) door.put(body, at + width * r, value);
     }
   } else if (door.layout === 'bits') {
     const at = body.nextBuffer();
@@ -173,15 +215,16 @@ function writeData<V>(door: ArrowScalarDoor<V>, body: BatchBody, values: ArrayLi
       if (value !== null && value !== undefined && door.isSet(value)) out[at + (r >> 3)]! |= 1 << (r & 7);
     }
   } else {
-    const offsetsAt = body.nextBuffer();
+    const offsets = body.nextAligned() >> 2;
     const dataAt = body.nextBuffer();
+    const i32 = body.i32;
     let pos = 0;
     for (let r = 0; r < length; r++) {
-      out.writeInt32LE(pos, offsetsAt + 4 * r);
+      i32[offsets + r] = pos;
       const value = values[r];
       if (value !== null && value !== undefined) pos += door.put(out, dataAt + pos, value);
     }
-    out.writeInt32LE(pos, offsetsAt + 4 * length);
+    i32[offsets + length] = pos;
   }
 }
 
@@ -235,15 +278,15 @@ export function listColumn<V>(element: ArrowScalarDoor<V>): ArrowColumnDoor<V[]>
     write(body, lists, length) {
       const nulls = nullCountOf(lists, length);
       body.writeValidity(lists, length, nulls);
-      const offsetsAt = body.nextBuffer();
-      const out = body.out;
+      const offsets = body.nextAligned() >> 2;
+      const i32 = body.i32;
       let count = 0;
       for (let r = 0; r < length; r++) {
-        out.writeInt32LE(count, offsetsAt + 4 * r);
+        i32[offsets + r] = count;
         const list = lists[r];
         if (list) count += list.length;
       }
-      out.writeInt32LE(count, offsetsAt + 4 * length);
+      i32[offsets + length] = count;
       flatten(lists, length);
       body.writeValidity(flattened, count, 0);
       writeData(element, body, flattened as V[], count);

@@ -37,7 +37,6 @@ import {
   type ArrowColumnDoor,
   type ArrowScalarDoor,
 } from './arrow.js';
-import { writeInt64 } from './flatbuffer.js';
 import { bufferOf, ParquetTimestamp, parquetMismatch, textFromUtf8 } from './parquet.js';
 import {
   FIXED32,
@@ -436,7 +435,7 @@ const INT32 = scalarCodec('int32', {
     if (typeof native === 'bigint') return int32FromBigInt(native, where);
     return isIntegerNumber(native) ? int32FromJson(native, where) : undefined;
   },
-  arrow: { layout: 'fixed', type: arrowInt(32, true), width: 4, put: (out, at, n) => void out.writeInt32LE(n, at) },
+  arrow: { layout: 'fixed', type: arrowInt(32, true), width: 4, put: (body, at, n) => void (body.i32[at >> 2] = n) },
 });
 
 const INT64 = scalarCodec('int64', {
@@ -469,9 +468,9 @@ const INT64 = scalarCodec('int64', {
     layout: 'fixed',
     type: arrowInt(64, true),
     width: 8,
-    put(out, at, long) {
-      out.writeInt32LE(long.low, at);
-      out.writeInt32LE(long.high, at + 4);
+    put(body, at, long) {
+      body.i32[at >> 2] = long.low;
+      body.i32[(at >> 2) + 1] = long.high;
     },
   },
 });
@@ -497,7 +496,7 @@ const FLOAT = scalarCodec('float', {
   fromJsonValue: floatFromJson,
   fromTextValue: (text, where) => numberFromText(text, 'float', where),
   fromParquet: numberFromParquet,
-  arrow: { layout: 'fixed', type: arrowFloat(1), width: 4, put: (out, at, n) => void out.writeFloatLE(n, at) },
+  arrow: { layout: 'fixed', type: arrowFloat(1), width: 4, put: (body, at, n) => void (body.f32[at >> 2] = n) },
 });
 
 const DOUBLE = scalarCodec('double', {
@@ -521,7 +520,7 @@ const DOUBLE = scalarCodec('double', {
   fromJsonValue: doubleFromJson,
   fromTextValue: (text, where) => numberFromText(text, 'double', where),
   fromParquet: numberFromParquet,
-  arrow: { layout: 'fixed', type: arrowFloat(2), width: 8, put: (out, at, n) => void out.writeDoubleLE(n, at) },
+  arrow: { layout: 'fixed', type: arrowFloat(2), width: 8, put: (body, at, n) => void (body.f64[at >> 3] = n) },
 });
 
 const STRING = scalarCodec('string', {
@@ -637,7 +636,7 @@ const UNIX_TIMESTAMP = scalarCodec('unix_timestamp', {
     layout: 'fixed',
     type: arrowTimestamp(0),
     width: 8,
-    put: (out, at, date) => writeInt64(out, at, unixSeconds(date)),
+    put: (body, at, date) => body.int64(at, unixSeconds(date)),
   },
 });
 

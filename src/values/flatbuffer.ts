@@ -6,13 +6,19 @@
  * because an offset (uoffset) must point forward. Each table's vtable sits just before it. Every
  * scalar is aligned to its size from the buffer's start, as FlatBuffers verifiers (Arrow C++'s
  * among them) require.
+ *
+ * Repetition is written once, as FlatBuffers allows: equal vtables are shared (a table's vtable
+ * offset is signed, so it may point back), and an object referred to as `shared` (a column type,
+ * an empty vector) is written once after everything else, where every reference points forward.
+ * A schema of 150 columns is half the size that way.
  */
 
 export type FbScalarKind = 'u8' | 'i16' | 'i32' | 'i64';
 
 export type FbField =
   | { readonly slot: number; readonly kind: FbScalarKind; readonly value: number }
-  | { readonly slot: number; readonly kind: 'offset'; readonly child: FbObject };
+  /** `shared`: the same object referred to from many places is written once (see FbWriter). */
+  | { readonly slot: number; readonly kind: 'offset'; readonly child: FbObject; readonly shared?: boolean };
 
 export interface FbTable {
   readonly t: 'table';
@@ -33,7 +39,7 @@ export function fbTable(...fields: (FbField | undefined)[]): FbTable {
 }
 
 /** Writes a little-endian int64 from an integral JS number (|n| < 2^53). */
-export function writeInt64(buf: Buffer, at: number, n: number): void {
+function writeInt64(buf: Buffer, at: number, n: number): void {
   const low = n % 0x100000000;
   buf.writeInt32LE(low | 0, at);
   buf.writeInt32LE(Math.floor(n / 0x100000000) | 0, at + 4);
@@ -42,6 +48,10 @@ export function writeInt64(buf: Buffer, at: number, n: number): void {
 class FbWriter {
   buf: Buffer;
   pos = 4;
+  /** Written vtables by their bytes. */
+  private readonly vtables = new Map<string, number>();
+  /** Shared objects still to write, with the offset slots that point at each. */
+  private readonly pending = new Map<FbObject, number[]>();
 
   constructor(initial: number) {
     this.buf = Buffer.alloc(initial);
@@ -117,15 +127,22 @@ class FbWriter {
       }
     }
     const vtableSize = 4 + 2 * slots;
-    this.align(2);
-    this.reserve(vtableSize + 8 + size);
-    const vtable = this.pos;
-    this.buf.writeUInt16LE(vtableSize, vtable);
-    this.buf.writeUInt16LE(size, vtable + 2);
-    for (let s = 0; s < slots; s++) this.buf.writeUInt16LE(0, vtable + 4 + 2 * s);
-    for (let i = 0; i < fields.length; i++) this.buf.writeUInt16LE(offsets[i]!, vtable + 4 + 2 * fields[i]!.slot);
-    this.pos = vtable + vtableSize;
+    const entries = new Array<number>(slots).fill(0);
+    for (let i = 0; i < fields.length; i++) entries[fields[i]!.slot] = offsets[i]!;
+    const vtableKey = `${size}:${entries.join(',')}`;
+    let vtable = this.vtables.get(vtableKey);
+    if (vtable === undefined) {
+      this.align(2);
+      this.reserve(vtableSize);
+      vtable = this.pos;
+      this.buf.writeUInt16LE(vtableSize, vtable);
+      this.buf.writeUInt16LE(size, vtable + 2);
+      for (let s = 0; s < slots; s++) this.buf.writeUInt16LE(entries[s]!, vtable + 4 + 2 * s);
+      this.pos = vtable + vtableSize;
+      this.vtables.set(vtableKey, vtable);
+    }
     this.align(8);
+    this.reserve(size);
     const start = this.pos;
     this.buf.writeInt32LE(start - vtable, start);
     this.pos = start + size;
@@ -141,10 +158,26 @@ class FbWriter {
       const field = fields[i]!;
       if (field.kind !== 'offset') continue;
       const at = start + offsets[i]!;
+      if (field.shared) {
+        const slots = this.pending.get(field.child);
+        if (slots) slots.push(at);
+        else this.pending.set(field.child, [at]);
+        continue;
+      }
       const child = this.object(field.child);
       this.buf.writeUInt32LE(child - at, at);
     }
     return start;
+  }
+
+  /** Writes each pending shared object once, after every slot that refers to it. */
+  flushShared(): void {
+    while (this.pending.size > 0) {
+      const [object, slots] = this.pending.entries().next().value!;
+      this.pending.delete(object);
+      const at = this.object(object);
+      for (const slot of slots) this.buf.writeUInt32LE(at - slot, slot);
+    }
   }
 }
 
@@ -152,6 +185,7 @@ class FbWriter {
 export function finishFlatBuffer(root: FbTable, sizeHint = 256): Buffer {
   const writer = new FbWriter(sizeHint);
   const at = writer.object(root);
+  writer.flushShared();
   writer.buf.writeUInt32LE(at, 0);
   const size = Math.ceil(writer.pos / 8) * 8;
   if (size > writer.buf.length) {
