@@ -556,7 +556,8 @@ async function main(): Promise<void> {
           say(
             `${PYTHON_CALLER}: proto p50 ${pythonCaller.proto.p50_ms} ms, ${pythonCaller.proto.response_bytes} B; ` +
               `arrow p50 ${pythonCaller.arrow.p50_ms} ms, ${pythonCaller.arrow.response_bytes} B; ` +
-              `time ${pythonCaller.time_ratio}×, bytes ${pythonCaller.bytes_ratio}×`,
+              `time ${pythonCaller.time_ratio}×, bytes ${pythonCaller.bytes_ratio}×; with row_event_times ` +
+              `time ${pythonCaller.row_event_times_time_ratio}×, bytes ${pythonCaller.row_event_times_bytes_ratio}×`,
           );
         } catch (error) {
           const message = error instanceof Error ? error.message : String(error);

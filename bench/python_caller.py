@@ -6,7 +6,9 @@ from the call to NumPy arrays in hand:
 - proto: GetOnlineFeatures, then its Value and Timestamp messages turned into NumPy arrays (one
   array per feature, the embedding as a 2-D float32 array, statuses, event times in µs);
 - arrow: GetOnlineFeaturesArrow, pyarrow.ipc.open_stream(...).read_all(), then the same arrays
-  from the Arrow columns (as cassette_client's numpy format does).
+  from the Arrow columns (as cassette_client's numpy format does);
+- arrow_row_event_times: the same with row_event_times (one event time per entity row instead of
+  one per feature and row: the compact form).
 
 Prints one JSON object: per variant the median and mean milliseconds (call plus conversion, and
 the conversion alone) and the response bytes; and the ratios arrow / proto.
@@ -99,22 +101,27 @@ def main():
         ids = [args.first_entity + (cursor + i) % args.entities for i in range(args.batch)]
         cursor += args.batch
         request.entities[args.join_key].val.extend(types_pb2.Value(int64_val=i) for i in ids)
-        batches.append(request)
+        per_row = serving_pb2.GetOnlineFeaturesRequest()
+        per_row.CopyFrom(request)
+        per_row.row_event_times = True
+        batches.append({"proto": request, "arrow": request, "arrow_row_event_times": per_row})
 
     variants = {
         "proto": (stub.GetOnlineFeatures, proto_to_numpy),
         "arrow": (stub.GetOnlineFeaturesArrow, arrow_to_numpy),
+        "arrow_row_event_times": (stub.GetOnlineFeaturesArrow, arrow_to_numpy),
     }
     samples = {name: {"total": [], "convert": [], "bytes": []} for name in variants}
     shapes = {}
     for i in range(args.warmup + args.requests):
-        request = batches[i % len(batches)]
-        # Alternate which variant goes first, so neither always follows the other.
-        order = list(variants) if i % 2 == 0 else list(reversed(list(variants)))
+        requests = batches[i % len(batches)]
+        # Rotate which variant goes first, so none always follows another.
+        names = list(variants)
+        order = names[i % len(names) :] + names[: i % len(names)]
         for name in order:
             call, convert = variants[name]
             started = time.perf_counter()
-            response = call(request, timeout=10)
+            response = call(requests[name], timeout=10)
             received = time.perf_counter()
             arrays = convert(response)
             done = time.perf_counter()
@@ -136,6 +143,9 @@ def main():
         }
     result["time_ratio"] = round(result["arrow"]["p50_ms"] / result["proto"]["p50_ms"], 3)
     result["bytes_ratio"] = round(result["arrow"]["response_bytes"] / result["proto"]["response_bytes"], 3)
+    compact = result["arrow_row_event_times"]
+    result["row_event_times_time_ratio"] = round(compact["p50_ms"] / result["proto"]["p50_ms"], 3)
+    result["row_event_times_bytes_ratio"] = round(compact["response_bytes"] / result["proto"]["response_bytes"], 3)
     result["versions"] = {"python": sys.version.split()[0], "grpcio": grpc.__version__, "pyarrow": pa.__version__, "numpy": np.__version__}
     print(json.dumps(result))
 

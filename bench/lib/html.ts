@@ -399,10 +399,11 @@ function pythonCallerSection(report: Report): string {
     .map(([k, v]) => `${escapeHtml(k)} ${escapeHtml(v)}`)
     .join(', ');
   return `<h2>Python caller (${escapeHtml(py.name)})</h2>
-<p class="notes">A Python grpcio caller on the warm server, ${py.requests} requests of ${py.batch} entities × ${py.features} features each way, alternating: the time from the call to NumPy arrays in hand (the embedding as a 2-D float32 array). Arrow ÷ proto: time <b>${fmtNum(py.time_ratio, 2)}×</b>, response bytes <b>${fmtNum(py.bytes_ratio, 2)}×</b>. ${versions}; load average ${py.load_average.join(' / ')}.</p>
+<p class="notes">A Python grpcio caller on the warm server, ${py.requests} requests of ${py.batch} entities × ${py.features} features each way, alternating: the time from the call to NumPy arrays in hand (the embedding as a 2-D float32 array). Arrow ÷ proto: time <b>${fmtNum(py.time_ratio, 2)}×</b>, response bytes <b>${fmtNum(py.bytes_ratio, 2)}×</b>; with <code>row_event_times</code> (one event time per entity row), time <b>${fmtNum(py.row_event_times_time_ratio, 2)}×</b>, bytes <b>${fmtNum(py.row_event_times_bytes_ratio, 2)}×</b>. ${versions}; load average ${py.load_average.join(' / ')}.</p>
 <table><tr><th>RPC</th><th>p50 ms</th><th>mean ms</th><th>conversion p50 ms</th><th>response bytes</th></tr>
 ${row('GetOnlineFeatures + NumPy', py.proto)}
 ${row('GetOnlineFeaturesArrow + NumPy', py.arrow)}
+${row('GetOnlineFeaturesArrow, row_event_times, + NumPy', py.arrow_row_event_times)}
 </table>`;
 }
 

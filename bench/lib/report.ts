@@ -96,8 +96,12 @@ export const pythonCallerSchema = z.strictObject({
   requests: count,
   proto: pythonVariantSchema,
   arrow: pythonVariantSchema,
+  /** The Arrow RPC with row_event_times (one event-time column instead of one per feature). */
+  arrow_row_event_times: pythonVariantSchema,
   time_ratio: nonNegative,
   bytes_ratio: nonNegative,
+  row_event_times_time_ratio: nonNegative,
+  row_event_times_bytes_ratio: nonNegative,
   versions: z.record(z.string(), z.string()),
   /** Load averages when it ran (1, 5, 15 minutes). */
   load_average: z.array(nonNegative),
