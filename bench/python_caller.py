@@ -33,7 +33,7 @@ import pyarrow as pa  # noqa: E402
 import pyarrow.ipc  # noqa: E402
 
 from cassette_client._proto.cassette.v1 import serving_pb2, serving_pb2_grpc, types_pb2  # noqa: E402
-from cassette_client.client import DEFAULT_MAX_RECEIVE_BYTES, _numpy_column  # noqa: E402
+from cassette_client.client import DEFAULT_MAX_RECEIVE_BYTES, numpy_columns  # noqa: E402
 
 LIST_CASES = {
     "float_list_val": np.float32,
@@ -74,8 +74,7 @@ def proto_to_numpy(response):
 
 
 def arrow_to_numpy(response):
-    table = pyarrow.ipc.open_stream(response.ipc_stream).read_all()
-    return {name: _numpy_column(table.column(name)) for name in table.column_names}
+    return numpy_columns(pyarrow.ipc.open_stream(response.ipc_stream).read_all())
 
 
 def main():

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, TypeVar, Union
 
 import grpc
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute
 import pyarrow.ipc
@@ -183,7 +184,7 @@ class Client:
         if format == "dict":
             return table.to_pydict()
         if format == "numpy":
-            return {name: _numpy_column(table.column(name)) for name in table.column_names}
+            return numpy_columns(table)
         raise ValueError(f"format: expected pandas, numpy, dict or arrow, got {format!r}")
 
     # -- writes
@@ -278,6 +279,28 @@ def _python_values(column: Iterable[Any]) -> Iterable[Any]:
     """A column of entity keys as Python values (NumPy and pandas columns too)."""
     to_list = getattr(column, "tolist", None)
     return to_list() if callable(to_list) else column
+
+
+def numpy_columns(table: pa.Table) -> dict[str, Any]:
+    """Column name -> NumPy array; a list column whose lists all have one length (an embedding)
+    becomes one 2-D array over the flat values. The response is one record batch, so each column
+    is one array and converts without concatenating chunks."""
+    batches = table.to_batches()
+    if len(batches) != 1:
+        return {name: _numpy_column(table.column(name)) for name in table.column_names}
+    batch = batches[0]
+    rows = batch.num_rows
+    arrays = {}
+    for name, array in zip(batch.schema.names, batch.columns):
+        if isinstance(array, pa.ListArray) and array.null_count == 0 and rows > 0:
+            offsets = array.offsets.to_numpy()
+            width = int(offsets[1] - offsets[0])
+            if offsets[-1] - offsets[0] == width * rows and (np.diff(offsets) == width).all():
+                flat = array.values.to_numpy(zero_copy_only=False)[offsets[0] : offsets[-1]]
+                arrays[name] = flat.reshape(rows, width)
+                continue
+        arrays[name] = array.to_numpy(zero_copy_only=False)
+    return arrays
 
 
 def _numpy_column(column: pa.ChunkedArray) -> Any:
