@@ -147,6 +147,33 @@ export class BatchBody {
   }
 }
 
+/**
+ * UTF-8 length and writer for strings, with a loop for short ASCII text (feature strings are mostly
+ * that): Buffer.byteLength and Buffer.write cost a native call each, which at a few hundred
+ * strings per response is most of a string column's time.
+ */
+const SHORT_STRING = 64;
+
+export function utf8Length(text: string): number {
+  const length = text.length;
+  if (length > SHORT_STRING) return Buffer.byteLength(text);
+  for (let i = 0; i < length; i++) if (text.charCodeAt(i) >= 0x80) return Buffer.byteLength(text);
+  return length;
+}
+
+/** Writes `text` as UTF-8 at `at` (room measured by utf8Length); returns the bytes written. */
+export function writeUtf8(out: Buffer, at: number, text: string): number {
+  const length = text.length;
+  if (length > SHORT_STRING) return out.write(text, at, 'utf8');
+  for (let i = 0; i < length; i++) {
+    const code = text.charCodeAt(i);
+    // Not ASCII after all: write it whole the usual way (over what was copied).
+    if (code >= 0x80) return out.write(text, at, 'utf8');
+    out[at + i] = code;
+  }
+  return length;
+}
+
 /** How a scalar type's values are laid out in an Arrow column. */
 export type ArrowScalarDoor<V> =
   | {

@@ -36,6 +36,8 @@ import {
   scalarColumn,
   type ArrowColumnDoor,
   type ArrowScalarDoor,
+  utf8Length,
+  writeUtf8,
 } from './arrow.js';
 import { bufferOf, ParquetTimestamp, parquetMismatch, textFromUtf8 } from './parquet.js';
 import {
@@ -549,8 +551,8 @@ const STRING = scalarCodec('string', {
   arrow: {
     layout: 'binary',
     type: ARROW_UTF8,
-    byteLength: (text) => Buffer.byteLength(text),
-    put: (out, at, text) => out.write(text, at, 'utf8'),
+    byteLength: utf8Length,
+    put: writeUtf8,
   },
 });
 
