@@ -59,3 +59,22 @@ export function rowArbitrary(types: readonly ValueType[]): fc.Arbitrary<StoredRo
     }));
   return fc.option(row, { freq: 6, nil: null });
 }
+
+/** One plain value of `type`: 200-character strings, empty lists (a large batch's shape). */
+export function sampleStoredValue(type: ValueType): StoredValue {
+  if (type.endsWith('_list')) return [];
+  switch (type) {
+    case 'string':
+      return 'x'.repeat(200);
+    case 'bytes':
+      return Buffer.alloc(3);
+    case 'bool':
+      return true;
+    case 'int64':
+      return Long.fromInt(-5);
+    case 'unix_timestamp':
+      return new Date(0);
+    default:
+      return 7;
+  }
+}

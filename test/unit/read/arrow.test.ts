@@ -1,6 +1,6 @@
 import type { ServiceDefinition } from '@grpc/proto-loader';
 import { tableFromIPC, type Table, type Vector } from 'apache-arrow';
-import cassandra from 'cassandra-driver';
+import type cassandra from 'cassandra-driver';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
@@ -12,14 +12,12 @@ import { parseRegistry, type ValueType } from '../../../src/registry/index.js';
 import type { StoredRow } from '../../../src/store/index.js';
 import type { StoredValue } from '../../../src/values/index.js';
 import { featuresRequest, items, users } from '../../helpers/serving-fixtures.js';
-import { HOUR, NOW, rowArbitrary, TYPES } from '../../helpers/stored-rows.js';
+import { HOUR, NOW, rowArbitrary, sampleStoredValue, TYPES } from '../../helpers/stored-rows.js';
 
 /**
  * The Arrow response decoded by the apache-arrow package (a reader written by others): every
  * value type, nulls, missing rows, stale values, duplicate entities, and the request options.
  */
-
-const Long = cassandra.types.Long;
 
 const YAML = `
 project: arrow
@@ -175,21 +173,7 @@ describe('encodeArrowResponse', () => {
     const refs = allTypes.features.map((f) => `all_types:${f.name}`);
     const ids = Array.from({ length: 1000 }, (_, i) => i);
     const plan = planLookup(registry, featuresRequest(refs, { user_id: users(...ids) }), { maxBatchSize: 1000 });
-    const values = allTypes.features.map((f): StoredValue =>
-      f.type.endsWith('_list')
-        ? []
-        : f.type === 'string'
-          ? 'x'.repeat(200)
-          : f.type === 'bool'
-            ? true
-            : f.type === 'int64'
-              ? Long.fromInt(-5)
-              : f.type === 'unix_timestamp'
-                ? new Date(0)
-                : f.type === 'bytes'
-                  ? Buffer.alloc(3)
-                  : 7,
-    );
+    const values = allTypes.features.map((f) => sampleStoredValue(f.type));
     const row: StoredRow = { values, writeTimesMicros: new Float64Array(values.length).fill(NOW - 1) };
     const table = decodedTable(
       encodeArrowResponse(plan, [plan.views[0]!.keys.map(() => row)], NOW, { keyColumns: [], rowEventTimes: true }),

@@ -11,7 +11,7 @@ import type { StoredRow } from '../../../src/store/index.js';
 import type { StoredValue } from '../../../src/values/index.js';
 import { objectResponse } from '../../helpers/object-response.js';
 import { featuresRequest, users } from '../../helpers/serving-fixtures.js';
-import { HOUR, NOW, rowArbitrary, TYPES } from '../../helpers/stored-rows.js';
+import { HOUR, NOW, rowArbitrary, sampleStoredValue, TYPES } from '../../helpers/stored-rows.js';
 
 const Long = cassandra.types.Long;
 
@@ -118,21 +118,7 @@ describe('encodeResponse', () => {
     const refs = allTypes.features.map((f) => `all_types:${f.name}`);
     const ids = Array.from({ length: 1000 }, (_, i) => i);
     const plan = planLookup(registry, featuresRequest(refs, { user_id: users(...ids) }), { maxBatchSize: 1000 });
-    const values = allTypes.features.map((f): StoredValue =>
-      f.type.endsWith('_list')
-        ? []
-        : f.type === 'string'
-          ? 'x'.repeat(200)
-          : f.type === 'bytes'
-            ? Buffer.alloc(3)
-            : f.type === 'bool'
-              ? true
-              : f.type === 'int64'
-                ? Long.fromInt(-5)
-                : f.type === 'unix_timestamp'
-                  ? new Date(0)
-                  : 7,
-    );
+    const values = allTypes.features.map((f) => sampleStoredValue(f.type));
     const stale: StoredRow = { values, writeTimesMicros: new Float64Array(values.length).fill(NOW - 1) };
     const rowsByView = [plan.views[0]!.keys.map(() => stale)];
     expect(decoded(encodeResponse(plan, rowsByView, NOW))).toEqual(reference(plan, rowsByView, NOW));
