@@ -182,6 +182,10 @@ def test_formats(client, written):
     assert "ctr__event_time" not in rows
     assert rows["event_time"] == [NOW, NOW, None]
 
+    fresh = client.get(["user_features:ctr"], entities={"user_id": [1, 1]}, include_freshness=True, format="arrow")
+    assert fresh.schema.field("from_cache").type == pa.bool_() and fresh.schema.field("age_ms").type == pa.int64()
+    assert all(age >= 0 for age in fresh.column("age_ms").to_pylist())
+
 
 @needs_server
 def test_read_your_writes(client):
