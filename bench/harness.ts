@@ -541,16 +541,14 @@ async function main(): Promise<void> {
     }
     if (!interrupted && (!options.filter || options.filter.test(PYTHON_CALLER))) {
       if (!options.python) {
-        failures.push({
-          name: PYTHON_CALLER,
-          message: 'skipped: no Python with grpcio and pyarrow (--python, or $CASSETTE_CLIENT_PYTHON)',
-        });
+        // Not a failure: the scenario needs a Python environment this machine may not have.
+        say(`${PYTHON_CALLER}: skipped (no --python, and no $CASSETTE_CLIENT_PYTHON)`);
       } else {
         try {
           pythonCaller = await runPythonCaller(
             options.python,
             addressOf(servers.cache),
-            options.hotSet,
+            Math.min(options.hotSet, options.entities),
             options.quick ? 100 : 400,
           );
           say(

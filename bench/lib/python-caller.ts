@@ -12,7 +12,7 @@ const SCRIPT = fileURLToPath(new URL('../python_caller.py', import.meta.url));
 
 /**
  * Runs bench/python_caller.py with `python` against the warm (cache-on) server at `address`:
- * batches of 100 entities cycling over the hot set, 50 features, `requests` measured requests per
+ * batches of 100 entities cycling over the hot set (`hotSet` ids from 0), 50 features, `requests` measured requests per
  * variant. Resolves with its figures; rejects with its output when it fails.
  */
 export async function runPythonCaller(
