@@ -34,6 +34,7 @@ import {
   type ScenarioResult,
 } from './lib/report.js';
 import { git, machineInfo, progress } from './lib/run-info.js';
+import { PYTHON_CALLER, runPythonCaller } from './lib/python-caller.js';
 import { ServerChild, type StatsLine } from './lib/servers.js';
 import { VARIANTS } from './lib/variants.js';
 
@@ -506,6 +507,7 @@ async function main(): Promise<void> {
       plan.filter((spec) => skipReason(ctx, spec) === null),
     );
     const failures: Report['failures'] = [];
+    let pythonCaller: Report['python_caller'] = null;
     const report = (): Report => ({
       schema_version: 1,
       date: startDate,
@@ -538,6 +540,7 @@ async function main(): Promise<void> {
       load_average: { at_start: loadAtStart, at_end: loadavg().map((n) => Math.round(n * 100) / 100) },
       scenarios: ctx.results,
       ratios: [...variantRatios(ctx.results), ...feastRatios(ctx.results), ...baselineRatios(ctx.results)],
+      python_caller: pythonCaller,
       failures,
     });
     const jsonPath = join(outDir, 'report.json');
@@ -559,6 +562,31 @@ async function main(): Promise<void> {
       }
       // Written after every scenario, so an interrupted run still leaves its figures.
       writeFileSync(jsonPath, JSON.stringify(report(), null, 2) + '\n');
+    }
+    if (!interrupted && (!options.filter || options.filter.test(PYTHON_CALLER))) {
+      if (!options.python) {
+        // Not a failure: the scenario needs a Python environment this machine may not have.
+        say(`${PYTHON_CALLER}: skipped (no --python, and no $CASSETTE_CLIENT_PYTHON)`);
+      } else {
+        try {
+          pythonCaller = await runPythonCaller(
+            options.python,
+            addressOf(servers.cache),
+            Math.min(options.hotSet, options.entities),
+            options.quick ? 100 : 400,
+          );
+          say(
+            `${PYTHON_CALLER}: proto p50 ${pythonCaller.proto.p50_ms} ms, ${pythonCaller.proto.response_bytes} B; ` +
+              `arrow p50 ${pythonCaller.arrow.p50_ms} ms, ${pythonCaller.arrow.response_bytes} B; ` +
+              `time ${pythonCaller.time_ratio}×, bytes ${pythonCaller.bytes_ratio}×; with row_event_times ` +
+              `time ${pythonCaller.row_event_times_time_ratio}×, bytes ${pythonCaller.row_event_times_bytes_ratio}×`,
+          );
+        } catch (error) {
+          const message = error instanceof Error ? error.message : String(error);
+          failures.push({ name: PYTHON_CALLER, message });
+          say(`${PYTHON_CALLER}: FAILED ${message}`);
+        }
+      }
     }
     const final = reportSchema.parse(report());
     writeFileSync(jsonPath, JSON.stringify(final, null, 2) + '\n');

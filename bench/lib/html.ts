@@ -393,6 +393,25 @@ td.good{background:#dcfce7}td.good.strong{background:#86efac}td.bad{background:#
 .scroll{overflow-x:auto}.notes{color:#334155;max-width:980px}.notes li{margin:4px 0}
 `;
 
+/** The Python-caller scenario: today's RPC and the Arrow RPC, each with its conversion to NumPy. */
+function pythonCallerSection(report: Report): string {
+  const py = report.python_caller;
+  if (!py) return '';
+  const row = (label: string, v: NonNullable<Report['python_caller']>['proto']) =>
+    `<tr><td>${label}</td><td class="num">${fmtNum(v.p50_ms, 2)}</td><td class="num">${fmtNum(v.mean_ms, 2)}</td>` +
+    `<td class="num">${fmtNum(v.convert_p50_ms, 2)}</td><td class="num">${fmtNum(v.response_bytes)}</td></tr>`;
+  const versions = Object.entries(py.versions)
+    .map(([k, v]) => `${escapeHtml(k)} ${escapeHtml(v)}`)
+    .join(', ');
+  return `<h2>Python caller (${escapeHtml(py.name)})</h2>
+<p class="notes">A Python grpcio caller on the warm server, ${py.requests} requests of ${py.batch} entities × ${py.features} features each way, alternating: the time from the call to NumPy arrays in hand (the embedding as a 2-D float32 array). Arrow ÷ proto: time <b>${fmtNum(py.time_ratio, 2)}×</b>, response bytes <b>${fmtNum(py.bytes_ratio, 2)}×</b>; with <code>row_event_times</code> (one event time per entity row), time <b>${fmtNum(py.row_event_times_time_ratio, 2)}×</b>, bytes <b>${fmtNum(py.row_event_times_bytes_ratio, 2)}×</b>. ${versions}; load average ${py.load_average.join(' / ')}.</p>
+<table><tr><th>RPC</th><th>p50 ms</th><th>mean ms</th><th>conversion p50 ms</th><th>response bytes</th></tr>
+${row('GetOnlineFeatures + NumPy', py.proto)}
+${row('GetOnlineFeaturesArrow + NumPy', py.arrow)}
+${row('GetOnlineFeaturesArrow, row_event_times, + NumPy', py.arrow_row_event_times)}
+</table>`;
+}
+
 export function renderHtml(report: Report): string {
   const byName = new Map(report.scenarios.map((s) => [s.name, s]));
   const cellCharts: string[] = [];
@@ -469,6 +488,7 @@ ${sweepChart(report.scenarios)}
 <h2>Against the baselines</h2>
 <p class="notes">Ratios are scenario ÷ baseline for the same batch size and features. Against the direct driver and connect-per-request, latencies compare open-loop runs at the same offered rate (the Cassette cache-off scenario's). Feast's APIs (feast-grpc, feast-http) are against Cassette's own gRPC API on the same server and keys, each at the same fraction of its own maximum. Throughput compares closed-loop maxima. Green: the scenario better.</p>
 ${ratiosTable(report.ratios)}
+${pythonCallerSection(report)}
 <h2>All scenarios</h2>
 <div class="scroll">${resultsTable(report.scenarios)}</div>
 <h2>How this was measured</h2>

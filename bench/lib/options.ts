@@ -30,6 +30,8 @@ export interface HarnessOptions {
   deadlineMs: number;
   /** Server variants measured beside the cache server (see variants.ts). */
   variants: string[];
+  /** Python with grpcio, pyarrow and NumPy for the Python-caller scenario (none: it is skipped). */
+  python: string | undefined;
 }
 
 export const USAGE = `npm run bench -- [options]
@@ -62,6 +64,8 @@ export const USAGE = `npm run bench -- [options]
   --variant <names>       also start these variants of the cache server and run the warm b1 f10
                           and b100 f50 scenarios on each, right after the cache server's, with
                           ratios against it (comma-separated: ${Object.keys(VARIANTS).join(', ')})
+  --python <path>         Python with grpcio, pyarrow and NumPy, for the python-caller scenario
+                          (default $CASSETTE_CLIENT_PYTHON, which .ci/run's environment sets)
 `;
 
 /** A command-line number that must be positive (and whole, if `integer`). */
@@ -101,6 +105,7 @@ export function parseHarnessArgs(argv: readonly string[], env: NodeJS.ProcessEnv
       zipf: { type: 'string', default: '0.99' },
       'deadline-ms': { type: 'string', default: '5000' },
       variant: { type: 'string', default: '' },
+      python: { type: 'string' },
     },
   });
   if (values.help) return 'help';
@@ -163,5 +168,6 @@ export function parseHarnessArgs(argv: readonly string[], env: NodeJS.ProcessEnv
     zipfExponent: positiveNumber('zipf', values.zipf, false),
     deadlineMs: positiveNumber('deadline-ms', values['deadline-ms'], true),
     variants,
+    python: values.python ?? env.CASSETTE_CLIENT_PYTHON,
   };
 }

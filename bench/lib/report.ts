@@ -79,6 +79,40 @@ export const ratioSchema = z.strictObject({
 
 export type Ratio = z.infer<typeof ratioSchema>;
 
+const pythonVariantSchema = z.strictObject({
+  /** Call plus conversion to NumPy arrays, per request. */
+  p50_ms: nonNegative,
+  mean_ms: nonNegative,
+  /** The conversion alone. */
+  convert_p50_ms: nonNegative,
+  response_bytes: count,
+  embedding_shape: z.array(count).nullable(),
+});
+
+/**
+ * A Python grpcio caller on the warm server, the same batches two ways: GetOnlineFeatures then
+ * NumPy (proto), GetOnlineFeaturesArrow then NumPy (arrow). Ratios are arrow / proto.
+ */
+export const pythonCallerSchema = z.strictObject({
+  name: z.string(),
+  batch: z.number().int().positive(),
+  features: z.number().int().positive(),
+  requests: count,
+  proto: pythonVariantSchema,
+  arrow: pythonVariantSchema,
+  /** The Arrow RPC with row_event_times (one event-time column instead of one per feature). */
+  arrow_row_event_times: pythonVariantSchema,
+  time_ratio: nonNegative,
+  bytes_ratio: nonNegative,
+  row_event_times_time_ratio: nonNegative,
+  row_event_times_bytes_ratio: nonNegative,
+  versions: z.record(z.string(), z.string()),
+  /** Load averages when it ran (1, 5, 15 minutes). */
+  load_average: z.array(nonNegative),
+});
+
+export type PythonCallerResult = z.infer<typeof pythonCallerSchema>;
+
 export const reportSchema = z.strictObject({
   schema_version: z.literal(1),
   date: z.string(),
@@ -126,6 +160,8 @@ export const reportSchema = z.strictObject({
   load_average: z.strictObject({ at_start: z.array(nonNegative), at_end: z.array(nonNegative) }),
   scenarios: z.array(scenarioResultSchema),
   ratios: z.array(ratioSchema),
+  /** The Python-caller scenario (bench/python_caller.py), when it ran. */
+  python_caller: pythonCallerSchema.nullable().optional(),
   /** Scenarios that could not be measured, and why. */
   failures: z.array(z.strictObject({ name: z.string(), message: z.string() })),
 });

@@ -9,7 +9,8 @@ import type { RegistrySync } from '../registry/sync.js';
 import { storeError, type Projection } from '../store/index.js';
 import { isUnstorableKey } from '../values/index.js';
 import { requestedMinWriteTime } from '../coherence/token.js';
-import { planLookup, type LookupPlan } from './plan.js';
+import { encodeArrowResponse } from './arrow.js';
+import { planLookup, plannedKeyColumns, type LookupPlan } from './plan.js';
 import type { RowReader } from './row-reader.js';
 import { encodeResponse, type RowFreshness, type ServedRow } from './wire.js';
 
@@ -56,6 +57,32 @@ export class FeatureReader {
 
   /** The GetOnlineFeaturesResponse for `request`, as protobuf bytes. */
   async getOnlineFeatures(request: GetOnlineFeaturesRequest__Output, call: CallContext): Promise<Buffer> {
+    const { plan, rows, origins, nowMs } = await this.lookup(request, call);
+    const encoded = encodeResponse(plan, rows, nowMs * 1000, origins && rowFreshness(plan, origins, nowMs));
+    call.observation?.encoded(encoded.length);
+    return encoded;
+  }
+
+  /**
+   * The ArrowFeatures message for `request` (GetOnlineFeaturesArrow), as protobuf bytes: the same
+   * lookup as getOnlineFeatures, answered as an Arrow IPC stream (see arrow.ts).
+   */
+  async getOnlineFeaturesArrow(request: GetOnlineFeaturesRequest__Output, call: CallContext): Promise<Buffer> {
+    const { plan, rows, origins, nowMs } = await this.lookup(request, call);
+    const encoded = encodeArrowResponse(plan, rows, nowMs * 1000, {
+      keyColumns: plannedKeyColumns(plan, Object.keys(request.entities ?? {})),
+      rowEventTimes: request.row_event_times === true,
+      freshness: origins && rowFreshness(plan, origins, nowMs),
+    });
+    call.observation?.encoded(encoded.length);
+    return encoded;
+  }
+
+  /** Plans `request` and reads its rows, honouring its consistency token. */
+  private async lookup(
+    request: GetOnlineFeaturesRequest__Output,
+    call: CallContext,
+  ): Promise<{ plan: LookupPlan; rows: (ServedRow | null)[][]; origins: RowOrigins | undefined; nowMs: number }> {
     const { version, registry } = this.registry.current;
     const plan = planLookup(registry, request, this.limits);
     call.observation?.planned(plan);
@@ -63,10 +90,7 @@ export class FeatureReader {
     const minReadAtMs = tokenMicros > 0 ? tokenMicros / 1000 + this.maxClockSkewMs : Number.NEGATIVE_INFINITY;
     const origins = request.include_freshness === true ? newOrigins(plan) : undefined;
     const rows = await this.readRows(version, plan, call, minReadAtMs, origins);
-    const nowMs = Date.now();
-    const encoded = encodeResponse(plan, rows, nowMs * 1000, origins && rowFreshness(plan, origins, nowMs));
-    call.observation?.encoded(encoded.length);
-    return encoded;
+    return { plan, rows, origins, nowMs: Date.now() };
   }
 
   /**

@@ -236,6 +236,25 @@ export function planLookup(
   };
 }
 
+/**
+ * The join keys named in `entityOrder` that some view of `plan` is keyed by, as columns to answer
+ * back (each from the first view that has it); a join key no requested view uses is left out.
+ */
+export function plannedKeyColumns(plan: LookupPlan, entityOrder: readonly string[]): PlannedKeyColumn[] {
+  const keyColumns: PlannedKeyColumn[] = [];
+  for (const name of entityOrder) {
+    for (let slot = 0; slot < plan.views.length; slot++) {
+      const entities = plan.views[slot]!.view.entities;
+      const part = entities.findIndex((e) => e.joinKey === name);
+      if (part >= 0) {
+        keyColumns.push({ name, type: entities[part]!.type, viewSlot: slot, part });
+        break;
+      }
+    }
+  }
+  return keyColumns;
+}
+
 function planView(
   view: FeatureViewDef,
   batchSize: number,

@@ -31,6 +31,7 @@ export const SERVICE_NAMES = [SERVING, INGESTION, REGISTRY, FEAST_SERVICE_NAME];
 /** FeatureServing with GetOnlineFeatures answering in wire bytes. */
 type EncodedServingHandlers = {
   GetOnlineFeatures: grpc.handleUnaryCall<GetOnlineFeaturesRequest__Output, Buffer>;
+  GetOnlineFeaturesArrow: grpc.handleUnaryCall<GetOnlineFeaturesRequest__Output, Buffer>;
 };
 
 type Counters = { requests: number; errors: Partial<Record<keyof typeof grpc.status, number>> };
@@ -157,15 +158,20 @@ export class GrpcTransport {
       'grpc.keepalive_permit_without_calls': 1,
     });
     disableNagle(this.server, logger);
-    // Responses leave the core already encoded (see wire.ts), so this method's serializer
-    // passes the bytes through; everything else about the method is as generated.
+    // Responses leave the core already encoded (see wire.ts and arrow.ts), so these methods'
+    // serializers pass the bytes through; everything else about them is as generated.
     const servingService = loaded.cassette.v1.FeatureServing.service;
+    const passThrough = (encoded: Buffer) => encoded;
     const encodedServing: grpc.ServiceDefinition<EncodedServingHandlers> = {
-      GetOnlineFeatures: { ...servingService.GetOnlineFeatures, responseSerialize: (encoded: Buffer) => encoded },
+      GetOnlineFeatures: { ...servingService.GetOnlineFeatures, responseSerialize: passThrough },
+      GetOnlineFeaturesArrow: { ...servingService.GetOnlineFeaturesArrow, responseSerialize: passThrough },
     };
     const serving: EncodedServingHandlers = {
       GetOnlineFeatures: this.unary(SERVING, 'GetOnlineFeatures', (request, ctx) =>
         core.reader.getOnlineFeatures(request, ctx),
+      ),
+      GetOnlineFeaturesArrow: this.unary(SERVING, 'GetOnlineFeaturesArrow', (request, ctx) =>
+        core.reader.getOnlineFeaturesArrow(request, ctx),
       ),
     };
     const ingestion: FeatureIngestionHandlers = {
@@ -188,7 +194,10 @@ export class GrpcTransport {
       ? undefined
       : () => (reads.saturated ? reads.refuseUncosted() : undefined);
     this.server.addService(
-      guardDecoding(encodedServing, refuseLookup ? { GetOnlineFeatures: refuseLookup } : {}),
+      guardDecoding(
+        encodedServing,
+        refuseLookup ? { GetOnlineFeatures: refuseLookup, GetOnlineFeaturesArrow: refuseLookup } : {},
+      ),
       serving,
     );
     this.server.addService(guardDecoding(loaded.cassette.v1.FeatureIngestion.service), ingestion);

@@ -25,6 +25,20 @@ import {
   unixSecondsFromJson,
   unixSecondsToDate,
 } from './parse.js';
+import {
+  ARROW_BINARY,
+  ARROW_BOOL,
+  ARROW_UTF8,
+  arrowFloat,
+  arrowInt,
+  arrowTimestamp,
+  listColumn,
+  scalarColumn,
+  type ArrowColumnDoor,
+  type ArrowScalarDoor,
+  utf8Length,
+  writeUtf8,
+} from './arrow.js';
 import { bufferOf, ParquetTimestamp, parquetMismatch, textFromUtf8 } from './parquet.js';
 import {
   FIXED32,
@@ -115,6 +129,8 @@ export interface ValueCodec<V extends StoredValue> {
   fromParquet(native: unknown, where: string): V;
   /** The proto Value in this codec's case -> plain JSON (int64 stays exact text). */
   toJson(value: Value): unknown;
+  /** The Arrow door: the column type and writer for the Arrow response (src/read/arrow.ts). */
+  readonly arrow: ArrowColumnDoor<V>;
 }
 
 /** A scalar codec: a ValueCodec with what its list needs of each element. */
@@ -155,6 +171,8 @@ interface ScalarSpec<S extends ScalarType> {
   fromTextValue?(text: string, where: string): ScalarValues[S];
   /** A Parquet value that is not text nor a list -> the stored form; undefined when it is not of this type. */
   fromParquet(native: unknown, where: string): ScalarValues[S] | undefined;
+  /** How a value is laid out in an Arrow column (a list's elements too). */
+  readonly arrow: ArrowScalarDoor<ScalarValues[S]>;
 }
 
 /** Names a list element in an error message. */
@@ -225,6 +243,7 @@ function scalarCodec<S extends ScalarType>(type: S, spec: ScalarSpec<S>): Scalar
     toJson(value) {
       return scalarToJson(value[scalarCase]);
     },
+    arrow: scalarColumn(spec.arrow),
   };
 }
 
@@ -372,6 +391,7 @@ function listCodec<S extends ScalarType>(element: ScalarCodec<S>): ValueCodec<Sc
       const list = value[listCase];
       return (list?.val ?? []).map(scalarToJson);
     },
+    arrow: listColumn(spec.arrow),
   };
 }
 
@@ -417,6 +437,7 @@ const INT32 = scalarCodec('int32', {
     if (typeof native === 'bigint') return int32FromBigInt(native, where);
     return isIntegerNumber(native) ? int32FromJson(native, where) : undefined;
   },
+  arrow: { layout: 'fixed', type: arrowInt(32, true), width: 4, put: (body, at, n) => void (body.i32[at >> 2] = n) },
 });
 
 const INT64 = scalarCodec('int64', {
@@ -445,6 +466,15 @@ const INT64 = scalarCodec('int64', {
     if (typeof native === 'bigint') return longFromBigInt(native, where);
     return isIntegerNumber(native) ? int64FromJson(native, where) : undefined;
   },
+  arrow: {
+    layout: 'fixed',
+    type: arrowInt(64, true),
+    width: 8,
+    put(body, at, long) {
+      body.i32[at >> 2] = long.low;
+      body.i32[(at >> 2) + 1] = long.high;
+    },
+  },
 });
 
 const FLOAT = scalarCodec('float', {
@@ -468,6 +498,7 @@ const FLOAT = scalarCodec('float', {
   fromJsonValue: floatFromJson,
   fromTextValue: (text, where) => numberFromText(text, 'float', where),
   fromParquet: numberFromParquet,
+  arrow: { layout: 'fixed', type: arrowFloat(1), width: 4, put: (body, at, n) => void (body.f32[at >> 2] = n) },
 });
 
 const DOUBLE = scalarCodec('double', {
@@ -491,6 +522,7 @@ const DOUBLE = scalarCodec('double', {
   fromJsonValue: doubleFromJson,
   fromTextValue: (text, where) => numberFromText(text, 'double', where),
   fromParquet: numberFromParquet,
+  arrow: { layout: 'fixed', type: arrowFloat(2), width: 8, put: (body, at, n) => void (body.f64[at >> 3] = n) },
 });
 
 const STRING = scalarCodec('string', {
@@ -516,6 +548,12 @@ const STRING = scalarCodec('string', {
   fromTextValue: (text) => text,
   // UTF-8 byte arrays (the reader leaves them undecoded).
   fromParquet: (native, where) => (native instanceof Uint8Array ? textFromUtf8(native, where) : undefined),
+  arrow: {
+    layout: 'binary',
+    type: ARROW_UTF8,
+    byteLength: utf8Length,
+    put: writeUtf8,
+  },
 });
 
 const BYTES = scalarCodec('bytes', {
@@ -538,6 +576,12 @@ const BYTES = scalarCodec('bytes', {
   fromJsonValue: bytesFromJson,
   fromTextValue: bytesFromBase64,
   fromParquet: (native) => (native instanceof Uint8Array ? bufferOf(native) : undefined),
+  arrow: {
+    layout: 'binary',
+    type: ARROW_BINARY,
+    byteLength: (bytes) => bytes.length,
+    put: (out, at, bytes) => bytes.copy(out, at),
+  },
 });
 
 const BOOL = scalarCodec('bool', {
@@ -557,6 +601,7 @@ const BOOL = scalarCodec('bool', {
   fromJsonValue: boolFromJson,
   fromTextValue: boolFromText,
   fromParquet: boolFromJson,
+  arrow: { layout: 'bits', type: ARROW_BOOL, isSet: (value) => value },
 });
 
 /** Whole unix seconds; stored as the Date the driver maps a CQL timestamp to. */
@@ -587,6 +632,13 @@ const UNIX_TIMESTAMP = scalarCodec('unix_timestamp', {
     if (native instanceof Date) return dateFromJson(unixSeconds(native), where);
     if (typeof native === 'bigint') return dateFromBigSeconds(native, where);
     return isIntegerNumber(native) ? dateFromJson(native, where) : undefined;
+  },
+  // timestamp[s, UTC]: whole seconds, as the type holds them.
+  arrow: {
+    layout: 'fixed',
+    type: arrowTimestamp(0),
+    width: 8,
+    put: (body, at, date) => body.int64(at, unixSeconds(date)),
   },
 });
 

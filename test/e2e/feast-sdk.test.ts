@@ -9,7 +9,6 @@
  * Needs Feast's Python: CASSETTE_FEAST_PYTHON names it (.ci/run creates the virtual environment
  * and sets it). Without it the test is skipped, saying so.
  */
-import { spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GetOnlineFeaturesRequest, GetOnlineFeaturesResponse__Output } from '../../src/api/types.js';
 import { parseFeastJson } from '../../src/feast/http/json-body.js';
 import { valueToJson } from '../../src/values/index.js';
+import { runProcess } from '../helpers/process.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const FEAST_DIR = fileURLToPath(new URL('../feast/', import.meta.url));
@@ -73,23 +73,6 @@ function requestsJson(): string {
   return JSON.stringify(REQUESTS).replaceAll('"driver_id":0,', `"driver_id":${BIG_DRIVER},`);
 }
 
-function run(
-  command: string,
-  args: readonly string[],
-  options: { cwd?: string; env: NodeJS.ProcessEnv },
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  // Asynchronous on purpose: the Cassette server this calls runs in this process.
-  const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
-
 /** A plain comparable form: integers as decimal text (exact), everything else as is. */
 function comparable(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(comparable);
@@ -130,11 +113,11 @@ describe.skipIf(SKIP_REASON !== undefined)('the Feast SDK (feast 0.67) as a clie
     };
     const client = join(FEAST_DIR, 'feast_client.py');
     const anchor = String(Math.floor(Date.now() / 1000));
-    const data = await run(PYTHON!, [client, 'data', repo, anchor], { env });
+    const data = await runProcess(PYTHON!, [client, 'data', repo, anchor], { env });
     expect(data.status).toBe(0);
-    const applied = await run(PYTHON!, ['-m', 'feast.cli.cli', 'apply'], { cwd: repo, env });
+    const applied = await runProcess(PYTHON!, ['-m', 'feast.cli.cli', 'apply'], { cwd: repo, env });
     expect(applied.status, applied.stderr).toBe(0);
-    const ran = await run(PYTHON!, [client, 'run', repo, requestsJson()], { env });
+    const ran = await runProcess(PYTHON!, [client, 'run', repo, requestsJson()], { env });
     expect(ran.status, ran.stderr).toBe(0);
     // Parsed so that the big driver id keeps its digits.
     sdkResults = parseFeastJson(ran.stdout) as Record<string, unknown[]>[];

@@ -178,6 +178,9 @@ describe('server reflection', () => {
         );
       expect(methods(reflected.lookupService(name))).toEqual(methods(declared.lookupService(name)));
     }
+    expect(reflected.lookupService('cassette.v1.FeatureServing').methods.GetOnlineFeaturesArrow!.responseType).toBe(
+      '.cassette.v1.ArrowFeatures',
+    );
     const vector = reflected.lookupType('cassette.v1.GetOnlineFeaturesResponse.FeatureVector');
     expect(vector.fields.event_timestamps!.resolvedType!.fullName).toBe('.google.protobuf.Timestamp');
   });

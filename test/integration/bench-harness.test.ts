@@ -57,6 +57,10 @@ const reportShape = z.object({
     }),
   ),
   failures: z.array(z.object({ name: z.string(), message: z.string() })),
+  python_caller: z
+    .object({ time_ratio: ms, bytes_ratio: ms, proto: z.object({ response_bytes: z.number() }) })
+    .nullable()
+    .optional(),
 });
 
 function runHarness(args: string[]): Promise<{ code: number | null; output: string }> {
@@ -110,6 +114,13 @@ describe('the latency harness (npm run bench)', () => {
 
     const report = reportShape.parse(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')));
     expect(report.failures).toEqual([]);
+    // The Python-caller scenario runs where the client's Python is (.ci/run sets it).
+    if (process.env.CASSETTE_CLIENT_PYTHON) {
+      expect(report.python_caller?.proto.response_bytes).toBeGreaterThan(0);
+      expect(report.python_caller?.bytes_ratio).toBeLessThan(1);
+    } else {
+      expect(report.python_caller ?? null).toBeNull();
+    }
     expect(report.load).toMatchObject({ skipped: false, rows: 500 });
     const byName = new Map(report.scenarios.map((s) => [s.name, s]));
     for (const b of [1, 10, 100]) {

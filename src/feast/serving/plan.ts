@@ -1,7 +1,7 @@
 import type { GetOnlineFeaturesRequest__Output, RepeatedValue__Output, Value__Output } from '../../api/types.js';
 import type { GetOnlineFeaturesRequest__Output as FeastGrpcRequest } from '../../generated/feast/serving/GetOnlineFeaturesRequest.js';
 import type { Value__Output as FeastValue__Output } from '../../generated/feast/types/Value.js';
-import { planLookup, type LookupPlan, type PlanLimits, type PlannedKeyColumn } from '../../read/plan.js';
+import { planLookup, plannedKeyColumns, type LookupPlan, type PlanLimits } from '../../read/plan.js';
 import type { Registry } from '../../registry/index.js';
 import { feastJsonValue } from '../values.js';
 
@@ -81,18 +81,7 @@ export function planFeastJsonLookup(registry: Registry, request: FeastJsonReques
 export function feastLayout(plan: LookupPlan, entityOrder: readonly string[]): LookupPlan {
   // View slots are numbered in order of first mention, and the sort is stable.
   const features = [...plan.features].sort((a, b) => a.viewSlot - b.viewSlot);
-  const keyColumns: PlannedKeyColumn[] = [];
-  for (const name of entityOrder) {
-    for (let slot = 0; slot < plan.views.length; slot++) {
-      const entities = plan.views[slot]!.view.entities;
-      const part = entities.findIndex((e) => e.joinKey === name);
-      if (part >= 0) {
-        keyColumns.push({ name, type: entities[part]!.type, viewSlot: slot, part });
-        break;
-      }
-    }
-  }
-  return { ...plan, features, keyColumns };
+  return { ...plan, features, keyColumns: plannedKeyColumns(plan, entityOrder) };
 }
 
 /**

@@ -3,19 +3,17 @@ import cassandra from 'cassandra-driver';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { parseRegistry, type ScalarType, type ValueType } from '../../../src/registry/index.js';
+import { parseRegistry } from '../../../src/registry/index.js';
 import { planLookup } from '../../../src/read/plan.js';
 import { loadCassetteProtos } from '../../../src/api/proto.js';
 import { encodeCells, encodeResponse } from '../../../src/read/wire.js';
 import type { StoredRow } from '../../../src/store/index.js';
-import type { StoredScalar, StoredValue } from '../../../src/values/index.js';
+import type { StoredValue } from '../../../src/values/index.js';
 import { objectResponse } from '../../helpers/object-response.js';
 import { featuresRequest, users } from '../../helpers/serving-fixtures.js';
+import { HOUR, NOW, rowArbitrary, sampleStoredValue, TYPES } from '../../helpers/stored-rows.js';
 
 const Long = cassandra.types.Long;
-
-const SCALARS: ScalarType[] = ['int32', 'int64', 'float', 'double', 'string', 'bytes', 'bool', 'unix_timestamp'];
-const TYPES: ValueType[] = [...SCALARS, ...SCALARS.map((t) => `${t}_list` as ValueType)];
 
 // One view with every type (ttl 1 h), one without ttl, keyed the same way.
 const YAML = `
@@ -36,52 +34,6 @@ ${TYPES.map((t) => `      - { name: f_${t}, type: ${t} }`).join('\n')}
 const registry = parseRegistry(YAML, 'wire.yaml');
 const allTypes = registry.featureViews.get('all_types')!;
 const plain = registry.featureViews.get('plain')!;
-
-const NOW = 1_700_000_000_000_000;
-const HOUR = 3_600_000_000;
-
-/** Driver-shaped values, including the edges of every wire encoding. */
-const stored: Record<ScalarType, fc.Arbitrary<StoredScalar>> = {
-  int32: fc.oneof(fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), fc.constantFrom(0, -1, 127, 128, -(2 ** 31))),
-  int64: fc
-    .oneof(
-      fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
-      fc.constantFrom(0n, -1n, 2n ** 32n, 2n ** 35n - 1n, 2n ** 63n - 1n, -(2n ** 63n)),
-    )
-    .map((n) => Long.fromString(String(n))),
-  float: fc.oneof(fc.float(), fc.constantFrom(-0, Number.NaN, Infinity)),
-  double: fc.oneof(fc.double(), fc.constantFrom(-0, Number.NaN, -Infinity)),
-  string: fc.oneof(fc.string({ unit: 'binary', maxLength: 40 }), fc.string({ maxLength: 300 })),
-  bytes: fc.uint8Array({ maxLength: 200 }).map((a) => Buffer.from(a)),
-  bool: fc.boolean(),
-  // Whole seconds either side of 1970, up to the Date limit.
-  unix_timestamp: fc.integer({ min: -8_640_000_000_000, max: 8_640_000_000_000 }).map((s) => new Date(s * 1000)),
-};
-
-function valueArbitrary(type: ValueType): fc.Arbitrary<StoredValue | null> {
-  const element = type.endsWith('_list') ? (type.slice(0, -5) as ScalarType) : (type as ScalarType);
-  const value = type.endsWith('_list') ? fc.array(stored[element], { maxLength: 20 }) : stored[element];
-  return fc.option(value as fc.Arbitrary<StoredValue>, { freq: 5, nil: null });
-}
-
-/** A write time: recent, past the ttl, exact seconds, or zero. */
-const writeTime = fc.oneof(
-  fc.integer({ min: NOW - 2 * HOUR, max: NOW }),
-  fc.constantFrom(NOW - 2 * HOUR, 0, NOW - 1_000_000),
-);
-
-function rowArbitrary(types: readonly ValueType[]): fc.Arbitrary<StoredRow | null> {
-  const row = fc
-    .tuple(
-      fc.tuple(...types.map(valueArbitrary)),
-      fc.array(writeTime, { minLength: types.length, maxLength: types.length }),
-    )
-    .map(([values, times]): StoredRow => ({
-      values,
-      writeTimesMicros: Float64Array.from(values.map((v, i) => (v === null ? Number.NaN : times[i]!))),
-    }));
-  return fc.option(row, { freq: 6, nil: null });
-}
 
 const method = (loadCassetteProtos()['cassette.v1.FeatureServing'] as ServiceDefinition)['GetOnlineFeatures']!;
 
@@ -166,21 +118,7 @@ describe('encodeResponse', () => {
     const refs = allTypes.features.map((f) => `all_types:${f.name}`);
     const ids = Array.from({ length: 1000 }, (_, i) => i);
     const plan = planLookup(registry, featuresRequest(refs, { user_id: users(...ids) }), { maxBatchSize: 1000 });
-    const values = allTypes.features.map((f): StoredValue =>
-      f.type.endsWith('_list')
-        ? []
-        : f.type === 'string'
-          ? 'x'.repeat(200)
-          : f.type === 'bytes'
-            ? Buffer.alloc(3)
-            : f.type === 'bool'
-              ? true
-              : f.type === 'int64'
-                ? Long.fromInt(-5)
-                : f.type === 'unix_timestamp'
-                  ? new Date(0)
-                  : 7,
-    );
+    const values = allTypes.features.map((f) => sampleStoredValue(f.type));
     const stale: StoredRow = { values, writeTimesMicros: new Float64Array(values.length).fill(NOW - 1) };
     const rowsByView = [plan.views[0]!.keys.map(() => stale)];
     expect(decoded(encodeResponse(plan, rowsByView, NOW))).toEqual(reference(plan, rowsByView, NOW));
