@@ -265,9 +265,18 @@ export function fileDescriptors(sources: readonly ProtoSource[]): Buffer[] {
   return encoded;
 }
 
-/** Cassette's protos, Feast's serving API, health's and reflection's: what reflection describes. */
+/**
+ * The google.rpc error details every failed call carries (ErrorInfo): described too, so a tool
+ * shows a failure's CST_ERR_* code and field instead of undecoded bytes.
+ */
+const ERROR_DETAIL_FILES = ['google/rpc/status.proto', 'google/rpc/error_details.proto'];
+
+/** Cassette's protos, Feast's serving API, error details, health's and reflection's: what reflection describes. */
 export function servedProtoSources(): ProtoSource[] {
-  return [{ includeDir: PROTO_DIR, files: [...PROTO_FILES, ...FEAST_PROTO_FILES] }, ...builtInSources()];
+  return [
+    { includeDir: PROTO_DIR, files: [...PROTO_FILES, ...FEAST_PROTO_FILES, ...ERROR_DETAIL_FILES] },
+    ...builtInSources(),
+  ];
 }
 
 /**

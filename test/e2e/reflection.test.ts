@@ -185,6 +185,12 @@ describe('server reflection', () => {
     expect(vector.fields.event_timestamps!.resolvedType!.fullName).toBe('.google.protobuf.Timestamp');
   });
 
+  it("describes the error details a failed call carries (google.rpc.ErrorInfo), so tools can show a failure's code", async () => {
+    await collect({ file_containing_symbol: 'google.rpc.ErrorInfo' });
+    const errorDetails = files.get('google/rpc/error_details.proto');
+    expect(errorDetails?.messageType?.map((m) => m.name)).toContain('ErrorInfo');
+  });
+
   it('answers a JSON call built from the reflected descriptors alone', async () => {
     expect(reflected).toBeDefined();
     const requestType = reflected.lookupType('cassette.v1.GetOnlineFeaturesRequest');
