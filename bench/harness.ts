@@ -28,6 +28,7 @@ import { CpuMeter, cpuSeconds, MachineCpuMeter, pidListeningOn } from './lib/pro
 import { baselineRatios, feastRatios, reportSchema, type Report, type ScenarioResult } from './lib/report.js';
 import { git, machineInfo, progress } from './lib/run-info.js';
 import { ServerChild, type StatsLine } from './lib/servers.js';
+import { prepareBenchSecurity } from './lib/security.js';
 
 const OPEN_LOOP_MAX_IN_FLIGHT = 512;
 /** Keep-alive connections of the Feast HTTP target: HTTP/1.1 carries one request at a time on each. */
@@ -339,6 +340,8 @@ async function main(): Promise<void> {
   const loadAtStart = loadavg().map((n) => Math.round(n * 100) / 100);
   const outDir = options.outDir;
   mkdirSync(outDir, { recursive: true });
+  const security = prepareBenchSecurity(outDir);
+  if (security !== 'off') say(`security: ${security} (BENCH_SECURITY)`);
   const res = new Resources();
   let interrupted = false;
   const onSignal = (signal: NodeJS.Signals) => {

@@ -1,0 +1,112 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import * as grpc from '@grpc/grpc-js';
+
+import { newToken, tokensFileLine } from '../../src/auth/index.js';
+import type { ClientSecurity } from '../../src/client/index.js';
+import type { ConfigInput } from '../../src/config/index.js';
+
+/**
+ * BENCH_SECURITY=tls, =auth or =tls,auth: the harness's servers serve TLS (a certificate made with
+ * openssl for the run) and/or check bearer tokens (a tokens file with one token allowed
+ * `read:*`, `write:*`, as a ranker's and a loader's would be), and every client of the run uses
+ * them. The files and the token reach the load-generator processes through the environment.
+ */
+const MODES = new Set(['tls', 'auth']);
+
+function modes(env: NodeJS.ProcessEnv): Set<string> {
+  const listed = (env.BENCH_SECURITY ?? '')
+    .split(',')
+    .map((mode) => mode.trim())
+    .filter(Boolean);
+  for (const mode of listed) {
+    if (!MODES.has(mode)) throw new Error(`BENCH_SECURITY: "${mode}" is not tls or auth`);
+  }
+  return new Set(listed);
+}
+
+/** Makes the run's certificate and tokens file under `outDir` and puts their paths (and the token) in process.env. */
+export function prepareBenchSecurity(outDir: string): string {
+  const wanted = modes(process.env);
+  if (wanted.size === 0) return 'off';
+  const dir = join(outDir, 'security');
+  mkdirSync(dir, { recursive: true });
+  if (wanted.has('tls')) {
+    const cert = join(dir, 'server.crt');
+    const key = join(dir, 'server.key');
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-days',
+        '2',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      ],
+      { stdio: 'ignore' },
+    );
+    process.env.BENCH_TLS_CERT = cert;
+    process.env.BENCH_TLS_KEY = key;
+  }
+  if (wanted.has('auth')) {
+    const token = newToken();
+    const tokensFile = join(dir, 'tokens.yaml');
+    writeFileSync(tokensFile, `tokens:\n${tokensFileLine('bench', token, ['read:*', 'write:*'])}\n`);
+    process.env.BENCH_TOKENS_FILE = tokensFile;
+    process.env.BENCH_TOKEN = token;
+  }
+  return [...wanted].join('+');
+}
+
+/** The servers' tls and auth settings for this run. */
+export function benchServerSecurity(env: NodeJS.ProcessEnv = process.env): Pick<ConfigInput, 'tls' | 'auth'> {
+  return {
+    ...(env.BENCH_TLS_CERT &&
+      env.BENCH_TLS_KEY && { tls: { certFile: env.BENCH_TLS_CERT, keyFile: env.BENCH_TLS_KEY } }),
+    ...(env.BENCH_TOKENS_FILE && { auth: { tokensFile: env.BENCH_TOKENS_FILE } }),
+  };
+}
+
+/** How this run's clients reach the servers (src/client). */
+export function benchClientSecurity(env: NodeJS.ProcessEnv = process.env): ClientSecurity {
+  return {
+    ...(env.BENCH_TLS_CERT && { tls: { ca: readFileSync(env.BENCH_TLS_CERT) } }),
+    ...(env.BENCH_TOKEN && { token: env.BENCH_TOKEN }),
+  };
+}
+
+/** The same for a raw grpc.Client (the load generator): channel credentials and client options. */
+export function benchChannelSecurity(env: NodeJS.ProcessEnv = process.env): {
+  credentials: grpc.ChannelCredentials;
+  options: grpc.ClientOptions;
+} {
+  const security = benchClientSecurity(env);
+  const credentials = security.tls
+    ? grpc.credentials.createSsl(security.tls.ca ?? null)
+    : grpc.credentials.createInsecure();
+  const header = security.token && `Bearer ${security.token}`;
+  const interceptor: grpc.Interceptor | undefined = header
+    ? (options, nextCall) =>
+        new grpc.InterceptingCall(nextCall(options), {
+          start: (metadata, listener, next) => {
+            metadata.set('authorization', header);
+            next(metadata, listener);
+          },
+        })
+    : undefined;
+  return { credentials, options: interceptor ? { interceptors: [interceptor] } : {} };
+}
