@@ -21,6 +21,7 @@ import {
   type ClientSecurity,
 } from '../../src/client/index.js';
 import type { Config, ConfigInput } from '../../src/config/index.js';
+import { loadFeastGrpcObject } from '../../src/feast/serving/grpc.js';
 import { startServer, type RunningServer } from '../../src/server/index.js';
 import type { CassandraClient } from '../../src/store/index.js';
 import { cliEnv, runCli } from '../helpers/cli.js';
@@ -246,6 +247,34 @@ describe('security: TLS, tokens, JWT, mTLS', () => {
       items.registry.ListFeatureViews({}, deadlineIn(10_000), cb),
     );
     expect(views.feature_views.length).toBe(3);
+  });
+
+  it("applies the same rules to Feast's gRPC ServingService", async () => {
+    const loaded = loadFeastGrpcObject();
+    const credentials = grpc.credentials.createSsl(await readFile(ca.cert));
+    const feastWith = (token: string) => {
+      const metadata = new grpc.Metadata();
+      metadata.set('authorization', `Bearer ${token}`);
+      return metadata;
+    };
+    const feast = new loaded.feast.serving.ServingService(server.address, credentials);
+    try {
+      const request = {
+        features: { val: ['user_stats:clicks'] },
+        entities: { user_id: { val: [{ int64_val: '1' }] } },
+      };
+      const lookup = (metadata: grpc.Metadata) =>
+        new Promise<void>((resolve, reject) =>
+          feast.GetOnlineFeatures(request, metadata, deadlineIn(10_000), (error) =>
+            error ? reject(error) : resolve(),
+          ),
+        );
+      await lookup(feastWith(TOKENS.reader));
+      expect((await failure(lookup(feastWith(TOKENS.itemsOnly)))).code).toBe(grpc.status.PERMISSION_DENIED);
+      expect((await failure(lookup(new grpc.Metadata()))).code).toBe(grpc.status.UNAUTHENTICATED);
+    } finally {
+      feast.close();
+    }
   });
 
   it('takes a JWT signed by a key of the JWKS, and refuses an expired one or a wrong audience', async () => {
