@@ -2,11 +2,9 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
 
 import { auth, Client } from 'cassandra-driver';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ManagedCluster } from '../../src/cassandra/index.js';
@@ -17,6 +15,7 @@ import { connectSession } from '../../src/store/index.js';
 import { BIN } from '../helpers/cli.js';
 import { silentLogger } from '../helpers/cluster.js';
 import { int64, SHOP_YAML, users } from '../helpers/serving-fixtures.js';
+import { capturingLogger } from '../helpers/logs.js';
 import { makeCa, makeCert } from '../helpers/tls.js';
 
 const run = promisify(execFile);
@@ -37,16 +36,8 @@ describe('Cassandra with authentication and client TLS', () => {
   let cluster: ManagedCluster | undefined;
   let caFile: string;
   let registryFile: string;
-  const logLines: string[] = [];
-  const logger = pino(
-    { level: 'trace' },
-    new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        logLines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-        done();
-      },
-    }),
-  );
+  /** Every log line of this file's runs, scanned for secrets at the end. */
+  const { logger, lines: logLines } = capturingLogger();
 
   const configFor = (overrides: { username?: string; passwordFile?: string; tls?: boolean } = {}): Config =>
     loadConfig({

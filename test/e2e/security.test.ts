@@ -2,11 +2,9 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 
 import * as grpc from '@grpc/grpc-js';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { sha256Hex } from '../../src/auth/index.js';
@@ -27,6 +25,7 @@ import type { CassandraClient } from '../../src/store/index.js';
 import { cliEnv, runCli } from '../helpers/cli.js';
 import { applyYaml, connectTestSession, dropKeyspace, testConfig, uniqueKeyspace } from '../helpers/cluster.js';
 import { int64, SHOP_YAML, str, users } from '../helpers/serving-fixtures.js';
+import { capturingLogger } from '../helpers/logs.js';
 import { makeCa, makeCert, replaceCert, type CertFiles } from '../helpers/tls.js';
 
 /**
@@ -70,17 +69,8 @@ const CERTIFICATES = 'certificates:\n  - { name: batch-loader, subject: batch-lo
 const ISSUER = 'https://issuer.test';
 const AUDIENCE = 'cassette';
 
-/** Every log line the servers of this file wrote. */
-const logLines: string[] = [];
-const logger = pino(
-  { level: 'trace' },
-  new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      logLines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-      done();
-    },
-  }),
-);
+/** Every log line of this file's runs, scanned for secrets at the end. */
+const { logger, lines: logLines } = capturingLogger();
 
 const userRequest = {
   features: { val: ['user_stats:clicks'] },
