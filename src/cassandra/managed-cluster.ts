@@ -73,6 +73,8 @@ interface ClusterRecord {
   heap: string;
   detached: boolean;
   nodes: NodeRecord[];
+  /** Password authentication and client TLS, kept so a restart (from any process) keeps them. */
+  security?: NodeSecurity;
 }
 
 const STATE_FILE = 'cluster.json';
@@ -146,6 +148,7 @@ export class ManagedCluster {
       heap: checkHeap(options.heap ?? '1g'),
       detached: options.detached ?? false,
       nodes: [],
+      ...(options.security && { security: options.security }),
     };
     const cluster = new ManagedCluster(dataDir, record, options);
     // Derive every address and port first: a bad base address fails before anything starts.
@@ -209,8 +212,7 @@ export class ManagedCluster {
         const contactPoint = `${node.address}:${this.record.nativePort}`;
         // A frozen JVM's kernel still accepts connections: don't wait for its silence.
         const cql =
-          process === 'running' &&
-          (await tryCql(contactPoint, STATUS_CQL_TIMEOUT_MS, this.options.security)) !== undefined;
+          process === 'running' && (await tryCql(contactPoint, STATUS_CQL_TIMEOUT_MS, this.security)) !== undefined;
         const { dir } = this.layoutOf(node.index);
         return {
           index: node.index,
@@ -260,9 +262,14 @@ export class ManagedCluster {
     return node;
   }
 
+  /** As started (the state file), else as this process was asked. */
+  private get security(): NodeSecurity | undefined {
+    return this.record.security ?? this.options.security;
+  }
+
   private layoutOf(index: number, nodes = this.size): NodeLayout {
     const { baseAddress, nativePort } = this.record;
-    return nodeLayout({ root: this.dataDir, index, nodes, baseAddress, nativePort, security: this.options.security });
+    return nodeLayout({ root: this.dataDir, index, nodes, baseAddress, nativePort, security: this.security });
   }
 
   private async processStateOf(index: number): Promise<ProcessState> {
