@@ -289,28 +289,33 @@ describe('security: TLS, tokens, JWT, mTLS', () => {
     expect((await failure(get(connect(await tlsWith(forged))))).code).toBe(grpc.status.UNAUTHENTICATED);
   });
 
+  /** POSTs `body` to Feast's HTTP API over HTTPS, trusting `caPem`; resolves with the status. */
+  const httpsPost = (caPem: Buffer, path: string, body: object, token?: string): Promise<number> =>
+    new Promise<number>((resolve, reject) => {
+      const [host, port] = server.httpAddress!.split(':');
+      const req = httpsRequest(
+        {
+          host,
+          port: Number(port),
+          path,
+          method: 'POST',
+          ca: caPem,
+          // A new connection each time: a kept-alive one would keep the certificate of its handshake.
+          agent: false,
+          headers: { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }) },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        },
+      );
+      req.on('error', reject);
+      req.end(JSON.stringify(body));
+    });
+
   it("guards Feast's HTTP API the same way, over HTTPS", async () => {
-    const caPem = await readFile(ca.cert);
-    const [host, port] = [server.httpAddress!.split(':')[0]!, Number(server.httpAddress!.split(':')[1])];
-    const post = (path: string, body: object, token?: string) =>
-      new Promise<number>((resolve, reject) => {
-        const req = httpsRequest(
-          {
-            host,
-            port,
-            path,
-            method: 'POST',
-            ca: caPem,
-            headers: { 'content-type': 'application/json', ...(token && { authorization: `Bearer ${token}` }) },
-          },
-          (res) => {
-            res.resume();
-            res.on('end', () => resolve(res.statusCode ?? 0));
-          },
-        );
-        req.on('error', reject);
-        req.end(JSON.stringify(body));
-      });
+    const post = async (path: string, body: object, token?: string) =>
+      httpsPost(await readFile(ca.cert), path, body, token);
     const lookup = { features: ['user_stats:clicks'], entities: { user_id: [1] } };
     expect(await post('/get-online-features', lookup)).toBe(401);
     expect(await post('/get-online-features', lookup, TOKENS.itemsOnly)).toBe(403);
@@ -358,7 +363,11 @@ describe('security: TLS, tokens, JWT, mTLS', () => {
       ),
     );
     expect((await failure(get(connect(await tlsWith(TOKENS.reader))))).code).toBe(grpc.status.UNAVAILABLE);
-    // Back to the first CA's certificate for the other tests.
+    // Feast's HTTPS listener reloads the same files.
+    const lookup = { features: ['user_stats:clicks'], entities: { user_id: [1] } };
+    expect(await httpsPost(await readFile(ca2.cert), '/get-online-features', lookup, TOKENS.reader)).toBe(200);
+    await expect(httpsPost(await readFile(ca.cert), '/get-online-features', lookup, TOKENS.reader)).rejects.toThrow();
+    // The new CA from here on.
     ca = ca2;
   });
 
