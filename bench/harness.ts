@@ -23,12 +23,20 @@ import { decodeHistogram, percentileCurve, percentileMs, summarize } from './lib
 import { renderHtml } from './lib/html.js';
 import { loadDataset, loadedFingerprint, prepareKeyspace, setLoaded } from './lib/load.js';
 import { parseHarnessArgs, USAGE, type HarnessOptions } from './lib/options.js';
-import { buildPlan, type ScenarioSpec } from './lib/plan.js';
+import { buildPlan, type ScenarioSpec, type ServerName } from './lib/plan.js';
 import { CpuMeter, cpuSeconds, MachineCpuMeter, pidListeningOn } from './lib/proc.js';
-import { baselineRatios, feastRatios, reportSchema, type Report, type ScenarioResult } from './lib/report.js';
+import {
+  baselineRatios,
+  feastRatios,
+  reportSchema,
+  variantRatios,
+  type Report,
+  type ScenarioResult,
+} from './lib/report.js';
 import { git, machineInfo, progress } from './lib/run-info.js';
 import { ServerChild, type StatsLine } from './lib/servers.js';
-import { prepareBenchSecurity } from './lib/security.js';
+import { prepareBenchSecurity, SECURE_ADDRESSES_ENV } from './lib/security.js';
+import { VARIANTS } from './lib/variants.js';
 
 const OPEN_LOOP_MAX_IN_FLIGHT = 512;
 /** Keep-alive connections of the Feast HTTP target: HTTP/1.1 carries one request at a time on each. */
@@ -61,11 +69,18 @@ class Resources {
 interface Context {
   options: HarnessOptions;
   generator: Generator;
-  /** Which server answers the 'cache' and 'no-cache' scenarios (the same one with --target). */
-  servers: { cache: ServerChild | string; 'no-cache': ServerChild | string };
+  /** Which server answers the scenarios of each ServerName (the same one for all with --target). */
+  servers: Record<ServerName, ServerChild | string>;
   cassandra: { contactPoints: string[]; localDataCenter: string } | undefined;
   cassandraPid: number | null;
   results: ScenarioResult[];
+}
+
+/** The server that answers `name`'s scenarios. */
+function serverOf(ctx: Context, name: ServerName): ServerChild | string {
+  const server = ctx.servers[name];
+  if (server === undefined) throw new Error(`no server ${name} in this run`);
+  return server;
 }
 
 function addressOf(server: ServerChild | string): string {
@@ -77,7 +92,7 @@ const NO_HTTP_ADDRESS = "skipped: Feast's HTTP API is measured only on servers t
 /** Why a scenario cannot run in this context, or null when it can. */
 function skipReason(ctx: Context, spec: ScenarioSpec): string | null {
   if (spec.server === null) return ctx.cassandra ? null : 'skipped: baselines need Cassandra (--contact-points)';
-  const server = ctx.servers[spec.server];
+  const server = serverOf(ctx, spec.server);
   if (spec.system === 'feast-http' && (typeof server === 'string' || server.httpAddress === undefined)) {
     return NO_HTTP_ADDRESS;
   }
@@ -87,7 +102,7 @@ function skipReason(ctx: Context, spec: ScenarioSpec): string | null {
 function targetOf(ctx: Context, spec: ScenarioSpec): TargetSpec {
   const { options } = ctx;
   if (spec.server !== null) {
-    const server = ctx.servers[spec.server];
+    const server = serverOf(ctx, spec.server);
     if (spec.system === 'feast-http') {
       if (typeof server === 'string' || server.httpAddress === undefined) throw new Error(NO_HTTP_ADDRESS);
       return {
@@ -124,7 +139,7 @@ async function measure(
   spec: ScenarioSpec,
   load: LoadSpec,
 ): Promise<{ result: JobResult; window: Window }> {
-  const server = spec.server === null ? undefined : ctx.servers[spec.server];
+  const server = spec.server === null ? undefined : serverOf(ctx, spec.server);
   const child = typeof server === 'object' ? server : undefined;
   const serverCpu = new CpuMeter(child?.pid ?? null);
   const cassandraCpu = new CpuMeter(ctx.cassandraPid);
@@ -181,7 +196,8 @@ function entryOf(
   const summary = summarize(histogram);
   if (summary.count === 0) throw new Error('no request completed in the measured window');
   const lag = result.sendLag === null ? null : percentileMs(decodeHistogram(result.sendLag), 99);
-  const cache = spec.server === null ? 'off' : ctx.options.target ? 'unknown' : spec.server === 'cache' ? 'on' : 'off';
+  const cache =
+    spec.server === null ? 'off' : ctx.options.target ? 'unknown' : spec.server === 'no-cache' ? 'off' : 'on';
   const round1 = (n: number) => Math.round(n * 10) / 10;
   return {
     name: spec.name,
@@ -289,7 +305,7 @@ async function warmUp(ctx: Context, plan: readonly ScenarioSpec[]): Promise<void
       load: { mode: 'closed', concurrency: 8, warmupMs: 0, durationMs: ctx.options.durations.warmupS * 2000 },
       verify: false,
     });
-    if (spec.keys.kind === 'hot' && spec.server === 'cache') {
+    if (spec.keys.kind === 'hot' && spec.server !== null && spec.server !== 'no-cache') {
       // Hot batches cycle through the hot set in order, so ceil(hot / batch) consecutive requests
       // cover it. The generator's pool of batches may wrap around mid-run (back to the first id):
       // twice that many leaves one unbroken stretch long enough on one side of the wrap.
@@ -340,7 +356,7 @@ async function main(): Promise<void> {
   const loadAtStart = loadavg().map((n) => Math.round(n * 100) / 100);
   const outDir = options.outDir;
   mkdirSync(outDir, { recursive: true });
-  const security = prepareBenchSecurity(outDir);
+  const security = prepareBenchSecurity(outDir, options.variants.includes('tls-auth'));
   if (security !== 'off') say(`security: ${security} (BENCH_SECURITY)`);
   const res = new Resources();
   let interrupted = false;
@@ -397,15 +413,25 @@ async function main(): Promise<void> {
         outDir,
         cpuProf: options.cpuProf,
       };
-      const [withCache, withoutCache] = await Promise.all([
+      const [withCache, withoutCache, ...variants] = await Promise.all([
         ServerChild.start({ ...common, name: 'cache', cache: true }),
         ServerChild.start({ ...common, name: 'no-cache', cache: false }),
+        ...options.variants.map((variant) =>
+          ServerChild.start({
+            ...common,
+            name: `variant-${variant}`,
+            cache: true,
+            overrides: VARIANTS[variant]!.overrides,
+          }),
+        ),
       ]);
-      res.servers.push(withCache, withoutCache);
+      res.servers.push(withCache, withoutCache, ...variants);
       servers = { cache: withCache, 'no-cache': withoutCache };
-      say(
-        `servers: cache ${withCache.address} (pid ${withCache.pid}), no-cache ${withoutCache.address} (pid ${withoutCache.pid})`,
-      );
+      options.variants.forEach((variant, i) => (servers[`variant:${variant}`] = variants[i]!));
+      // The load generator (forked later, with this environment) connects to it with TLS and the token.
+      const secured = options.variants.indexOf('tls-auth');
+      if (secured >= 0) process.env[SECURE_ADDRESSES_ENV] = variants[secured]!.address;
+      say(`servers: ${res.servers.map((s) => `${s.name} ${s.address} (pid ${s.pid})`).join(', ')}`);
     }
 
     // --- Data
@@ -478,6 +504,7 @@ async function main(): Promise<void> {
       hotSet: options.hotSet,
       zipfExponent: options.zipfExponent,
       ...(options.filter ? { filter: options.filter } : {}),
+      variants: options.variants,
     });
     say(`${plan.length} scenarios, load generator pid ${res.generator.pid}; warming up`);
     await warmUp(
@@ -516,7 +543,7 @@ async function main(): Promise<void> {
       wall_seconds: Math.round((performance.now() - startedAt) / 1000),
       load_average: { at_start: loadAtStart, at_end: loadavg().map((n) => Math.round(n * 100) / 100) },
       scenarios: ctx.results,
-      ratios: [...feastRatios(ctx.results), ...baselineRatios(ctx.results)],
+      ratios: [...variantRatios(ctx.results), ...feastRatios(ctx.results), ...baselineRatios(ctx.results)],
       failures,
     });
     const jsonPath = join(outDir, 'report.json');

@@ -217,7 +217,12 @@ function percentileChart(title: string, series: Series[], subtitle = ''): string
 /** Horizontal bars: the probed maximum (pale) and the open-loop achieved rate (solid) per scenario. */
 function throughputChart(scenarios: ScenarioResult[], rateFraction: number): string {
   const rows = scenarios.filter(
-    (s) => s.group === 'matrix' || s.group === 'zipf' || s.group === 'feast' || s.system === 'direct-driver',
+    (s) =>
+      s.group === 'matrix' ||
+      s.group === 'variant' ||
+      s.group === 'zipf' ||
+      s.group === 'feast' ||
+      s.system === 'direct-driver',
   );
   const measured = rows.filter((s) => s.group !== 'sweep');
   if (measured.length === 0) return '';
@@ -308,10 +313,10 @@ function ratiosTable(ratios: Ratio[]): string {
   if (ratios.length === 0) return '<p>No baseline ran in this report.</p>';
   const cell = (v: number | null, higher: boolean) =>
     `<td class="num ${ratioClass(v, higher)}">${v == null ? '–' : `${fmtNum(v, 2)}×`}</td>`;
-  return `<table class="ratios"><thead><tr><th>Cassette scenario</th><th>baseline</th><th>p50 ratio</th><th>p99 ratio</th><th>throughput ratio</th></tr></thead><tbody>${ratios
+  return `<table class="ratios"><thead><tr><th>Cassette scenario</th><th>baseline</th><th>p50 ratio</th><th>p99 ratio</th><th>throughput ratio</th><th>server CPU / request ratio</th></tr></thead><tbody>${ratios
     .map(
       (r) =>
-        `<tr><td>${escapeHtml(r.scenario)}</td><td>${escapeHtml(r.baseline)}</td>${cell(r.p50_ratio, false)}${cell(r.p99_ratio, false)}${cell(r.throughput_ratio, true)}</tr>`,
+        `<tr><td>${escapeHtml(r.scenario)}</td><td>${escapeHtml(r.baseline)}</td>${cell(r.p50_ratio, false)}${cell(r.p99_ratio, false)}${cell(r.throughput_ratio, true)}${cell(r.server_cpu_per_request_ratio, false)}</tr>`,
     )
     .join('')}</tbody></table>`;
 }

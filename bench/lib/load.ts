@@ -92,7 +92,7 @@ export async function loadDataset(
   progress: (done: number) => void,
 ): Promise<void> {
   const servers = addresses.map((address) =>
-    connectClients(address, { 'grpc.max_send_message_length': 64 * 1024 * 1024 }, benchClientSecurity()),
+    connectClients(address, { 'grpc.max_send_message_length': 64 * 1024 * 1024 }, benchClientSecurity(address)),
   );
   let nextStart = from;
   let written = 0;

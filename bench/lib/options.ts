@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
 
+import { VARIANTS } from './variants.js';
+
 /** Command-line options of `npm run bench`. */
 
 export interface HarnessOptions {
@@ -26,6 +28,8 @@ export interface HarnessOptions {
   hotSet: number;
   zipfExponent: number;
   deadlineMs: number;
+  /** Server variants measured beside the cache server (see variants.ts). */
+  variants: string[];
 }
 
 export const USAGE = `npm run bench -- [options]
@@ -55,6 +59,9 @@ export const USAGE = `npm run bench -- [options]
   --hot-set <n>           entities in the warm-cache hot set (default 1000)
   --zipf <s>              Zipf exponent of the skewed key mix (default 0.99)
   --deadline-ms <n>       deadline of each request (default 5000)
+  --variant <names>       also start these variants of the cache server and run the warm b1 f10
+                          and b100 f50 scenarios on each, right after the cache server's, with
+                          ratios against it (comma-separated: ${Object.keys(VARIANTS).join(', ')})
 `;
 
 /** A command-line number that must be positive (and whole, if `integer`). */
@@ -93,6 +100,7 @@ export function parseHarnessArgs(argv: readonly string[], env: NodeJS.ProcessEnv
       'hot-set': { type: 'string', default: '1000' },
       zipf: { type: 'string', default: '0.99' },
       'deadline-ms': { type: 'string', default: '5000' },
+      variant: { type: 'string', default: '' },
     },
   });
   if (values.help) return 'help';
@@ -109,6 +117,17 @@ export function parseHarnessArgs(argv: readonly string[], env: NodeJS.ProcessEnv
   if (rateFraction > 1) throw new Error('--rate-fraction must be at most 1');
   if (!/^[a-z][a-z0-9_]{0,47}$/.test(values.keyspace)) {
     throw new Error(`--keyspace ${values.keyspace}: must be a lower-case CQL identifier`);
+  }
+  const variants = values.variant
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  for (const variant of variants) {
+    if (!(variant in VARIANTS))
+      throw new Error(`--variant ${variant}: expected one of ${Object.keys(VARIANTS).join(', ')}`);
+  }
+  if (variants.length > 0 && values.target !== undefined) {
+    throw new Error('--variant starts servers of its own: it cannot be used with --target');
   }
   const contactPointsRaw = values['contact-points'] ?? env.CASSANDRA_CONTACT_POINTS;
   const contactPoints = contactPointsRaw
@@ -143,5 +162,6 @@ export function parseHarnessArgs(argv: readonly string[], env: NodeJS.ProcessEnv
     hotSet: positiveNumber('hot-set', values['hot-set'], true),
     zipfExponent: positiveNumber('zipf', values.zipf, false),
     deadlineMs: positiveNumber('deadline-ms', values['deadline-ms'], true),
+    variants,
   };
 }

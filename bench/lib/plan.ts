@@ -1,4 +1,5 @@
 import { describeKeys, type KeyDistribution } from './dataset.js';
+import { VARIANT_CELLS, variantScenarioName } from './variants.js';
 
 /** The scenarios of a harness run, in the order they run. Pure: options in, a list out. */
 
@@ -31,11 +32,11 @@ export type Flow =
 
 export interface ScenarioSpec {
   readonly name: string;
-  /** matrix, zipf, feast (Feast's APIs), baseline or sweep: how the report groups it. */
-  readonly group: 'matrix' | 'zipf' | 'feast' | 'baseline' | 'sweep';
+  /** matrix, variant (a cache server variant), zipf, feast (Feast's APIs), baseline or sweep: how the report groups it. */
+  readonly group: 'matrix' | 'variant' | 'zipf' | 'feast' | 'baseline' | 'sweep';
   readonly system: SystemName;
-  /** Which Cassette server: with the row cache or without (null for the baselines). */
-  readonly server: 'cache' | 'no-cache' | null;
+  /** Which Cassette server: with the row cache, without, a variant of the cache server; null for the baselines. */
+  readonly server: ServerName | null;
   readonly batch: number;
   readonly features: number;
   readonly keys: KeyDistribution;
@@ -43,6 +44,9 @@ export interface ScenarioSpec {
   /** Sweep scenarios: the curve they belong to. */
   readonly series?: string;
 }
+
+/** The harness's servers: `cache`, `no-cache`, and `variant:NAME` for each --variant. */
+export type ServerName = 'cache' | 'no-cache' | `variant:${string}`;
 
 export interface PlanOptions {
   readonly quick: boolean;
@@ -52,6 +56,8 @@ export interface PlanOptions {
   readonly zipfExponent: number;
   /** Optional name filter. */
   readonly filter?: RegExp;
+  /** Variants of the cache server (see variants.ts). */
+  readonly variants?: readonly string[];
 }
 
 export const BATCH_SIZES = [1, 10, 100] as const;
@@ -75,17 +81,29 @@ export function buildPlan(options: PlanOptions): ScenarioSpec[] {
     for (const features of FEATURE_COUNTS) {
       const at = cell(batch, features);
       const cold = `cassette cold ${at}`;
+      const warm: ScenarioSpec = {
+        name: `cassette warm ${at}`,
+        group: 'matrix',
+        system: 'cassette',
+        server: 'cache',
+        batch,
+        features,
+        keys: hot,
+        flow: { kind: 'probe-then-open', ...probe },
+      };
+      plan.push(warm);
+      // Each variant right after its base scenario, so both see the machine alike.
+      if (VARIANT_CELLS.some(([b, f]) => b === batch && f === features)) {
+        for (const variant of options.variants ?? []) {
+          plan.push({
+            ...warm,
+            name: variantScenarioName(warm.name, variant),
+            group: 'variant',
+            server: `variant:${variant}`,
+          });
+        }
+      }
       plan.push(
-        {
-          name: `cassette warm ${at}`,
-          group: 'matrix',
-          system: 'cassette',
-          server: 'cache',
-          batch,
-          features,
-          keys: hot,
-          flow: { kind: 'probe-then-open', ...probe },
-        },
         {
           name: cold,
           group: 'matrix',

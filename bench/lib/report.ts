@@ -1,5 +1,7 @@
 import { z } from 'zod';
 
+import { parseVariantScenarioName } from './variants.js';
+
 /** The harness report (bench/out/report.json): its schema, and the baseline ratios derived from it. */
 
 const finite = z.number().refine(Number.isFinite, { message: 'must be a finite number' });
@@ -8,7 +10,7 @@ const count = z.number().int().nonnegative();
 
 export const scenarioResultSchema = z.strictObject({
   name: z.string().min(1),
-  group: z.enum(['matrix', 'zipf', 'feast', 'baseline', 'sweep']),
+  group: z.enum(['matrix', 'variant', 'zipf', 'feast', 'baseline', 'sweep']),
   system: z.enum(['cassette', 'feast-grpc', 'feast-http', 'direct-driver', 'connect-per-request']),
   /** Open loop (fixed arrival rate, latency from intended send time) or closed loop (fixed concurrency). */
   mode: z.enum(['open', 'closed']),
@@ -71,6 +73,8 @@ export const ratioSchema = z.strictObject({
   p99_ratio: finite.nullable(),
   /** Scenario max throughput / baseline max throughput (above 1: the scenario faster). */
   throughput_ratio: finite.nullable(),
+  /** Server CPU per request of the scenario / of the baseline (null when either has no server or no figure). */
+  server_cpu_per_request_ratio: finite.nullable(),
 });
 
 export type Ratio = z.infer<typeof ratioSchema>;
@@ -153,7 +157,25 @@ function ratioOf(own: ScenarioResult, base: ScenarioResult): Ratio {
     p50_ratio: ratio(own.p50_ms, base.p50_ms),
     p99_ratio: ratio(own.p99_ms, base.p99_ms),
     throughput_ratio: ratio(own.max_rps ?? own.achieved_rps, base.max_rps ?? base.achieved_rps),
+    server_cpu_per_request_ratio: ratio(serverCpuPerRequest(own), serverCpuPerRequest(base)),
   };
+}
+
+/** Server CPU time per request in the measured window (ms), or null when not measured. */
+export function serverCpuPerRequest(s: ScenarioResult): number | null {
+  return s.server_cpu_percent == null || !(s.achieved_rps > 0) ? null : (s.server_cpu_percent * 10) / s.achieved_rps;
+}
+
+/** Each variant scenario against the same scenario on the cache server (see variants.ts). */
+export function variantRatios(scenarios: readonly ScenarioResult[]): Ratio[] {
+  const byName = new Map(scenarios.map((s) => [s.name, s]));
+  const ratios: Ratio[] = [];
+  for (const own of scenarios.filter((s) => s.group === 'variant')) {
+    const parsed = parseVariantScenarioName(own.name);
+    const base = parsed && byName.get(parsed.base);
+    if (base) ratios.push(ratioOf(own, base));
+  }
+  return ratios;
 }
 
 /**

@@ -27,9 +27,14 @@ function modes(env: NodeJS.ProcessEnv): Set<string> {
   return new Set(listed);
 }
 
-/** Makes the run's certificate and tokens file under `outDir` and puts their paths (and the token) in process.env. */
-export function prepareBenchSecurity(outDir: string): string {
-  const wanted = modes(process.env);
+/**
+ * Makes the run's certificate and tokens file under `outDir` and puts their paths (and the token)
+ * in process.env: for every server when BENCH_SECURITY is set, else only for the `tls-auth`
+ * variant's server when `forVariant` (see variants.ts).
+ */
+export function prepareBenchSecurity(outDir: string, forVariant = false): string {
+  const asked = modes(process.env);
+  const wanted = asked.size === 0 && forVariant ? new Set(['tls', 'auth']) : asked;
   if (wanted.size === 0) return 'off';
   const dir = join(outDir, 'security');
   mkdirSync(dir, { recursive: true });
@@ -69,11 +74,16 @@ export function prepareBenchSecurity(outDir: string): string {
     process.env.BENCH_TOKENS_FILE = tokensFile;
     process.env.BENCH_TOKEN = token;
   }
-  return [...wanted].join('+');
+  return asked.size === 0 ? 'tls+auth for the tls-auth variant only' : [...wanted].join('+');
 }
 
-/** The servers' tls and auth settings for this run. */
+/** Every server's tls and auth settings for this run: none unless BENCH_SECURITY is set. */
 export function benchServerSecurity(env: NodeJS.ProcessEnv = process.env): Pick<ConfigInput, 'tls' | 'auth'> {
+  return modes(env).size > 0 ? securitySettings(env) : {};
+}
+
+/** The tls and auth settings of the files prepareBenchSecurity made (the tls-auth variant's). */
+export function securitySettings(env: NodeJS.ProcessEnv = process.env): Pick<ConfigInput, 'tls' | 'auth'> {
   return {
     ...(env.BENCH_TLS_CERT &&
       env.BENCH_TLS_KEY && { tls: { certFile: env.BENCH_TLS_CERT, keyFile: env.BENCH_TLS_KEY } }),
@@ -81,8 +91,13 @@ export function benchServerSecurity(env: NodeJS.ProcessEnv = process.env): Pick<
   };
 }
 
-/** How this run's clients reach the servers (src/client). */
-export function benchClientSecurity(env: NodeJS.ProcessEnv = process.env): ClientSecurity {
+/** Servers that want TLS and a token although BENCH_SECURITY is not set (the tls-auth variant's). */
+export const SECURE_ADDRESSES_ENV = 'BENCH_SECURE_ADDRESSES';
+
+/** How this run's clients reach the server at `address` (src/client). */
+export function benchClientSecurity(address: string, env: NodeJS.ProcessEnv = process.env): ClientSecurity {
+  const secure = modes(env).size > 0 || (env[SECURE_ADDRESSES_ENV] ?? '').split(',').includes(address);
+  if (!secure) return {};
   return {
     ...(env.BENCH_TLS_CERT && { tls: { ca: readFileSync(env.BENCH_TLS_CERT) } }),
     ...(env.BENCH_TOKEN && { token: env.BENCH_TOKEN }),
@@ -90,11 +105,14 @@ export function benchClientSecurity(env: NodeJS.ProcessEnv = process.env): Clien
 }
 
 /** The same for a raw grpc.Client (the load generator): channel credentials and client options. */
-export function benchChannelSecurity(env: NodeJS.ProcessEnv = process.env): {
+export function benchChannelSecurity(
+  address: string,
+  env: NodeJS.ProcessEnv = process.env,
+): {
   credentials: grpc.ChannelCredentials;
   options: grpc.ClientOptions;
 } {
-  const security = benchClientSecurity(env);
+  const security = benchClientSecurity(address, env);
   const credentials = security.tls
     ? grpc.credentials.createSsl(security.tls.ca ?? null)
     : grpc.credentials.createInsecure();

@@ -34,8 +34,8 @@ export interface ServerChildOptions {
   /** Config files, logs and (with cpuProf) profiles go under here. */
   outDir: string;
   cpuProf: boolean;
-  /** Settings on top of the benchmark's (merged per section), e.g. serving limits or consistency. */
-  overrides?: Pick<ConfigInput, 'cassandra' | 'serving'>;
+  /** Settings on top of the benchmark's (merged key by key), e.g. serving limits, consistency, a variant's. */
+  overrides?: ConfigInput;
   /** How long it may take to say it is serving. Default 60 s. */
   startTimeoutMs?: number;
 }
@@ -104,14 +104,16 @@ export class ServerChild {
       // No periodic stats lines: the harness asks for one (SIGUSR2) at each window boundary.
       log: { level: 'info', statsIntervalMs: 0 },
       // No load balancer to drain for: the harness stops its servers at once.
-      serving: { drainMs: 0, ...options.overrides?.serving },
+      serving: { drainMs: 0 },
       // Metrics on a free port (several servers run at once); BENCH_METRICS=off measures without them.
       metrics: { enabled: process.env.BENCH_METRICS !== 'off', listen: '127.0.0.1:0' },
       // BENCH_SECURITY: TLS and/or token checks (bench/lib/security.ts).
       ...benchServerSecurity(),
     };
-    if (options.overrides?.cassandra) config.cassandra = { ...config.cassandra, ...options.overrides.cassandra };
-    writeFileSync(configPath, `# Written by a benchmark (bench/)\n${stringify(config)}`);
+    writeFileSync(
+      configPath,
+      `# Written by a benchmark (bench/)\n${stringify(mergeSettings(config, options.overrides ?? {}))}`,
+    );
     // The config file alone decides: no CASSETTE_*/CASSANDRA_* settings leak in from this shell.
     const env = Object.fromEntries(
       Object.entries(process.env).filter(([name]) => !/^(CASSETTE_|CASSANDRA_)/.test(name)),
@@ -233,6 +235,21 @@ export class ServerChild {
   kill(): void {
     if (!this.exited) this.child.kill('SIGKILL');
   }
+}
+
+type Settings = { readonly [key: string]: unknown };
+
+const isSection = (value: unknown): value is Settings =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** `base` with `overrides` laid over it, section by section (nested objects merged, anything else replaced). */
+function mergeSettings<T extends object>(base: T, overrides: object): T {
+  const merged: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [key, value] of Object.entries(overrides)) {
+    const current = merged[key];
+    merged[key] = isSection(current) && isSection(value) ? mergeSettings(current, value) : value;
+  }
+  return merged as T;
 }
 
 function parseLogLine(line: string): Record<string, unknown> | undefined {

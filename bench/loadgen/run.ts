@@ -124,10 +124,12 @@ export function runClosedLoop(
     let measuredSent = 0;
     let lanes = load.concurrency;
     const windowTimer = setTimeout(() => recorder.startWindow(performance.now()), load.warmupMs);
-    const lane = (): void => {
+    // A lane whose requests all outlast the window (a stalled machine) still sends one measured
+    // request after it, so that every level reports a latency rather than nothing.
+    const lane = (hasMeasured: boolean): void => {
       const sentAt = performance.now();
       const budgetLeft = load.maxRequests === undefined || measuredSent < load.maxRequests;
-      if (sentAt >= measureEnd || !budgetLeft) {
+      if ((sentAt >= measureEnd && hasMeasured) || !budgetLeft) {
         if (--lanes === 0) {
           clearTimeout(windowTimer);
           resolve(recorder.finish(false));
@@ -142,10 +144,10 @@ export function runClosedLoop(
         if (measured) recorder.complete(i, now - sentAt, now, error, response);
         // Throughput counts every answer inside the window, including those to warm-up requests.
         else if (now >= measureStart) recorder.countThroughput(now);
-        lane();
+        lane(hasMeasured || measured);
       });
     };
-    for (let c = 0; c < load.concurrency; c++) lane();
+    for (let c = 0; c < load.concurrency; c++) lane(false);
   });
 }
 

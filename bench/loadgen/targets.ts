@@ -92,7 +92,7 @@ function receiveWindowBytes(setting: string | undefined): number {
  */
 export async function openChannels(address: string, channels: number): Promise<grpc.Client[]> {
   // BENCH_SECURITY (see bench/lib/security.ts): TLS and a bearer token, as the servers want them.
-  const security = benchChannelSecurity();
+  const security = benchChannelSecurity(address);
   const clients = Array.from(
     { length: channels },
     (_, i) =>

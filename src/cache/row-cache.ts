@@ -157,11 +157,17 @@ export class RowCache<Row extends object> {
     return this.inFlight.has(key);
   }
 
-  /** Forgets `key`, e.g. after a write to that entity row. */
-  invalidate(key: string): void {
-    this.lru?.delete(key);
+  /**
+   * Forgets `key`, e.g. after a write to that entity row. With `readBeforeMs`, only an entry (or a
+   * read in flight) that started before then: a later read already reflects the write.
+   */
+  invalidate(key: string, readBeforeMs = Number.POSITIVE_INFINITY): void {
+    const lru = this.lru;
+    if (lru === undefined) return;
+    const cached = lru.peek(key, { allowStale: true });
+    if (cached !== undefined && cached.readAtMs < readBeforeMs) lru.delete(key);
     const flight = this.inFlight.get(key);
-    if (flight) {
+    if (flight && flight.startedAtMs < readBeforeMs) {
       flight.state.superseded = true;
       this.inFlight.delete(key);
     }

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import type { ConfigInput } from '../config/index.js';
 import { runMigration, type MigrationSummary } from '../feast/migrate/index.js';
 import { convertFeastRegistry, readFeastRepo, renderRegistryYaml } from '../feast/registry-import/index.js';
-import { formatDuration, parseMaxRejects, ProgressReporter } from '../import/index.js';
+import { formatDuration, parseMaxRejects, ProgressReporter, viewGenerations } from '../import/index.js';
 import { loadAppliedRegistry } from '../registry/storage.js';
 import { CassandraStore, connectSession } from '../store/index.js';
 import { commandContext, resolveCassandra, type GlobalOptions } from './context.js';
@@ -158,7 +158,14 @@ export async function migrateFromFeastCommand(
           writes: config.ingest,
           checkpointIntervalMs: 1000,
         },
-        { client, store, logger, ...(progress ? { progress } : {}), stopRequested: stop.requested },
+        {
+          client,
+          store,
+          logger,
+          ...(progress ? { progress } : {}),
+          stopRequested: stop.requested,
+          generations: (view) => viewGenerations(client, keyspace, view, config),
+        },
       );
       logger.info({ ...summary }, 'migration summary');
       process.stdout.write((options.json ? JSON.stringify(summary, null, 2) : describeMigration(summary)) + '\n');

@@ -42,7 +42,8 @@ export class InvalidationLogWriter {
   constructor(
     private readonly tables: Pick<CoherenceTables, 'append' | 'bumpGeneration'>,
     private readonly settings: Pick<WindowSettings, 'logWriteBudgetMs' | 'maxStalenessMs'>,
-    private readonly writer: string = writerId(),
+    /** This process's name in the log. */
+    readonly writer: string = writerId(),
     private readonly now: () => number = Date.now,
   ) {}
 

@@ -18,6 +18,11 @@ const CLOCK_CHECK_INTERVAL_MS = 60_000;
 
 export interface CoherenceSettings extends WindowSettings {
   readonly pollIntervalMs: number;
+  /**
+   * This process's writer id in the log, when it writes: its own entries are skipped, as its
+   * writes dropped the rows locally before they were acknowledged.
+   */
+  readonly ownWriter?: string;
 }
 
 /** The coherence counters: what the stats line logs and the metrics read. */
@@ -52,7 +57,8 @@ export interface CoherenceStats {
 
 /** The cache as coherence drives it. */
 export interface CoherentCache {
-  invalidate(key: string): void;
+  /** Drops the cached row of `key` if it was read (or its read started) before `readBeforeMs`. */
+  invalidate(key: string, readBeforeMs: number): void;
   clear(): void;
 }
 
@@ -218,8 +224,10 @@ export class CacheCoherence {
       for (const entries of pages) {
         for (const entry of entries) {
           const id = `${entry.writtenAtMicros}\u0000${entry.writer}\u0000${entry.view}\u0000${entry.key}`;
-          if (!this.applied.firstTime(id, entry.writtenAtMicros)) continue;
-          this.cache.invalidate(rowCacheKey(version, entry.view, entry.key));
+          if (!this.applied.firstTime(id, entry.writtenAtMicros) || entry.writer === this.settings.ownWriter) continue;
+          // Rows read later than the stamp (allowing for the writers' clocks) already saw the write.
+          const readBeforeMs = entry.writtenAtMicros / 1000 + this.settings.maxClockSkewMs;
+          this.cache.invalidate(rowCacheKey(version, entry.view, entry.key), readBeforeMs);
           this.counters.entriesApplied++;
           this.counters.keysDropped++;
           this.lag.record(appliedAt - entry.writtenAtMicros / 1000);

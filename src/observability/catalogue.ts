@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import type cassandra from 'cassandra-driver';
 
+import type { CoherenceStats, LogWriterStats } from '../coherence/index.js';
 import { sessionCounters } from '../store/index.js';
 import {
   COUNT_BUCKETS,
@@ -420,4 +421,113 @@ export function watchBuild(metrics: MetricsRegistry, version = cassetteVersion()
     (emit) => emit(1, version, process.version),
     'first',
   );
+}
+
+/** Cache coherence as metrics see it: this replica's polling, and what this process logged. */
+export interface CoherenceCounters {
+  readonly replica?: CoherenceStats;
+  readonly cacheTooOld: number;
+  readonly logged?: LogWriterStats;
+}
+
+/** The coherence metrics; `lagBoundsMs` are the lag histogram's bucket bounds as the replica keeps them. */
+export function watchCoherence(
+  metrics: MetricsRegistry,
+  lagBoundsMs: readonly number[],
+  stats: () => CoherenceCounters,
+): void {
+  const replica = () => stats().replica;
+  metrics.scraped(
+    'cassette_coherence_polls_total',
+    'Polls of the invalidation log and view generations, by outcome (ok, failed).',
+    'counter',
+    ['outcome'],
+    (emit) => {
+      const r = replica();
+      if (!r) return;
+      emit(r.polls, 'ok');
+      emit(r.pollFailures, 'failed');
+    },
+  );
+  scrapedCounters(metrics, replica, [
+    ['cassette_coherence_queries_total', 'Cassandra queries sent by coherence polls.', (r) => r?.queries ?? 0],
+    ['cassette_coherence_entries_applied_total', 'Invalidation log entries applied.', (r) => r?.entriesApplied ?? 0],
+    [
+      'cassette_coherence_keys_dropped_total',
+      'Cached keys dropped because another replica or a job logged a write to them.',
+      (r) => r?.keysDropped ?? 0,
+    ],
+    [
+      'cassette_coherence_view_drops_total',
+      "Times a feature view's cached rows were dropped for a new generation (a bulk load).",
+      (r) => r?.viewDrops ?? 0,
+    ],
+    [
+      'cassette_coherence_whole_cache_drops_total',
+      'Times the whole cache was dropped because this replica fell behind the staleness bound.',
+      (r) => r?.wholeCacheDrops ?? 0,
+    ],
+  ]);
+  const gauge = (name: string, help: string, read: (r: CoherenceStats) => number | undefined) =>
+    metrics.scraped(name, help, 'gauge', [], (emit) => {
+      const r = replica();
+      const value = r && read(r);
+      if (value !== undefined) emit(value);
+    });
+  gauge(
+    'cassette_coherence_behind',
+    '1 while no poll has succeeded within the staleness bound (cached rows older than the bound are not served).',
+    (r) => (r.behind ? 1 : 0),
+  );
+  gauge(
+    'cassette_coherence_seconds_since_last_poll',
+    'Seconds since the start of the last poll that succeeded.',
+    (r) => r.sinceLastPollMs / 1000,
+  );
+  gauge(
+    'cassette_coherence_clock_offset_seconds',
+    "Cassandra's clock minus this server's, at the last comparison.",
+    (r) => (r.clock ? r.clock.offsetMs / 1000 : undefined),
+  );
+  metrics.scrapedHistogram(
+    'cassette_coherence_invalidation_lag_seconds',
+    'From a write being logged to this replica dropping the cached row (measured per log entry applied).',
+    lagBoundsMs.map((ms) => ms / 1000),
+    () => {
+      const lag = replica()?.lag;
+      return lag
+        ? { counts: lag.buckets, sum: lag.sumMs / 1000, count: lag.count }
+        : { counts: new Array<number>(lagBoundsMs.length + 1).fill(0), sum: 0, count: 0 };
+    },
+  );
+  metrics.scraped(
+    'cassette_cache_too_old_total',
+    'Cached rows not served because coherence or a consistency token required a later read.',
+    'counter',
+    [],
+    (emit) => emit(stats().cacheTooOld),
+  );
+  const logged = () => stats().logged;
+  scrapedCounters(metrics, logged, [
+    [
+      'cassette_coherence_log_entries_total',
+      'Invalidation log entries this process wrote for the other replicas.',
+      (l) => l?.entriesLogged ?? 0,
+    ],
+    [
+      'cassette_coherence_log_restamped_total',
+      'Log chunks written again with a new stamp (the first write came back after its budget, or failed).',
+      (l) => l?.restamped ?? 0,
+    ],
+    [
+      'cassette_coherence_generation_bumps_total',
+      'Feature view generations this process bumped (bulk loads).',
+      (l) => l?.generationBumps ?? 0,
+    ],
+    [
+      'cassette_coherence_log_failures_total',
+      'Log appends and generation bumps that failed for good (their write call failed UNAVAILABLE).',
+      (l) => l?.failures ?? 0,
+    ],
+  ]);
 }

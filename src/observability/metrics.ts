@@ -92,17 +92,57 @@ export class Histogram implements Exported {
 
   get(): ReturnType<Exported['get']> {
     const values: Sample[] = [];
-    const bucket = `${this.name}_bucket`;
     for (const child of this.children.values()) {
-      let cumulative = 0;
-      for (let i = 0; i <= this.bounds.length; i++) {
-        cumulative += child.counts[i]!;
-        const le = i < this.bounds.length ? this.bounds[i]! : '+Inf';
-        values.push({ labels: { ...child.labels, le }, value: cumulative, metricName: bucket });
-      }
-      values.push({ labels: child.labels, value: child.sum, metricName: `${this.name}_sum` });
-      values.push({ labels: child.labels, value: child.count, metricName: `${this.name}_count` });
+      pushHistogramSamples(values, this.name, this.bounds, child.labels, child.counts, child.sum, child.count);
     }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+}
+
+/** The _bucket (cumulative), _sum and _count samples of one label set of a histogram. */
+function pushHistogramSamples(
+  values: Sample[],
+  name: string,
+  bounds: ArrayLike<number>,
+  labels: Record<string, string>,
+  counts: ArrayLike<number>,
+  sum: number,
+  count: number,
+): void {
+  const bucket = `${name}_bucket`;
+  let cumulative = 0;
+  for (let i = 0; i <= bounds.length; i++) {
+    cumulative += counts[i]!;
+    const le = i < bounds.length ? bounds[i]! : '+Inf';
+    values.push({ labels: { ...labels, le }, value: cumulative, metricName: bucket });
+  }
+  values.push({ labels, value: sum, metricName: `${name}_sum` });
+  values.push({ labels, value: count, metricName: `${name}_count` });
+}
+
+/** What a histogram kept elsewhere reports: observations per bucket (not cumulative, +Inf last), sum, count. */
+export interface HistogramReading {
+  readonly counts: ArrayLike<number>;
+  readonly sum: number;
+  readonly count: number;
+}
+
+/** An unlabelled histogram kept by another part (in its own units), read at scrape time. */
+export class ScrapedHistogram implements Exported {
+  readonly type: MetricKind = 'histogram';
+  readonly aggregator: Aggregator = 'sum';
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly bounds: readonly number[],
+    private readonly read: () => HistogramReading,
+  ) {}
+
+  get(): ReturnType<Exported['get']> {
+    const values: Sample[] = [];
+    const { counts, sum, count } = this.read();
+    pushHistogramSamples(values, this.name, this.bounds, {}, counts, sum, count);
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 }
@@ -142,6 +182,16 @@ export class MetricsRegistry {
 
   histogram(name: string, help: string, labelNames: readonly string[], buckets: readonly number[]): Histogram {
     return this.add(new Histogram(name, help, labelNames, buckets));
+  }
+
+  /** A histogram kept by another part, read at each scrape. */
+  scrapedHistogram(
+    name: string,
+    help: string,
+    bounds: readonly number[],
+    read: () => HistogramReading,
+  ): ScrapedHistogram {
+    return this.add(new ScrapedHistogram(name, help, bounds, read));
   }
 
   /** A counter or gauge whose values `read` emits at each scrape. */

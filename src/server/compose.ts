@@ -131,7 +131,9 @@ export async function composeServingCore(
   const tables = config.cache.coherence.enabled ? new CoherenceTables(client, config.cassandra.keyspace) : undefined;
   const changeLog = tables && new InvalidationLogWriter(tables, settings);
   const coherence =
-    tables && cache.enabled && polling ? new CacheCoherence(tables, cache, registry, settings, logger) : undefined;
+    tables && cache.enabled && polling
+      ? new CacheCoherence(tables, cache, registry, { ...settings, ownWriter: changeLog?.writer }, logger)
+      : undefined;
   const core: ServingCore = {
     store,
     registry,

@@ -10,6 +10,7 @@ import {
   watchAvailability,
   watchBuild,
   watchCache,
+  watchCoherence,
   watchCassandraClient,
   watchHttp,
   watchRegistry,
@@ -23,6 +24,7 @@ import {
 } from '../observability/metrics-listener.js';
 import { MetricsRegistry } from '../observability/metrics.js';
 import { RpcObserver } from '../observability/requests.js';
+import { LAG_BUCKETS_MS } from '../coherence/index.js';
 import { CassandraAvailability } from '../store/availability.js';
 import { connectSession, type CassandraClient } from '../store/index.js';
 import { composeServingCore, type ServingCore } from './compose.js';
@@ -141,6 +143,13 @@ export async function startServer(
       const serving = core;
       watchCache(metrics, () => ({ ...serving.cache.stats(), evictions: serving.cache.evictions }));
       watchAdmission(metrics, serving.admission);
+      if (serving.changeLog || serving.coherence) {
+        watchCoherence(metrics, LAG_BUCKETS_MS, () => ({
+          replica: serving.coherence?.stats(),
+          cacheTooOld: serving.cache.stats().tooOld,
+          logged: serving.changeLog?.stats,
+        }));
+      }
       watchRegistry(metrics, serving.registry);
       watchCassandraClient(metrics, client);
       watchAvailability(metrics, () => availability.canServe);

@@ -5,7 +5,7 @@ import type { FeatureViewDef, Registry } from '../registry/index.js';
 import type { StoredScalar, StoredValue } from '../values/index.js';
 import { insertStatement, q } from './cql.js';
 import type { FeatureWrite, OnlineStore, Projection, RowWrite, StoredRow } from './online-store.js';
-import { attemptTimeout, type BudgetedQueryOptions, type FailoverBudget, type StoreCounters } from './failover.js';
+import { budgetedOptions, type BudgetedQueryOptions, type FailoverBudget, type StoreCounters } from './failover.js';
 import { prepareStatement } from './prepare.js';
 import { consistencyOf, sessionTuning, type CassandraClient } from './session.js';
 
@@ -79,19 +79,7 @@ export class CassandraStore implements OnlineStore {
    * else to go, so a short attempt would only give up on a slow node early.
    */
   private options(consistency: number, timeoutMs: number): BudgetedQueryOptions {
-    const { budget } = this;
-    budget.earn();
-    const attemptMs = attemptTimeout(timeoutMs, this.attemptTimeoutMs);
-    const canFailOver = this.client.hosts.length > 1;
-    return {
-      prepare: true,
-      consistency,
-      readTimeout: canFailOver && attemptMs < timeoutMs && budget.claimRetry(attemptMs) ? attemptMs : timeoutMs,
-      // Reads change nothing, and a write carries a fixed timestamp: a retried or hedged
-      // operation cannot change the outcome.
-      isIdempotent: true,
-      budgetEndsAt: performance.now() + timeoutMs,
-    };
+    return budgetedOptions(this.budget, consistency, timeoutMs, this.attemptTimeoutMs, this.client.hosts.length > 1);
   }
 
   /**

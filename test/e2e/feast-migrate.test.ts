@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
+import { GENERATIONS_TABLE } from '../../src/coherence/log-tables.js';
 import { call, connectClients, deadlineIn, type CassetteClients } from '../../src/client/index.js';
 import type { MigrationCheckpoint, MigrationSummary } from '../../src/feast/migrate/index.js';
 import { encodeFeastValue } from '../../src/feast/registry-import/index.js';
@@ -348,6 +349,17 @@ describe.skipIf(!HAVE_PYTHON)('cassette migrate-from-feast, from a real Feast re
     expect(reasons.get(`${stray} age`)).toBe('row.features["age"]: expected int32, got string_val');
     expect(reasons.get(`${stray} score`)).toMatch(/^the value is not a serialized feast.types.Value/);
     expect(rejects[0]!.file).toMatch(new RegExp(`^${feastKeyspace}\\.${project}_user_profile$`));
+
+    // Every running server drops its cached rows of the migrated views: the job bumped their generations.
+    const generations = await session.execute(
+      `SELECT feature_view, generation FROM "${cassetteKeyspace}".${GENERATIONS_TABLE}`,
+      [],
+      { readTimeout: 30_000 },
+    );
+    const bumped = new Map(
+      generations.rows.map((row) => [row.get('feature_view') as string, Number(row.get('generation'))]),
+    );
+    expect(bumped.get('user_profile')).toBeGreaterThan(0);
 
     const again = JSON.parse(ok(await runCli([...args, '--resume'], env), 'resume').stdout) as MigrationSummary;
     expect(again.status).toBe('already finished');

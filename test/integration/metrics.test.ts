@@ -111,4 +111,16 @@ describe('the metrics endpoint', () => {
     expect(values.get('nodejs_eventloop_lag_seconds')).toBeGreaterThanOrEqual(0);
     expect(values.get('process_resident_memory_bytes')).toBeGreaterThan(0);
   });
+
+  it('reports cache coherence: the polls, what this server logged, and nothing dropped for its own writes', async () => {
+    const values = await scrape(metricsUrl);
+    expect(values.get('cassette_coherence_polls_total{outcome="ok"}')).toBeGreaterThan(0);
+    expect(values.get('cassette_coherence_queries_total')).toBeGreaterThan(0);
+    expect(values.get('cassette_coherence_log_entries_total')).toBe(3);
+    expect(values.get('cassette_coherence_log_failures_total')).toBe(0);
+    // Its own write dropped the rows locally before it was acknowledged; the log entry is not applied again.
+    expect(values.get('cassette_coherence_entries_applied_total')).toBe(0);
+    expect(values.get('cassette_coherence_behind')).toBe(0);
+    expect(values.get('cassette_coherence_invalidation_lag_seconds_count')).toBe(0);
+  });
 });

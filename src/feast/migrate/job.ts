@@ -1,5 +1,6 @@
 import cassandra from 'cassandra-driver';
 
+import { GenerationBumpingSink, type ViewGenerations } from '../../coherence/index.js';
 import { runBounded } from '../../concurrency/index.js';
 import { CassetteError } from '../../errors/index.js';
 import type { FeatureRow__Output } from '../../generated/cassette/v1/FeatureRow.js';
@@ -69,6 +70,11 @@ export interface MigrationDeps {
   readonly progress?: ProgressReporter;
   /** True once the run should stop (Ctrl-C): it finishes the writes in flight and saves its checkpoint. */
   readonly stopRequested?: () => boolean;
+  /**
+   * The generation bumps of a view the job writes to, so that every server's cache drops its
+   * older rows (undefined when cache coherence is off); see GenerationBumpingSink.
+   */
+  readonly generations?: (view: string) => ViewGenerations | undefined;
 }
 
 export type MigrationStatus = 'finished' | 'already finished' | 'failed' | 'interrupted';
@@ -440,7 +446,7 @@ async function migrateView(
   let sinkFailed!: (error: Error) => void;
   const failed = new Promise<never>((_, reject) => (sinkFailed = reject));
   failed.catch(() => undefined);
-  const sink = new RowSink(deps.store, view, {
+  const rowSink = new RowSink(deps.store, view, {
     concurrency: options.writes.writeConcurrency,
     maxRowsPerSecond: options.writes.maxRowsPerSecond,
     writeTimeoutMs: options.writes.writeTimeoutMs,
@@ -459,6 +465,8 @@ async function migrateView(
       if (settled > written) sinkFailed(new Error('a write failed'));
     },
   });
+  const generations = deps.generations?.(view.name);
+  const sink = generations ? new GenerationBumpingSink(rowSink, generations) : rowSink;
 
   const reject = (state: RangeState, entityKey: string, cell: Cell, eventMillis: number | null, reason: string) => {
     state.counts.rejected++;

@@ -198,6 +198,23 @@ describe('bench scenario plan', () => {
     }
   });
 
+  it('runs each cache-server variant right after its base warm scenario, at 1×10 and 100×50 only', () => {
+    const plan = buildPlan({ ...options, variants: ['metrics-off', 'coherence-off'], filter: /^cassette warm/ });
+    expect(plan.map((s) => [s.name, s.server])).toEqual([
+      ['cassette warm b1 f10', 'cache'],
+      ['cassette warm b1 f10 [metrics-off]', 'variant:metrics-off'],
+      ['cassette warm b1 f10 [coherence-off]', 'variant:coherence-off'],
+      ['cassette warm b1 f50', 'cache'],
+      ['cassette warm b10 f10', 'cache'],
+      ['cassette warm b10 f50', 'cache'],
+      ['cassette warm b100 f10', 'cache'],
+      ['cassette warm b100 f50', 'cache'],
+      ['cassette warm b100 f50 [metrics-off]', 'variant:metrics-off'],
+      ['cassette warm b100 f50 [coherence-off]', 'variant:coherence-off'],
+    ]);
+    expect(plan.filter((s) => s.group === 'variant').every((s) => s.keys.kind === 'hot')).toBe(true);
+  });
+
   it('filters by name', () => {
     const plan = buildPlan({ ...options, filter: /b1 f10$/ });
     expect(plan.map((s) => s.name)).toEqual([

@@ -7,6 +7,7 @@ import {
   feastRatios,
   reportSchema,
   scenarioResultSchema,
+  variantRatios,
   type ScenarioResult,
 } from '../../../bench/lib/report.js';
 
@@ -84,6 +85,7 @@ describe('bench report', () => {
         p50_ratio: 1,
         p99_ratio: 2,
         throughput_ratio: 1,
+        server_cpu_per_request_ratio: 1,
       },
       {
         scenario: 'feast-http warm b1 f10',
@@ -91,6 +93,7 @@ describe('bench report', () => {
         p50_ratio: 2,
         p99_ratio: 2,
         throughput_ratio: 0.5,
+        server_cpu_per_request_ratio: 1,
       },
     ]);
     expect(scenarios.every((s) => scenarioResultSchema.safeParse(s).success)).toBe(true);
@@ -104,6 +107,7 @@ describe('bench report', () => {
         name: 'direct-driver b1 f10',
         group: 'baseline',
         system: 'direct-driver',
+        server_cpu_percent: null,
         p50_ms: 0.5,
         p99_ms: 2,
         max_rps: 400,
@@ -112,6 +116,7 @@ describe('bench report', () => {
         name: 'connect-per-request b1 f10',
         group: 'baseline',
         system: 'connect-per-request',
+        server_cpu_percent: null,
         mode: 'closed',
         concurrency: 1,
         target_rps: null,
@@ -130,6 +135,7 @@ describe('bench report', () => {
         p50_ratio: 2,
         p99_ratio: 2,
         throughput_ratio: 2,
+        server_cpu_per_request_ratio: null,
       },
       {
         scenario: 'cassette cold b1 f10',
@@ -137,6 +143,7 @@ describe('bench report', () => {
         p50_ratio: 4,
         p99_ratio: 4,
         throughput_ratio: 0.5,
+        server_cpu_per_request_ratio: null,
       },
       {
         scenario: 'cassette warm b1 f10',
@@ -144,6 +151,7 @@ describe('bench report', () => {
         p50_ratio: 0.01,
         p99_ratio: 0.03,
         throughput_ratio: 80,
+        server_cpu_per_request_ratio: null,
       },
       {
         scenario: 'cassette cold b1 f10',
@@ -151,6 +159,34 @@ describe('bench report', () => {
         p50_ratio: 0.02,
         p99_ratio: 0.05,
         throughput_ratio: 20,
+        server_cpu_per_request_ratio: null,
+      },
+    ]);
+  });
+
+  it('compares each cache-server variant with the same scenario on the cache server, CPU per request included', () => {
+    const scenarios = [
+      entry({ name: 'cassette warm b1 f10', cache: 'on', p50_ms: 1, p99_ms: 4, max_rps: 1000, server_cpu_percent: 50 }),
+      entry({
+        name: 'cassette warm b1 f10 [metrics-off]',
+        group: 'variant',
+        cache: 'on',
+        p50_ms: 1,
+        p99_ms: 2,
+        max_rps: 1100,
+        server_cpu_percent: 45,
+      }),
+      // Its base did not run: no ratio.
+      entry({ name: 'cassette warm b100 f50 [metrics-off]', group: 'variant', batch_size: 100, features: 50 }),
+    ];
+    expect(variantRatios(scenarios)).toEqual([
+      {
+        scenario: 'cassette warm b1 f10 [metrics-off]',
+        baseline: 'cassette warm b1 f10',
+        p50_ratio: 1,
+        p99_ratio: 0.5,
+        throughput_ratio: 1.1,
+        server_cpu_per_request_ratio: 0.9,
       },
     ]);
   });

@@ -160,6 +160,26 @@ describe('the generator loops against a server that stalls (fake time)', () => {
     expect(percentileMs(latency, 100)).toBeGreaterThanOrEqual(199);
   });
 
+  it('closed loop whose requests all outlast its window still measures one request per lane', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    // Every answer takes 500 ms; the window is 50 ms after a 10 ms warm-up.
+    const slow: Target = {
+      cursor: 0,
+      send: (_i, done) => void setTimeout(() => done(null), 500),
+      check: () => null,
+    };
+    const done = runClosedLoop(
+      slow,
+      { mode: 'closed', concurrency: 2, warmupMs: 10, durationMs: 50 },
+      false,
+      () => undefined,
+    );
+    await vi.advanceTimersByTimeAsync(5_000);
+    const result = await done;
+    expect(result.completed).toBe(2);
+    expect(percentileMs(decodeHistogram(result.histogram), 50)).toBeGreaterThanOrEqual(499);
+  });
+
   it('open loop reports the window start before and the end after the measured requests', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
     const events: Array<[string, number]> = [];

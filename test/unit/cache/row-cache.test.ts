@@ -109,6 +109,27 @@ describe('RowCache', () => {
     c.invalidate('never cached'); // harmless
   });
 
+  it('with readBeforeMs, forgets only an entry or a load in flight that started before then', async () => {
+    const c = cache();
+    const l = loader(row('read'), row('again'));
+    const before = Date.now();
+    await c.get('k', l.load);
+    c.invalidate('k', before); // read after the write: it already saw it
+    expect(await c.get('k', l.load)).toEqual(row('read'));
+    c.invalidate('k', Date.now() + 1); // read before the write: dropped
+    expect(await c.get('k', l.load)).toEqual(row('again'));
+    expect(l.calls()).toBe(2);
+
+    const pending = deferred<Row | null>();
+    const waiting = c.get('flight', () => pending.promise);
+    c.invalidate('flight', before);
+    expect(c.isLoading('flight')).toBe(true);
+    c.invalidate('flight', Date.now() + 1);
+    expect(c.isLoading('flight')).toBe(false);
+    pending.resolve(row('pre-write'));
+    await waiting;
+  });
+
   it('does not let a load that was in flight during invalidate fill the cache', async () => {
     const c = cache();
     const pending = deferred<Row | null>();

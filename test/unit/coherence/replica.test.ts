@@ -41,16 +41,19 @@ class FakeTables {
 
 class FakeCache {
   readonly dropped: string[] = [];
+  /** The readBeforeMs of each drop, in order. */
+  readonly readBefore: number[] = [];
   clears = 0;
-  invalidate(key: string): void {
+  invalidate(key: string, readBeforeMs: number): void {
     this.dropped.push(key);
+    this.readBefore.push(readBeforeMs);
   }
   clear(): void {
     this.clears++;
   }
 }
 
-function replica(startMs = 100_000) {
+function replica(startMs = 100_000, ownWriter?: string) {
   const clock = { now: startMs };
   const tables = new FakeTables();
   tables.now = () => clock.now;
@@ -59,7 +62,7 @@ function replica(startMs = 100_000) {
     tables,
     cache,
     { current: { version: 3 } },
-    settings,
+    { ...settings, ...(ownWriter ? { ownWriter } : {}) },
     createLogger('silent'),
     () => clock.now,
   );
@@ -80,6 +83,17 @@ describe('CacheCoherence', () => {
     expect(cache.dropped).toHaveLength(1);
     expect(coherence.stats()).toMatchObject({ entriesApplied: 1, keysDropped: 1, polls: 3, behind: false });
     expect(coherence.stats().lag).toMatchObject({ count: 1, maxMs: 150 });
+  });
+
+  it('skips its own entries, and drops only rows read before a stamp (plus the clock skew allowed)', async () => {
+    const { clock, tables, cache, coherence } = replica(100_000, 'me');
+    await coherence.poll();
+    tables.log(100_100, 'users', 'mine', 'me');
+    tables.log(100_120, 'users', 'theirs', 'w2');
+    clock.now = 100_250;
+    await coherence.poll();
+    expect(cache.dropped).toEqual([rowCacheKey(3, 'users', 'theirs')]);
+    expect(cache.readBefore).toEqual([100_120 + settings.maxClockSkewMs]);
   });
 
   it('sees an entry stamped by a writer whose clock is behind, and acknowledged late within the budget', async () => {
