@@ -35,7 +35,7 @@ import {
 } from './lib/report.js';
 import { git, machineInfo, progress } from './lib/run-info.js';
 import { ServerChild, type StatsLine } from './lib/servers.js';
-import { prepareBenchSecurity, SECURE_ADDRESSES_ENV } from './lib/security.js';
+import { prepareBenchSecurity, SECURE_ADDRESSES_ENV, SECURITY_VARIANTS } from './lib/security.js';
 import { VARIANTS } from './lib/variants.js';
 
 const OPEN_LOOP_MAX_IN_FLIGHT = 512;
@@ -356,7 +356,10 @@ async function main(): Promise<void> {
   const loadAtStart = loadavg().map((n) => Math.round(n * 100) / 100);
   const outDir = options.outDir;
   mkdirSync(outDir, { recursive: true });
-  const security = prepareBenchSecurity(outDir, options.variants.includes('tls-auth'));
+  const security = prepareBenchSecurity(
+    outDir,
+    options.variants.some((variant) => variant in SECURITY_VARIANTS),
+  );
   if (security !== 'off') say(`security: ${security} (BENCH_SECURITY)`);
   const res = new Resources();
   let interrupted = false;
@@ -429,8 +432,12 @@ async function main(): Promise<void> {
       servers = { cache: withCache, 'no-cache': withoutCache };
       options.variants.forEach((variant, i) => (servers[`variant:${variant}`] = variants[i]!));
       // The load generator (forked later, with this environment) connects to it with TLS and the token.
-      const secured = options.variants.indexOf('tls-auth');
-      if (secured >= 0) process.env[SECURE_ADDRESSES_ENV] = variants[secured]!.address;
+      process.env[SECURE_ADDRESSES_ENV] = options.variants
+        .map((variant, i) =>
+          variant in SECURITY_VARIANTS ? `${variants[i]!.address}=${SECURITY_VARIANTS[variant]!.join('+')}` : '',
+        )
+        .filter(Boolean)
+        .join(',');
       say(`servers: ${res.servers.map((s) => `${s.name} ${s.address} (pid ${s.pid})`).join(', ')}`);
     }
 

@@ -74,7 +74,7 @@ export function prepareBenchSecurity(outDir: string, forVariant = false): string
     process.env.BENCH_TOKENS_FILE = tokensFile;
     process.env.BENCH_TOKEN = token;
   }
-  return asked.size === 0 ? 'tls+auth for the tls-auth variant only' : [...wanted].join('+');
+  return asked.size === 0 ? 'files for the security variants only' : [...wanted].join('+');
 }
 
 /** Every server's tls and auth settings for this run: none unless BENCH_SECURITY is set. */
@@ -91,16 +91,37 @@ export function securitySettings(env: NodeJS.ProcessEnv = process.env): Pick<Con
   };
 }
 
-/** Servers that want TLS and a token although BENCH_SECURITY is not set (the tls-auth variant's). */
+/** The security variants (variants.ts): which of TLS and token checks each one's server has. */
+export const SECURITY_VARIANTS: Readonly<Record<string, readonly ('tls' | 'auth')[]>> = {
+  'tls-auth': ['tls', 'auth'],
+  tls: ['tls'],
+  auth: ['auth'],
+};
+
+/**
+ * Where the clients learn which servers want TLS and a token although BENCH_SECURITY is not set
+ * (the security variants'): `address=tls+auth,address=tls,…`, set by the harness once they listen.
+ */
 export const SECURE_ADDRESSES_ENV = 'BENCH_SECURE_ADDRESSES';
+
+/** The settings of variant `name` (one of SECURITY_VARIANTS), from the files prepareBenchSecurity made. */
+export function variantSecurity(name: string, env: NodeJS.ProcessEnv = process.env): Pick<ConfigInput, 'tls' | 'auth'> {
+  const wanted = SECURITY_VARIANTS[name] ?? [];
+  const all = securitySettings(env);
+  return { ...(wanted.includes('tls') && { tls: all.tls }), ...(wanted.includes('auth') && { auth: all.auth }) };
+}
 
 /** How this run's clients reach the server at `address` (src/client). */
 export function benchClientSecurity(address: string, env: NodeJS.ProcessEnv = process.env): ClientSecurity {
-  const secure = modes(env).size > 0 || (env[SECURE_ADDRESSES_ENV] ?? '').split(',').includes(address);
-  if (!secure) return {};
+  const listed = (env[SECURE_ADDRESSES_ENV] ?? '')
+    .split(',')
+    .find((entry) => entry.startsWith(`${address}=`))
+    ?.slice(address.length + 1)
+    .split('+');
+  const wanted = modes(env).size > 0 ? ['tls', 'auth'] : (listed ?? []);
   return {
-    ...(env.BENCH_TLS_CERT && { tls: { ca: readFileSync(env.BENCH_TLS_CERT) } }),
-    ...(env.BENCH_TOKEN && { token: env.BENCH_TOKEN }),
+    ...(wanted.includes('tls') && env.BENCH_TLS_CERT && { tls: { ca: readFileSync(env.BENCH_TLS_CERT) } }),
+    ...(wanted.includes('auth') && env.BENCH_TOKEN && { token: env.BENCH_TOKEN }),
   };
 }
 

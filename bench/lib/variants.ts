@@ -1,5 +1,5 @@
 import type { ConfigInput } from '../../src/config/index.js';
-import { securitySettings } from './security.js';
+import { variantSecurity } from './security.js';
 
 /**
  * Server variants: a cache server that differs from the harness's `cache` server by one setting,
@@ -23,7 +23,19 @@ export const VARIANTS: Readonly<Record<string, Variant>> = {
       'the cache server with TLS and bearer-token checks (a token allowed read:*), its clients with TLS and the token',
     // Read when the server starts: prepareBenchSecurity has made the files by then.
     get overrides(): ConfigInput {
-      return securitySettings();
+      return variantSecurity('tls-auth');
+    },
+  },
+  tls: {
+    description: 'the cache server with TLS, its clients with TLS',
+    get overrides(): ConfigInput {
+      return variantSecurity('tls');
+    },
+  },
+  auth: {
+    description: 'the cache server checking bearer tokens (plain text), its clients sending one',
+    get overrides(): ConfigInput {
+      return variantSecurity('auth');
     },
   },
   'coherence-off': {
