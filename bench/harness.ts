@@ -36,6 +36,7 @@ import {
 import { git, machineInfo, progress } from './lib/run-info.js';
 import { PYTHON_CALLER, runPythonCaller } from './lib/python-caller.js';
 import { ServerChild, type StatsLine } from './lib/servers.js';
+import { prepareBenchSecurity, SECURE_ADDRESSES_ENV, SECURITY_VARIANTS } from './lib/security.js';
 import { VARIANTS } from './lib/variants.js';
 
 const OPEN_LOOP_MAX_IN_FLIGHT = 512;
@@ -356,6 +357,11 @@ async function main(): Promise<void> {
   const loadAtStart = loadavg().map((n) => Math.round(n * 100) / 100);
   const outDir = options.outDir;
   mkdirSync(outDir, { recursive: true });
+  const security = prepareBenchSecurity(
+    outDir,
+    options.variants.some((variant) => variant in SECURITY_VARIANTS),
+  );
+  if (security !== 'off') say(`security: ${security} (BENCH_SECURITY)`);
   const res = new Resources();
   let interrupted = false;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -426,6 +432,13 @@ async function main(): Promise<void> {
       res.servers.push(withCache, withoutCache, ...variants);
       servers = { cache: withCache, 'no-cache': withoutCache };
       options.variants.forEach((variant, i) => (servers[`variant:${variant}`] = variants[i]!));
+      // The load generator (forked later, with this environment) connects to it with TLS and the token.
+      process.env[SECURE_ADDRESSES_ENV] = options.variants
+        .map((variant, i) =>
+          variant in SECURITY_VARIANTS ? `${variants[i]!.address}=${SECURITY_VARIANTS[variant]!.join('+')}` : '',
+        )
+        .filter(Boolean)
+        .join(',');
       say(`servers: ${res.servers.map((s) => `${s.name} ${s.address} (pid ${s.pid})`).join(', ')}`);
     }
 

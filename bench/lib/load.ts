@@ -9,6 +9,7 @@ import { applyRegistry } from '../../src/registry/storage.js';
 import type { CassandraClient } from '../../src/store/index.js';
 import { quoteIdentifier } from './cql.js';
 import { entityFeatures, JOIN_KEY, REGISTRY_YAML, VIEW } from './dataset.js';
+import { benchClientSecurity } from './security.js';
 
 /** Rows per WriteFeatures call, and calls in flight at once on each server. */
 const ROWS_PER_CALL = 250;
@@ -91,7 +92,7 @@ export async function loadDataset(
   progress: (done: number) => void,
 ): Promise<void> {
   const servers = addresses.map((address) =>
-    connectClients(address, { 'grpc.max_send_message_length': 64 * 1024 * 1024 }),
+    connectClients(address, { 'grpc.max_send_message_length': 64 * 1024 * 1024 }, benchClientSecurity(address)),
   );
   let nextStart = from;
   let written = 0;

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 
 import type { ConfigInput } from '../../src/config/index.js';
+import { benchServerSecurity } from './security.js';
 
 const BIN = fileURLToPath(new URL('../../bin/cassette.js', import.meta.url));
 const START_TIMEOUT_MS = 60_000;
@@ -106,6 +107,8 @@ export class ServerChild {
       serving: { drainMs: 0 },
       // Metrics on a free port (several servers run at once); BENCH_METRICS=off measures without them.
       metrics: { enabled: process.env.BENCH_METRICS !== 'off', listen: '127.0.0.1:0' },
+      // BENCH_SECURITY: TLS and/or token checks (bench/lib/security.ts).
+      ...benchServerSecurity(),
     };
     writeFileSync(
       configPath,

@@ -1,4 +1,5 @@
 import type { ConfigInput } from '../../src/config/index.js';
+import { variantSecurity } from './security.js';
 
 /**
  * Server variants: a cache server that differs from the harness's `cache` server by one setting,
@@ -16,6 +17,26 @@ export const VARIANTS: Readonly<Record<string, Variant>> = {
   'metrics-off': {
     description: 'the cache server without its Prometheus metrics (metrics.enabled: false)',
     overrides: { metrics: { enabled: false } },
+  },
+  'tls-auth': {
+    description:
+      'the cache server with TLS and bearer-token checks (a token allowed read:*), its clients with TLS and the token',
+    // Read when the server starts: prepareBenchSecurity has made the files by then.
+    get overrides(): ConfigInput {
+      return variantSecurity('tls-auth');
+    },
+  },
+  tls: {
+    description: 'the cache server with TLS, its clients with TLS',
+    get overrides(): ConfigInput {
+      return variantSecurity('tls');
+    },
+  },
+  auth: {
+    description: 'the cache server checking bearer tokens (plain text), its clients sending one',
+    get overrides(): ConfigInput {
+      return variantSecurity('auth');
+    },
   },
   'coherence-off': {
     description: 'the cache server without cross-replica cache coherence (cache.coherence.enabled: false)',

@@ -18,6 +18,7 @@ import { selectFeaturesCql } from '../lib/cql.js';
 import { featureRefs, JOIN_KEY, requestedFeatures, type FeatureDef } from '../lib/dataset.js';
 import type { CassandraSpec } from './protocol.js';
 import { verifyFeastResponse, verifyResponse, verifyRows, type Vector } from './verify.js';
+import { benchChannelSecurity } from '../lib/security.js';
 
 /**
  * What the load generator calls. `send(i, done)` issues request number i (its keys are batch
@@ -90,10 +91,13 @@ function receiveWindowBytes(setting: string | undefined): number {
  * and a private subchannel pool keep grpc-js from sharing one connection between them.
  */
 export async function openChannels(address: string, channels: number): Promise<grpc.Client[]> {
+  // BENCH_SECURITY (see bench/lib/security.ts): TLS and a bearer token, as the servers want them.
+  const security = benchChannelSecurity(address);
   const clients = Array.from(
     { length: channels },
     (_, i) =>
-      new grpc.Client(address, grpc.credentials.createInsecure(), {
+      new grpc.Client(address, security.credentials, {
+        ...security.options,
         'grpc.primary_user_agent': `cassette-bench/channel-${i}`,
         'grpc.use_local_subchannel_pool': 1,
         'grpc.max_receive_message_length': 64 * 1024 * 1024,

@@ -1,6 +1,19 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
+/** Authentication and client TLS of a local node, for trying (and testing) against a secured Cassandra. */
+export interface NodeSecurity {
+  /**
+   * PasswordAuthenticator and CassandraAuthorizer. Cassandra creates the superuser
+   * cassandra/cassandra shortly after start-up; the readiness probe logs in with `probeLogin`.
+   */
+  readonly passwordAuthentication?: boolean;
+  /** The login the readiness probe uses (default cassandra/cassandra). */
+  readonly probeLogin?: { readonly username: string; readonly password: string };
+  /** client_encryption_options: every client connection must use TLS, with this PKCS#12 keystore. */
+  readonly clientEncryption?: { readonly keystore: string; readonly keystorePassword: string };
+}
+
 /** Everything that differs between the nodes of a local cluster. */
 export interface NodeLayout {
   /** 1-based node number. */
@@ -24,6 +37,7 @@ export interface NodeLayout {
   triggersDir: string;
   yamlPath: string;
   logbackPath: string;
+  security?: NodeSecurity;
 }
 
 // Murmur3Partitioner tokens span [-2^63, 2^63).
@@ -66,8 +80,9 @@ export function nodeLayout(options: {
   nodes: number;
   baseAddress: string;
   nativePort: number;
+  security?: NodeSecurity;
 }): NodeLayout {
-  const { root, index, nodes, baseAddress, nativePort } = options;
+  const { root, index, nodes, baseAddress, nativePort, security } = options;
   const storagePort = storagePortFor(nativePort);
   const dir = join(root, `node${index}`);
   const confDir = join(dir, 'conf');
@@ -89,11 +104,36 @@ export function nodeLayout(options: {
     triggersDir: join(confDir, 'triggers'),
     yamlPath: join(confDir, 'cassandra.yaml'),
     logbackPath: join(confDir, 'logback.xml'),
+    ...(security && { security }),
   };
 }
 
 /** How long a write may wait for the commit log's next fsync (see commitlog_sync in the yaml). */
 export const COMMITLOG_SYNC_GROUP_WINDOW = '15ms';
+
+function securityYaml(security: NodeSecurity | undefined): string {
+  const lines: string[] = [];
+  if (security?.passwordAuthentication) {
+    lines.push(
+      'authenticator: PasswordAuthenticator',
+      'authorizer: CassandraAuthorizer',
+      'role_manager: CassandraRoleManager',
+    );
+  }
+  const encryption = security?.clientEncryption;
+  if (encryption) {
+    lines.push(
+      'client_encryption_options:',
+      '  enabled: true',
+      '  optional: false',
+      `  keystore: ${q(encryption.keystore)}`,
+      `  keystore_password: ${q(encryption.keystorePassword)}`,
+      '  store_type: PKCS12',
+      '  require_client_auth: false',
+    );
+  }
+  return lines.length > 0 ? `\n# Security (NodeSecurity)\n${lines.join('\n')}\n` : '';
+}
 
 // JSON strings are valid YAML double-quoted scalars, which keeps odd paths safe.
 const q = (value: string): string => JSON.stringify(value);
@@ -140,7 +180,7 @@ memtable_offheap_space: 128MiB
 key_cache_size: 16MiB
 file_cache_size: 64MiB
 concurrent_compactors: 1
-`;
+${securityYaml(node.security)}`;
 }
 
 function logbackXml(): string {

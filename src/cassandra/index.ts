@@ -6,6 +6,7 @@ import { isPortOpen, tryCql } from './probe.js';
 import { startCassandraContainer } from './testcontainers.js';
 
 export { parseContactPoints } from './contact-points.js';
+export type { NodeSecurity } from './config.js';
 export {
   ManagedCluster,
   NODE_SIGNALS,

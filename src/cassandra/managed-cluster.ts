@@ -1,7 +1,7 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { nodeLayout, type NodeLayout } from './config.js';
+import { nodeLayout, type NodeLayout, type NodeSecurity } from './config.js';
 import { DEFAULT_CQL_PORT } from './contact-points.js';
 import { checkHeap, configUrl } from './jvm.js';
 import { prepareLocalJvm, type LocalJvm } from './local-jvm.js';
@@ -28,6 +28,8 @@ export interface ManagedClusterOptions extends ClusterLocation {
   cassandraHome?: string;
   /** Java and jars already found by the caller; otherwise looked up when a node is launched. */
   jvm?: LocalJvm;
+  /** Password authentication and client TLS on every node (status probes then log in too). */
+  security?: NodeSecurity;
 }
 
 export interface StartClusterOptions extends ManagedClusterOptions {
@@ -71,6 +73,8 @@ interface ClusterRecord {
   heap: string;
   detached: boolean;
   nodes: NodeRecord[];
+  /** Password authentication and client TLS, kept so a restart (from any process) keeps them. */
+  security?: NodeSecurity;
 }
 
 const STATE_FILE = 'cluster.json';
@@ -144,6 +148,7 @@ export class ManagedCluster {
       heap: checkHeap(options.heap ?? '1g'),
       detached: options.detached ?? false,
       nodes: [],
+      ...(options.security && { security: options.security }),
     };
     const cluster = new ManagedCluster(dataDir, record, options);
     // Derive every address and port first: a bad base address fails before anything starts.
@@ -206,7 +211,8 @@ export class ManagedCluster {
         const process = await this.processStateOf(node.index);
         const contactPoint = `${node.address}:${this.record.nativePort}`;
         // A frozen JVM's kernel still accepts connections: don't wait for its silence.
-        const cql = process === 'running' && (await tryCql(contactPoint, STATUS_CQL_TIMEOUT_MS)) !== undefined;
+        const cql =
+          process === 'running' && (await tryCql(contactPoint, STATUS_CQL_TIMEOUT_MS, this.security)) !== undefined;
         const { dir } = this.layoutOf(node.index);
         return {
           index: node.index,
@@ -256,9 +262,14 @@ export class ManagedCluster {
     return node;
   }
 
+  /** As started (the state file), else as this process was asked. */
+  private get security(): NodeSecurity | undefined {
+    return this.record.security ?? this.options.security;
+  }
+
   private layoutOf(index: number, nodes = this.size): NodeLayout {
     const { baseAddress, nativePort } = this.record;
-    return nodeLayout({ root: this.dataDir, index, nodes, baseAddress, nativePort });
+    return nodeLayout({ root: this.dataDir, index, nodes, baseAddress, nativePort, security: this.security });
   }
 
   private async processStateOf(index: number): Promise<ProcessState> {

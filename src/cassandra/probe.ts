@@ -1,4 +1,6 @@
-import { Client, policies } from 'cassandra-driver';
+import { auth, Client, policies } from 'cassandra-driver';
+
+import type { NodeSecurity } from './config.js';
 import { connect, isIPv4 } from 'node:net';
 
 /** True when something accepts TCP connections on host:port (cheap pre-check before CQL). */
@@ -26,7 +28,8 @@ export interface CqlInfo {
  * cluster's data center up front; it is read from system.local instead. Rejects
  * with the driver's error.
  */
-export async function queryCql(contactPoint: string, timeoutMs: number): Promise<CqlInfo> {
+export async function queryCql(contactPoint: string, timeoutMs: number, security?: NodeSecurity): Promise<CqlInfo> {
+  const login = security?.probeLogin ?? { username: 'cassandra', password: 'cassandra' };
   const separator = contactPoint.lastIndexOf(':');
   const host = contactPoint.slice(0, separator);
   const port = Number(contactPoint.slice(separator + 1));
@@ -41,6 +44,11 @@ export async function queryCql(contactPoint: string, timeoutMs: number): Promise
     },
     protocolOptions: { port },
     socketOptions: { connectTimeout: timeoutMs, readTimeout: timeoutMs },
+    ...(security?.passwordAuthentication && {
+      authProvider: new auth.PlainTextAuthProvider(login.username, login.password),
+    }),
+    // A readiness probe of a local node: it checks that CQL answers, not who answers.
+    ...(security?.clientEncryption && { sslOptions: { rejectUnauthorized: false } }),
     // Only system.local is read: no need to fetch the whole schema.
     isMetadataSyncEnabled: false,
     pooling: { warmup: false },
@@ -59,9 +67,13 @@ export async function queryCql(contactPoint: string, timeoutMs: number): Promise
 }
 
 /** Like queryCql, but resolves undefined instead of rejecting. */
-export async function tryCql(contactPoint: string, timeoutMs: number): Promise<CqlInfo | undefined> {
+export async function tryCql(
+  contactPoint: string,
+  timeoutMs: number,
+  security?: NodeSecurity,
+): Promise<CqlInfo | undefined> {
   try {
-    return await queryCql(contactPoint, timeoutMs);
+    return await queryCql(contactPoint, timeoutMs, security);
   } catch {
     return undefined;
   }
@@ -77,8 +89,9 @@ export async function waitForCql(options: {
   port: number;
   timeoutMs: number;
   abort?: () => void;
+  security?: NodeSecurity;
 }): Promise<CqlInfo> {
-  const { host, port, timeoutMs, abort } = options;
+  const { host, port, timeoutMs, abort, security } = options;
   const deadline = Date.now() + timeoutMs;
   const contactPoint = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
   let lastError: unknown = new Error('native transport port never opened');
@@ -87,7 +100,7 @@ export async function waitForCql(options: {
     // The native port opens only once the node is fully up, so poll it cheaply first.
     if (await isPortOpen(host, port)) {
       try {
-        return await queryCql(contactPoint, 5_000);
+        return await queryCql(contactPoint, 5_000, security);
       } catch (err) {
         lastError = err;
       }

@@ -90,6 +90,7 @@ export async function startNode(launcher: NodeLauncher, node: NodeLayout): Promi
       host: node.address,
       port: node.nativePort,
       timeoutMs: startTimeoutMs,
+      security: node.security,
       abort: () => {
         if (proc.hasExited()) throw new Error('the Cassandra JVM exited during start-up');
       },

@@ -1,6 +1,6 @@
 import type { ServiceDefinition } from '@grpc/proto-loader';
 
-import { call, connectClients, deadlineIn } from '../client/index.js';
+import { call, connectClients, deadlineIn, type ClientSecurity } from '../client/index.js';
 import type { GetOnlineFeaturesRequest } from '../generated/cassette/v1/GetOnlineFeaturesRequest.js';
 import type { GetOnlineFeaturesResponse__Output } from '../generated/cassette/v1/GetOnlineFeaturesResponse.js';
 import type { ListFeatureViewsResponse__Output } from '../generated/cassette/v1/ListFeatureViewsResponse.js';
@@ -18,8 +18,8 @@ export interface Backend {
   close(): Promise<void>;
 }
 
-export function serverBackend(address: string, timeoutMs: number): Backend {
-  const clients = connectClients(address);
+export function serverBackend(address: string, timeoutMs: number, security: ClientSecurity = {}): Backend {
+  const clients = connectClients(address, {}, security);
   return {
     listFeatureViews: () => call((cb) => clients.registry.ListFeatureViews({}, deadlineIn(timeoutMs), cb)),
     getOnlineFeatures: (request) => call((cb) => clients.serving.GetOnlineFeatures(request, deadlineIn(timeoutMs), cb)),

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
 import Table from 'cli-table3';
 import type { Command } from 'commander';
 
@@ -5,6 +8,7 @@ import {
   ManagedCluster,
   NODE_SIGNALS,
   type ClusterLocation,
+  type NodeSecurity,
   type NodeSignal,
   type NodeStatus,
 } from '../cassandra/index.js';
@@ -22,6 +26,9 @@ interface StartFlags extends LocationFlags {
   nodes: string;
   heap: string;
   startTimeout: string;
+  passwordAuth?: boolean;
+  keystore?: string;
+  keystorePasswordFile?: string;
 }
 
 interface NodeFlags extends LocationFlags {
@@ -69,6 +76,21 @@ function renderStatus(nodes: readonly NodeStatus[]): string {
   return table.toString();
 }
 
+/** --password-auth, --keystore and --keystore-password-file as the launcher's NodeSecurity. */
+function nodeSecurityOf(flags: StartFlags): NodeSecurity | undefined {
+  if ((flags.keystore === undefined) !== (flags.keystorePasswordFile === undefined)) {
+    throw new Error('--keystore and --keystore-password-file go together');
+  }
+  const keystore = flags.keystore && resolve(flags.keystore);
+  const keystorePassword =
+    flags.keystorePasswordFile && readFileSync(flags.keystorePasswordFile, 'utf8').replace(/\r?\n$/, '');
+  if (!flags.passwordAuth && !keystore) return undefined;
+  return {
+    ...(flags.passwordAuth && { passwordAuthentication: true }),
+    ...(keystore && keystorePassword !== undefined && { clientEncryption: { keystore, keystorePassword } }),
+  };
+}
+
 /** Adds `cassette cassandra start|status|stop|kill|restart`: a local cluster that outlives the command. */
 export function cassandraCommands(program: Command): void {
   const group = program
@@ -99,9 +121,17 @@ export function cassandraCommands(program: Command): void {
     .option('--nodes <count>', 'number of nodes', '1')
     .option('--heap <size>', 'JVM heap per node', '1g')
     .option('--start-timeout <seconds>', 'per node, from launch to answering CQL', '180')
+    .option('--password-auth', 'PasswordAuthenticator: clients log in (superuser cassandra/cassandra to begin with)')
+    .option(
+      '--keystore <file.p12>',
+      'client TLS: every client connection must be encrypted, with this PKCS#12 keystore',
+    )
+    .option('--keystore-password-file <file>', "a file holding the keystore's password")
     .action(async (flags: StartFlags) => {
       const { logger } = commandContext(program.opts<GlobalOptions>());
+      const security = nodeSecurityOf(flags);
       const cluster = await ManagedCluster.start({
+        ...(security && { security }),
         ...locationOf(flags),
         nodes: integerFlag('--nodes', flags.nodes, 1, 9),
         heap: flags.heap,

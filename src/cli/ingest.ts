@@ -19,7 +19,8 @@ import {
   type OpenImportSink,
   viewGenerations,
 } from '../import/index.js';
-import { call, connectClients, deadlineIn } from '../client/index.js';
+import { call, connectClients, deadlineIn, type ClientSecurity } from '../client/index.js';
+import { clientSecurity, withClientSecurity, type ClientSecurityOptions } from './security.js';
 import type { ListFeatureViewsResponse__Output } from '../api/index.js';
 import { featureViewFromSpec, viewNamed, type FeatureViewDef } from '../registry/index.js';
 import { loadAppliedRegistry } from '../registry/storage.js';
@@ -37,7 +38,7 @@ import { CassandraStore, connectSession } from '../store/index.js';
 import { commandContext, resolveCassandra, type CommandContext, type GlobalOptions } from './context.js';
 import { stopOnSignals } from './job-signals.js';
 
-export interface IngestOptions {
+export interface IngestOptions extends ClientSecurityOptions {
   view: string;
   format?: string;
   map: string[];
@@ -157,8 +158,8 @@ async function directTarget(
  * A Cassette server's StreamWriteFeatures: the server writes the rows with its own settings and
  * invalidates its row cache for each of them, so it serves them at once.
  */
-async function serverTarget(address: string, viewName: string): Promise<IngestTarget> {
-  const clients = connectClients(address);
+async function serverTarget(address: string, viewName: string, security: ClientSecurity): Promise<IngestTarget> {
+  const clients = connectClients(address, {}, security);
   try {
     const { feature_views: views } = await call<ListFeatureViewsResponse__Output>((cb) =>
       clients.registry.ListFeatureViews({}, deadlineIn(30_000), cb),
@@ -217,7 +218,9 @@ export async function ingestCommand(program: Command, files: string[], options: 
     metricsListener = await startMetricsListener(config.metrics.listen, metrics, logger);
   }
   const target = await (
-    options.server ? serverTarget(options.server, options.view) : directTarget(ctx, options.view, metrics)
+    options.server
+      ? serverTarget(options.server, options.view, clientSecurity(options))
+      : directTarget(ctx, options.view, metrics)
   ).catch(async (error: unknown) => {
     await metricsListener?.close();
     throw error;
@@ -283,7 +286,7 @@ export function ingestCommandDefinition(
   program: Command,
   collect: (value: string, previous: string[]) => string[],
 ): Command {
-  return program
+  const command = program
     .command('ingest')
     .description('load feature rows from CSV, JSON Lines or Parquet files into a feature view (resumable)')
     .requiredOption('--view <name>', 'feature view to load')
@@ -313,4 +316,6 @@ export function ingestCommandDefinition(
     .option('--no-progress', 'no progress bar or progress log lines')
     .option('--progress-every <seconds>', 'interval of the progress log lines when stderr is not a terminal', '5')
     .option('--progress-every-rows <n>', 'instead, a progress log line each time another n rows have been read');
+  // With --server: how to reach it (TLS, client certificate, token).
+  return withClientSecurity(command);
 }

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { Command } from 'commander';
 
-import type { Config, ConfigInput } from '../config/index.js';
+import { assertSafeListen, type Config, type ConfigInput } from '../config/index.js';
 import { isCassetteError } from '../errors/index.js';
 import type { Logger } from '../observability/logger.js';
 import { startMetricsListener, workerGroupMetrics } from '../observability/metrics-listener.js';
@@ -23,6 +23,7 @@ import { connectSession } from '../store/index.js';
 import { applyRegistryFile, describeApply } from './apply.js';
 import { directBackend, serverBackend, type Backend } from './backend.js';
 import { cassandraCommands } from './cassandra.js';
+import { clientSecurity, withClientSecurity, tokenCommand, type ClientSecurityOptions } from './security.js';
 import { commandContext, resolveCassandra, type GlobalOptions } from './context.js';
 import { loadDemoRows } from './demo-data.js';
 import {
@@ -60,6 +61,8 @@ interface ServeOptions {
   workers?: string;
   drainMs?: string;
   metricsListen?: string;
+  insecure?: boolean;
+  reflection?: boolean;
 }
 
 /** Past the shutdown timeout, how long a stopping process may still take before it is made to exit. */
@@ -74,6 +77,8 @@ function serveOverrides(options: ServeOptions): ConfigInput {
   if (options.httpListen) overrides.http = { listen: options.httpListen };
   if (!options.http) overrides.http = { ...overrides.http, enabled: false };
   if (!options.cache) overrides.cache = { enabled: false };
+  if (options.insecure) overrides.insecure = true;
+  if (options.reflection === false) serving.reflection = false;
   if (options.workers !== undefined) {
     const workers = Number(options.workers);
     if (!Number.isInteger(workers) || workers < 1)
@@ -197,7 +202,7 @@ async function serveWithWorkers(config: Config, logger: Logger): Promise<void> {
   }
 }
 
-interface ClientOptions {
+interface ClientOptions extends ClientSecurityOptions {
   server: string;
   direct?: boolean;
   timeout: string;
@@ -208,7 +213,7 @@ async function openBackend(program: Command, options: ClientOptions): Promise<Ba
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
     throw new Error(`--timeout ${options.timeout}: expected milliseconds`);
   if (options.direct) return directBackend(commandContext(program.opts<GlobalOptions>()), timeoutMs);
-  return serverBackend(options.server, timeoutMs);
+  return serverBackend(options.server, timeoutMs, clientSecurity(options));
 }
 
 export function buildProgram(): Command {
@@ -220,7 +225,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
 
   const clientOptions = (command: Command): Command =>
-    command
+    withClientSecurity(command)
       .option('--server <host:port>', 'Cassette server to call', '127.0.0.1:6566')
       .option('--direct', 'skip the server: run the pipeline in this process against Cassandra')
       .option('--timeout <ms>', 'deadline for each call', '5000');
@@ -235,8 +240,12 @@ export function buildProgram(): Command {
     .option('--workers <count>', 'server processes sharing the port, one session and cache each (default 1)')
     .option('--drain-ms <ms>', 'after SIGTERM, how long health says NOT_SERVING while calls are still taken')
     .option('--metrics-listen <host:port>', 'Prometheus metrics on GET /metrics (default 127.0.0.1:9464)')
+    .option('--insecure', 'allow a non-loopback listen address without TLS (e.g. TLS ends at a sidecar)')
+    .option('--no-reflection', 'turn gRPC server reflection off')
     .action(async (options: ServeOptions) => {
       const ctx = commandContext(program.opts<GlobalOptions>(), serveOverrides(options));
+      // Refused before a local Cassandra is started or workers are forked.
+      assertSafeListen(ctx.config);
       const { config, endpoint } = await resolveCassandra(ctx);
       try {
         if (config.serving.workers > 1 && !isWorkerProcess()) await serveWithWorkers(config, ctx.logger);
@@ -333,6 +342,7 @@ export function buildProgram(): Command {
   generateCommandDefinition(program).action((options: GenerateCommandOptions) => generateCommand(program, options));
 
   cassandraCommands(program);
+  tokenCommand(program);
 
   program
     .command('demo')

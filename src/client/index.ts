@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 
 import * as grpc from '@grpc/grpc-js';
 
@@ -32,16 +33,75 @@ export interface CassetteClients {
  */
 export const DEFAULT_RECEIVE_WINDOW_BYTES = 16 * 1024 * 1024;
 
+/** How a client proves who it is and checks the server: TLS (and a client certificate), a bearer token. */
+export interface ClientSecurity {
+  /** TLS to the server; `ca` verifies the server's certificate (default: the system's CAs). */
+  readonly tls?: { readonly ca?: Buffer; readonly cert?: Buffer; readonly key?: Buffer };
+  /** Sent as `authorization: Bearer <token>` with every call. */
+  readonly token?: string;
+}
+
+/** ClientSecurity from file paths (as the command line gives them); `tls` is implied by any file. */
+export function clientSecurityFromFiles(options: {
+  tls?: boolean;
+  ca?: string;
+  cert?: string;
+  key?: string;
+  token?: string;
+}): ClientSecurity {
+  const read = (path: string | undefined, flag: string): Buffer | undefined => {
+    if (path === undefined) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new Error(`${flag} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+  };
+  if ((options.cert === undefined) !== (options.key === undefined)) throw new Error('--cert and --key go together');
+  const useTls = Boolean(options.tls || options.ca || options.cert);
+  return {
+    ...(useTls && {
+      tls: {
+        ca: read(options.ca, '--ca'),
+        cert: read(options.cert, '--cert'),
+        key: read(options.key, '--key'),
+      },
+    }),
+    ...(options.token && { token: options.token }),
+  };
+}
+
+/** Adds the bearer token to every call's metadata (works over TLS and, on loopback, plain text). */
+function bearerInterceptor(token: string): grpc.Interceptor {
+  const value = `Bearer ${token}`;
+  return (options, nextCall) =>
+    new grpc.InterceptingCall(nextCall(options), {
+      start: (metadata, listener, next) => {
+        metadata.set('authorization', value);
+        next(metadata, listener);
+      },
+    });
+}
+
 /** `options` override the defaults (e.g. `'grpc-node.flow_control_window'`). */
-export function connectClients(address: string, options: grpc.ChannelOptions = {}): CassetteClients {
+export function connectClients(
+  address: string,
+  options: grpc.ChannelOptions = {},
+  security: ClientSecurity = {},
+): CassetteClients {
   const loaded = loadCassetteGrpcObject();
-  const credentials = grpc.credentials.createInsecure();
+  const tls = security.tls;
+  const credentials = tls
+    ? grpc.credentials.createSsl(tls.ca ?? null, tls.key ?? null, tls.cert ?? null)
+    : grpc.credentials.createInsecure();
+  const interceptors = security.token ? { interceptors: [bearerInterceptor(security.token)] } : {};
   const serving = new loaded.cassette.v1.FeatureServing(address, credentials, {
     'grpc-node.flow_control_window': DEFAULT_RECEIVE_WINDOW_BYTES,
     ...options,
+    ...interceptors,
   });
   // Re-use the first client's channel so all three multiplex over one HTTP/2 connection.
-  const channelOverride = { channelOverride: serving.getChannel() };
+  const channelOverride = { channelOverride: serving.getChannel(), ...interceptors };
   const ingestion = new loaded.cassette.v1.FeatureIngestion(address, credentials, channelOverride);
   const registry = new loaded.cassette.v1.Registry(address, credentials, channelOverride);
   return {

@@ -15,9 +15,50 @@ const readConsistency = z.enum(['one', 'localOne', 'quorum', 'localQuorum', 'all
 const writeConsistency = z.enum(['one', 'localOne', 'quorum', 'localQuorum', 'all', 'eachQuorum']);
 const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, { message: 'must be host:port, e.g. 127.0.0.1:6566' });
 
+const filePath = z.string().min(1);
+
 export const configSchema = z.strictObject({
   /** gRPC listen address. */
   listen: hostPort.default('127.0.0.1:6566'),
+  /**
+   * Serve a non-loopback address (gRPC or HTTP) without TLS. Off: such a config refuses to start,
+   * since tokens and features would cross the network in clear text.
+   */
+  insecure: z.boolean().default(false),
+  /** TLS on the gRPC port and Feast's HTTP API; the files are re-read when they change. */
+  tls: z
+    .strictObject({
+      certFile: filePath,
+      keyFile: filePath,
+      /** When set (mTLS), every client must present a certificate signed by this CA. */
+      clientCaFile: filePath.optional(),
+      /** How often the files are checked besides file-change events (which some volumes never send). */
+      reloadCheckMs: z.number().int().min(100).default(10_000),
+    })
+    .optional(),
+  /** Authentication and per-view authorization; off unless a tokens file or a JWKS is configured. */
+  auth: z
+    .strictObject({
+      /** YAML: `tokens: [{name, sha256, scopes}]` and `certificates: [{name, subject|san, scopes}]`. */
+      tokensFile: filePath.optional(),
+      jwt: z
+        .strictObject({
+          /** A JSON Web Key Set (the `keys` of an OIDC provider's jwks_uri), re-read when it changes. */
+          jwksFile: filePath,
+          issuer: z.string().min(1),
+          audience: z.string().min(1),
+          /** Claim holding the scopes: a space-separated string or an array of strings. */
+          scopesClaim: z.string().min(1).default('scope'),
+          /** Claim naming the principal in logs and the audit line. */
+          principalClaim: z.string().min(1).default('sub'),
+          /** Accepted clock difference when checking exp and nbf. */
+          clockToleranceSeconds: z.number().int().nonnegative().default(30),
+        })
+        .optional(),
+      /** Resolved credentials kept per token (a token is verified and its scopes compiled once). */
+      cacheEntries: z.number().int().positive().default(10_000),
+    })
+    .prefault({}),
   cassandra: z
     .strictObject({
       /** `host[:port]` entries; empty means "find or start a local Cassandra". */
@@ -62,6 +103,26 @@ export const configSchema = z.strictObject({
       /** Where a locally started Cassandra keeps its data. */
       localDataDir: z.string().default('.cassette/cassandra'),
       localPort: z.number().int().min(1).max(65535).default(9042),
+      /** Cassandra user (PasswordAuthenticator); the password comes from CASSANDRA_PASSWORD or passwordFile. */
+      username: z.string().min(1).optional(),
+      /** A file holding the password (trailing newline ignored), e.g. a mounted secret. */
+      passwordFile: filePath.optional(),
+      /** TLS to Cassandra (client_encryption_options). */
+      tls: z
+        .strictObject({
+          /** CA to verify Cassandra's certificates with (default: the system's CAs). */
+          caFile: filePath.optional(),
+          /** A client certificate and key, for nodes that require one. */
+          certFile: filePath.optional(),
+          keyFile: filePath.optional(),
+          /** Check that a node's certificate names the address it is reached at. */
+          verifyHostname: z.boolean().default(true),
+        })
+        .refine((t) => (t.certFile === undefined) === (t.keyFile === undefined), {
+          message: 'certFile and keyFile go together',
+          path: ['certFile'],
+        })
+        .optional(),
     })
     .refine((c) => c.minDriverTimeoutMs <= c.requestTimeoutMs, {
       message: 'minDriverTimeoutMs must not exceed requestTimeoutMs',
@@ -106,6 +167,8 @@ export const configSchema = z.strictObject({
       healthProbeIntervalMs: z.number().int().positive().default(1000),
       /** How long such a probe may take before it counts as a failure (two in a row: the host is not answering). */
       healthProbeTimeoutMs: z.number().int().positive().default(1000),
+      /** gRPC server reflection (grpcurl, Postman); it lists the services and messages, never data. */
+      reflection: z.boolean().default(true),
     })
     .refine((s) => s.drainMs < s.shutdownTimeoutMs, {
       message: 'drainMs must be less than shutdownTimeoutMs',
@@ -209,6 +272,8 @@ export const configSchema = z.strictObject({
       statsIntervalMs: z.number().int().nonnegative().default(60_000),
       /** A call taking at least this long logs a warn line with its shape (never its keys); 0 turns it off. */
       slowRequestMs: z.number().int().nonnegative().default(500),
+      /** One `audit` line per write call, write stream and registry change (principal, method, view, rows, outcome). */
+      audit: z.boolean().default(true),
     })
     .prefault({}),
   metrics: z
@@ -222,6 +287,30 @@ export const configSchema = z.strictObject({
 });
 
 export type Config = z.infer<typeof configSchema>;
+
+/** Whether `host:port` names a loopback address (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackAddress(address: string): boolean {
+  const host = address.slice(0, address.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * Refuses a server config that would serve a non-loopback address in clear text, unless
+ * `insecure` says that is meant (e.g. TLS ends at a sidecar on the same host).
+ */
+export function assertSafeListen(config: Config): void {
+  if (config.tls || config.insecure) return;
+  const exposed = [config.listen, ...(config.http.enabled ? [config.http.listen] : [])].filter(
+    (address) => !isLoopbackAddress(address),
+  );
+  if (exposed.length > 0) {
+    throw new ConfigError(
+      `refusing to serve ${exposed.join(' and ')} without TLS: anyone on the network could read features and ` +
+        'tokens in transit. Set tls.certFile and tls.keyFile, listen on 127.0.0.1, or pass --insecure ' +
+        '(insecure: true) if TLS ends before this process (e.g. a sidecar proxy).',
+    );
+  }
+}
 export type ConfigInput = z.input<typeof configSchema>;
 
 export class ConfigError extends CassetteError {
@@ -289,6 +378,13 @@ const ENVIRONMENT: ReadonlyArray<readonly [string, readonly string[], EnvKind]> 
   ['CASSETTE_SLOW_REQUEST_MS', ['log', 'slowRequestMs'], 'number'],
   ['CASSETTE_METRICS_ENABLED', ['metrics', 'enabled'], 'boolean'],
   ['CASSETTE_METRICS_LISTEN', ['metrics', 'listen'], 'string'],
+  ['CASSETTE_TLS_CERT_FILE', ['tls', 'certFile'], 'string'],
+  ['CASSETTE_TLS_KEY_FILE', ['tls', 'keyFile'], 'string'],
+  ['CASSETTE_TLS_CLIENT_CA_FILE', ['tls', 'clientCaFile'], 'string'],
+  ['CASSETTE_AUTH_TOKENS_FILE', ['auth', 'tokensFile'], 'string'],
+  ['CASSETTE_REFLECTION', ['serving', 'reflection'], 'boolean'],
+  ['CASSANDRA_USERNAME', ['cassandra', 'username'], 'string'],
+  ['CASSANDRA_PASSWORD_FILE', ['cassandra', 'passwordFile'], 'string'],
 ];
 
 export const ENVIRONMENT_VARIABLES: readonly string[] = ENVIRONMENT.map(([name]) => name);

@@ -12,6 +12,8 @@ export type ErrorStatus =
   | 'DEADLINE_EXCEEDED'
   | 'CANCELLED'
   | 'RESOURCE_EXHAUSTED'
+  | 'UNAUTHENTICATED'
+  | 'PERMISSION_DENIED'
   | 'INTERNAL';
 
 interface CatalogueEntry {
@@ -56,6 +58,9 @@ export const ERROR_CATALOGUE = {
   // Time and the caller
   CST_ERR_DEADLINE: { status: 'DEADLINE_EXCEEDED', description: "the caller's deadline passed" },
   CST_ERR_CANCELLED: { status: 'CANCELLED', description: 'the caller cancelled the request' },
+  // Security
+  CST_ERR_UNAUTHENTICATED: { status: 'UNAUTHENTICATED', description: 'the call has no valid credential' },
+  CST_ERR_PERMISSION_DENIED: { status: 'PERMISSION_DENIED', description: "the caller's scopes do not allow the call" },
   // Load
   CST_ERR_OVERLOADED: { status: 'RESOURCE_EXHAUSTED', description: 'the server has no room for more work now' },
   // Cassandra
@@ -106,6 +111,8 @@ const CODE_OF_STATUS: Record<ErrorStatus, ErrorCode> = {
   DEADLINE_EXCEEDED: 'CST_ERR_DEADLINE',
   CANCELLED: 'CST_ERR_CANCELLED',
   RESOURCE_EXHAUSTED: 'CST_ERR_OVERLOADED',
+  UNAUTHENTICATED: 'CST_ERR_UNAUTHENTICATED',
+  PERMISSION_DENIED: 'CST_ERR_PERMISSION_DENIED',
   INTERNAL: 'CST_ERR_INTERNAL',
 };
 

@@ -361,6 +361,44 @@ export function watchHttp(metrics: MetricsRegistry, counters: HttpCounters): voi
   );
 }
 
+/** What watchSecurity reads: SecurityCounters (src/auth). */
+export interface SecurityCounts {
+  readonly failures: Readonly<Record<string, number>>;
+  readonly reloads: Readonly<Record<string, number>>;
+  readonly resolved: number;
+}
+
+export function watchSecurity(metrics: MetricsRegistry, counts: SecurityCounts): void {
+  metrics.scraped(
+    'cassette_auth_failures_total',
+    'Calls refused for their credential (UNAUTHENTICATED) or their scopes (reason="denied": PERMISSION_DENIED), by reason.',
+    'counter',
+    ['reason'],
+    (emit) => {
+      for (const [reason, count] of Object.entries(counts.failures)) emit(count, reason);
+    },
+  );
+  metrics.scraped(
+    'cassette_auth_credentials_resolved_total',
+    'Credentials verified and their scopes compiled (cache misses); each token is resolved once until a reload.',
+    'counter',
+    [],
+    (emit) => emit(counts.resolved),
+  );
+  metrics.scraped(
+    'cassette_security_reloads_total',
+    'Reloads of the tokens file, the JWKS and the TLS certificate after their files changed, by file and outcome.',
+    'counter',
+    ['file', 'outcome'],
+    (emit) => {
+      for (const [key, count] of Object.entries(counts.reloads)) {
+        const [file = '', outcome = ''] = key.split(':');
+        emit(count, file, outcome);
+      }
+    },
+  );
+}
+
 /** Cassette's version, from package.json (two levels up from src/observability and dist/observability). */
 function cassetteVersion(): string {
   try {

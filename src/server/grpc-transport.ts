@@ -1,8 +1,18 @@
 import type { Readable } from 'node:stream';
+import type { PeerCertificate } from 'node:tls';
 
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 
+import {
+  accessRuleFor,
+  ANONYMOUS,
+  AuditLog,
+  WriteStreamTally,
+  type AccessGuard,
+  type AccessRule,
+  type Principal,
+} from '../auth/index.js';
 import type { CallContext } from '../concurrency/call.js';
 import type { Config } from '../config/index.js';
 import type { FeatureIngestionHandlers } from '../generated/cassette/v1/FeatureIngestion.js';
@@ -20,8 +30,15 @@ import { loadCassetteProtos } from '../api/proto.js';
 import { minWriteTimeHeader, writeTimeTrailer } from '../coherence/token.js';
 import type { ServingCore } from './compose.js';
 import { addReflection } from './reflection.js';
+import type { ServerTls } from './tls.js';
 
 const UNAVAILABLE_LOG_INTERVAL_MS = 5_000;
+
+/** A method whose request type has no rule of its own (see accessRuleFor) needs `admin`. */
+const ADMIN_RULE: AccessRule = { kind: 'admin' };
+
+/** Who the audit line names for a call refused before it had a principal. */
+const UNAUTHENTICATED_CALLER: Principal = { ...ANONYMOUS, name: 'unauthenticated', kind: 'anonymous' };
 
 const SERVING = 'cassette.v1.FeatureServing';
 const INGESTION = 'cassette.v1.FeatureIngestion';
@@ -35,6 +52,28 @@ type EncodedServingHandlers = {
 };
 
 type Counters = { requests: number; errors: Partial<Record<keyof typeof grpc.status, number>> };
+
+/** What the transport secures calls with; all optional but the audit log. */
+export interface TransportSecurity {
+  /** Authentication and authorization of every call but health (and reflection); absent: all calls ANONYMOUS. */
+  readonly guard?: AccessGuard;
+  /** TLS (and mTLS) credentials, reloaded as their files change; absent: plain text. */
+  readonly tls?: ServerTls;
+  readonly audit?: AuditLog;
+}
+
+/** The authorization metadata of a call, if it sent one. */
+function authorizationOf(metadata: grpc.Metadata): string | undefined {
+  const values = metadata.get('authorization');
+  return values.length > 0 && typeof values[0] === 'string' ? values[0] : undefined;
+}
+
+/** The client certificate of a call's connection (mTLS), read only when asked for. */
+function peerCertificateOf(call: {
+  getAuthContext(): { sslPeerCertificate?: PeerCertificate } | null;
+}): () => PeerCertificate | undefined {
+  return () => call.getAuthContext()?.sslPeerCertificate;
+}
 
 /**
  * What a method's deserializer returns for bytes that do not decode. grpc-js answers a throwing
@@ -58,9 +97,11 @@ class RefusedUndecoded {
 function guardDecoding<Handlers>(
   service: grpc.ServiceDefinition<Handlers>,
   refuseEarly: Readonly<Record<string, () => CassetteError | undefined>> = {},
+  accessRules?: Map<string, AccessRule>,
 ): grpc.ServiceDefinition<Handlers> {
   const guarded: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   for (const [name, method] of Object.entries<grpc.MethodDefinition<unknown, unknown>>(service)) {
+    accessRules?.set(method.path, accessRuleFor(requestTypeName(method)));
     const decode = method.requestDeserialize;
     const refuse = refuseEarly[name];
     guarded[name] = {
@@ -79,6 +120,13 @@ function guardDecoding<Handlers>(
   return guarded as grpc.ServiceDefinition<Handlers>;
 }
 
+/** The request message's type name, as proto-loader describes it ('' when it does not). */
+function requestTypeName(method: grpc.MethodDefinition<unknown, unknown>): string {
+  const described = method as { requestType?: { type?: { name?: unknown } } };
+  const name = described.requestType?.type?.name;
+  return typeof name === 'string' ? name : '';
+}
+
 function undecodable(method: string, message: UndecodableMessage, prefix = ''): CassetteError {
   return new CassetteError(
     'CST_ERR_UNDECODABLE',
@@ -87,10 +135,16 @@ function undecodable(method: string, message: UndecodableMessage, prefix = ''): 
 }
 
 /** The messages of a client stream, failing INVALID_ARGUMENT at the first one that did not decode. */
-async function* decodedMessages<Req>(messages: AsyncIterable<unknown>, method: string): AsyncIterable<Req> {
+async function* decodedMessages<Req>(
+  messages: AsyncIterable<unknown>,
+  method: string,
+  tally?: WriteStreamTally,
+): AsyncIterable<Req> {
   let index = 0;
   for await (const message of messages) {
     if (message instanceof UndecodableMessage) throw undecodable(method, message, `messages[${index}]: `);
+    const refusal = tally?.check(message as Parameters<WriteStreamTally['check']>[0]);
+    if (refusal) throw refusal;
     index++;
     yield message as Req;
   }
@@ -137,6 +191,10 @@ export class GrpcTransport {
   private listening = false;
   private draining = false;
   private storeAvailable = true;
+  private readonly guard: AccessGuard | undefined;
+  private readonly audit: AuditLog;
+  /** Method path -> what a call of it needs (by its request type; see accessRuleFor). */
+  private readonly accessRules = new Map<string, AccessRule>();
 
   constructor(
     core: Pick<ServingCore, 'reader' | 'writer' | 'listing' | 'feast' | 'admission'>,
@@ -148,7 +206,10 @@ export class GrpcTransport {
       logger,
       slowRequestMs: config.log.slowRequestMs,
     }),
+    private readonly security: TransportSecurity = {},
   ) {
+    this.guard = security.guard;
+    this.audit = security.audit ?? new AuditLog(logger, config.log.audit);
     const definition = loadCassetteProtos();
     const loaded = grpc.loadPackageDefinition(definition) as unknown as ServingProto & IngestionProto & RegistryProto;
     this.server = new grpc.Server({
@@ -193,17 +254,19 @@ export class GrpcTransport {
     const refuseLookup = config.cache.enabled
       ? undefined
       : () => (reads.saturated ? reads.refuseUncosted() : undefined);
+    const rules = this.accessRules;
     this.server.addService(
       guardDecoding(
         encodedServing,
         refuseLookup ? { GetOnlineFeatures: refuseLookup, GetOnlineFeaturesArrow: refuseLookup } : {},
+        rules,
       ),
       serving,
     );
-    this.server.addService(guardDecoding(loaded.cassette.v1.FeatureIngestion.service), ingestion);
-    this.server.addService(guardDecoding(loaded.cassette.v1.Registry.service), registry);
+    this.server.addService(guardDecoding(loaded.cassette.v1.FeatureIngestion.service, {}, rules), ingestion);
+    this.server.addService(guardDecoding(loaded.cassette.v1.Registry.service, {}, rules), registry);
     // Feast's serving API (src/feast), for Feast's clients unchanged.
-    this.server.addService(guardDecoding(feastServingDefinition()), {
+    this.server.addService(guardDecoding(feastServingDefinition(), {}, rules), {
       GetFeastServingInfo: this.unary(FEAST_SERVICE_NAME, 'GetFeastServingInfo', async () => core.feast.servingInfo()),
       GetOnlineFeatures: this.unary(
         FEAST_SERVICE_NAME,
@@ -213,8 +276,10 @@ export class GrpcTransport {
       ),
     });
     this.health = new HealthImplementation(Object.fromEntries(HEALTH_ENTRIES.map((name) => [name, 'NOT_SERVING'])));
+    // Health stays open (load balancers and probes carry no credentials); so does reflection,
+    // which describes the API and no data, unless serving.reflection turns it off.
     this.health.addToServer(this.server);
-    addReflection(this.server);
+    if (config.serving.reflection) addReflection(this.server);
   }
 
   /** The bound address, e.g. 127.0.0.1:6566 (with the real port when 0 was asked for). */
@@ -225,7 +290,8 @@ export class GrpcTransport {
 
   async listen(): Promise<string> {
     this.boundPort = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(this.config.listen, grpc.ServerCredentials.createInsecure(), (error, port) =>
+      const credentials = this.security.tls?.credentials ?? grpc.ServerCredentials.createInsecure();
+      this.server.bindAsync(this.config.listen, credentials, (error, port) =>
         error ? reject(new Error(`cannot listen on ${this.config.listen}: ${error.message}`)) : resolve(port),
       );
     });
@@ -281,6 +347,8 @@ export class GrpcTransport {
   ): grpc.handleUnaryCall<Req, Res> {
     const defaultDeadlineMs = this.config.serving.defaultDeadlineMs;
     const observed = this.observer.method(service, method, name);
+    const path = `/${service}/${method}`;
+    let rule: AccessRule | undefined;
     return (call, callback) => {
       this.counters.requests++;
       const observation = observed.start(call.metadata);
@@ -292,47 +360,128 @@ export class GrpcTransport {
         minWriteTime: minWriteTimeHeader(call.metadata),
         observation,
       };
-      const request: unknown = call.request;
-      if (request instanceof RefusedUndecoded) {
-        callback(this.toServiceError(method, request.error));
+      // Resolved on the first call: the rules are recorded when the services are added.
+      rule ??= this.accessRules.get(path) ?? ADMIN_RULE;
+      const guard = this.guard;
+      if (!guard) {
+        this.answerUnary(call, callback, observed, observation, ctx, handle, rule, ANONYMOUS);
         return;
       }
-      if (request instanceof UndecodableMessage) {
-        this.fail(observed, observation, callback, undecodable(name, request));
-        return;
-      }
-      let pending: Promise<Res>;
+      let principal: Principal | Promise<Principal>;
       try {
-        pending = handle(call.request, ctx);
+        principal = guard.authenticate(authorizationOf(call.metadata), peerCertificateOf(call));
       } catch (error) {
-        pending = Promise.reject(error);
+        this.refuse(observed, observation, callback, error, rule, call.request);
+        return;
       }
-      pending.then(
-        (response) => {
-          callback(null, response, writeTimeTrailer(response));
-          observed.finish(observation, grpc.status.OK);
-        },
-        (error: unknown) => this.fail(observed, observation, callback, error),
-      );
+      if (principal instanceof Promise) {
+        const checked = rule;
+        principal.then(
+          (resolved) => this.answerUnary(call, callback, observed, observation, ctx, handle, checked, resolved),
+          (error: unknown) => this.refuse(observed, observation, callback, error, checked, call.request),
+        );
+      } else {
+        this.answerUnary(call, callback, observed, observation, ctx, handle, rule, principal);
+      }
     };
   }
 
-  /** Answers a call with the status of `error`, and ends its observation with that code. */
+  /** The rest of a unary call once its principal is known: authorize, handle, answer, audit. */
+  private answerUnary<Req, Res>(
+    call: grpc.ServerUnaryCall<Req, Res>,
+    callback: grpc.sendUnaryData<Res>,
+    observed: MethodObserver,
+    observation: RequestObservation,
+    ctx: CallContext,
+    handle: (request: Req, ctx: CallContext) => Promise<Res>,
+    rule: AccessRule,
+    principal: Principal,
+  ): void {
+    const request: unknown = call.request;
+    if (request instanceof RefusedUndecoded) {
+      callback(this.toServiceError(observed.name, request.error));
+      return;
+    }
+    if (request instanceof UndecodableMessage) {
+      this.fail(observed, observation, callback, undecodable(observed.name, request));
+      return;
+    }
+    const refusal = this.guard?.authorize(principal, rule, request);
+    if (refusal) {
+      const code = this.fail(observed, observation, callback, refusal);
+      this.auditUnary(rule, principal, observed, request, code);
+      return;
+    }
+    let pending: Promise<Res>;
+    try {
+      pending = handle(call.request, ctx);
+    } catch (error) {
+      pending = Promise.reject(error);
+    }
+    pending.then(
+      (response) => {
+        callback(null, response, writeTimeTrailer(response));
+        observed.finish(observation, grpc.status.OK);
+        this.auditUnary(rule, principal, observed, request, grpc.status.OK);
+      },
+      (error: unknown) => {
+        const code = this.fail(observed, observation, callback, error);
+        this.auditUnary(rule, principal, observed, request, code);
+      },
+    );
+  }
+
+  /** Answers a call refused for its credential (UNAUTHENTICATED); a write is audited as such. */
+  private refuse(
+    observed: MethodObserver,
+    observation: RequestObservation,
+    callback: (error: Partial<grpc.StatusObject>) => void,
+    error: unknown,
+    rule: AccessRule,
+    request: unknown,
+  ): void {
+    const code = this.fail(observed, observation, callback, error);
+    this.auditUnary(rule, UNAUTHENTICATED_CALLER, observed, request, code);
+  }
+
+  /** The audit line of a call that writes (features or the registry); other calls are not audited. */
+  private auditUnary(
+    rule: AccessRule,
+    principal: Principal,
+    observed: MethodObserver,
+    request: unknown,
+    code: grpc.status,
+  ): void {
+    if (rule.kind !== 'write' && rule.kind !== 'admin') return;
+    const write = request as { feature_view?: unknown; rows?: { length?: unknown } } | null;
+    this.audit.record({
+      principal,
+      method: observed.fullMethod,
+      views: typeof write?.feature_view === 'string' ? [write.feature_view] : [],
+      rows: typeof write?.rows?.length === 'number' ? write.rows.length : 0,
+      outcome: grpc.status[code],
+    });
+  }
+
+  /** Answers a call with the status of `error`, ends its observation with that code, and returns the code. */
   private fail(
     observed: MethodObserver,
     observation: RequestObservation,
     callback: (error: Partial<grpc.StatusObject>) => void,
     error: unknown,
-  ): void {
+  ): grpc.status {
     const status = this.toServiceError(observed.name, error);
     callback(status);
-    observed.finish(observation, status.code ?? grpc.status.UNKNOWN);
+    const code = status.code ?? grpc.status.UNKNOWN;
+    observed.finish(observation, code);
+    return code;
   }
 
   /**
    * A client-streaming handler: `handle` gets the messages as an async iterable, read no further
    * ahead than it consumes (see limitReadAhead), and the call's deadline (none if the caller set
-   * none: a stream lasts as long as its sender keeps sending).
+   * none: a stream lasts as long as its sender keeps sending). Each message is authorized on its
+   * own view (a stream may write several), and the stream is audited once it ends.
    */
   private clientStream<Req, Res>(
     service: string,
@@ -351,19 +500,46 @@ export class GrpcTransport {
         observation,
       };
       limitReadAhead(call);
-      let pending: Promise<Res>;
-      try {
-        pending = handle(decodedMessages<Req>(call, method), ctx);
-      } catch (error) {
-        pending = Promise.reject(error);
+      const run = (principal: Principal): void => {
+        const tally = new WriteStreamTally(principal, this.guard);
+        let pending: Promise<Res>;
+        try {
+          pending = handle(decodedMessages<Req>(call, method, tally), ctx);
+        } catch (error) {
+          pending = Promise.reject(error);
+        }
+        const audit = (code: grpc.status): void =>
+          this.audit.record({
+            principal,
+            method: observed.fullMethod,
+            views: [...tally.views],
+            rows: tally.rows,
+            outcome: grpc.status[code],
+          });
+        pending.then(
+          (response) => {
+            callback(null, response, writeTimeTrailer(response));
+            observed.finish(observation, grpc.status.OK);
+            audit(grpc.status.OK);
+          },
+          (error: unknown) => audit(this.fail(observed, observation, callback, error)),
+        );
+      };
+      if (!this.guard) {
+        run(ANONYMOUS);
+        return;
       }
-      pending.then(
-        (response) => {
-          callback(null, response, writeTimeTrailer(response));
-          observed.finish(observation, grpc.status.OK);
-        },
-        (error: unknown) => this.fail(observed, observation, callback, error),
-      );
+      const stream: AccessRule = { kind: 'write' };
+      try {
+        const principal = this.guard.authenticate(authorizationOf(call.metadata), peerCertificateOf(call));
+        if (principal instanceof Promise) {
+          principal.then(run, (error: unknown) => this.refuse(observed, observation, callback, error, stream, {}));
+        } else {
+          run(principal);
+        }
+      } catch (error) {
+        this.refuse(observed, observation, callback, error, stream, {});
+      }
     };
   }
 

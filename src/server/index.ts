@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import type { Config } from '../config/index.js';
+import { AccessGuard, AuditLog, Authenticator, SecurityCounters } from '../auth/index.js';
+import { assertSafeListen, type Config } from '../config/index.js';
 import { FeastHttpServer } from '../feast/http/server.js';
 import {
   RequestMetrics,
@@ -13,6 +14,7 @@ import {
   watchCassandraClient,
   watchHttp,
   watchRegistry,
+  watchSecurity,
 } from '../observability/catalogue.js';
 import type { Logger } from '../observability/logger.js';
 import {
@@ -28,6 +30,7 @@ import { connectSession, type CassandraClient } from '../store/index.js';
 import { composeServingCore, type ServingCore } from './compose.js';
 import { GrpcTransport } from './grpc-transport.js';
 import { shutdownSession } from './lifecycle.js';
+import { ServerTls } from './tls.js';
 import type { PeerCaches } from './workers.js';
 
 export { composeServingCore, type ServingCore } from './compose.js';
@@ -97,6 +100,8 @@ export async function startServer(
   if (!options.client && config.cassandra.contactPoints.length === 0) {
     throw new Error('no Cassandra contact points configured (set CASSANDRA_CONTACT_POINTS)');
   }
+  // Before anything connects: a config that would serve the network in clear text does not start.
+  assertSafeListen(config);
   const metrics = config.metrics.enabled ? new MetricsRegistry() : undefined;
   // Early, so the primary's first scrape finds this worker answering.
   if (metrics && options.metricsToPrimary) reportMetricsToPrimary(metrics);
@@ -105,7 +110,16 @@ export async function startServer(
   let core: ServingCore | undefined;
   let http: FeastHttpServer | undefined;
   let metricsListener: MetricsListener | undefined;
+  let authenticator: Authenticator | undefined;
+  let tls: ServerTls | undefined;
   try {
+    const securityCounters = new SecurityCounters();
+    // The files are read before the core is composed: a bad certificate or tokens file fails fast.
+    tls = config.tls ? await ServerTls.load(config.tls, logger, securityCounters) : undefined;
+    authenticator = Authenticator.required(config)
+      ? await Authenticator.create(config, logger, securityCounters)
+      : undefined;
+    if (!authenticator) logger.info('authentication off: every caller may read and write every view');
     core = await composeServingCore(config, client, logger, {
       peers: options.peers,
       ...(metrics && { storeMetrics: new StoreMetrics(metrics) }),
@@ -115,8 +129,12 @@ export async function startServer(
       logger,
       slowRequestMs: config.log.slowRequestMs,
     });
-    const transport = new GrpcTransport(core, config, logger, observer);
-    http = config.http.enabled ? new FeastHttpServer(core, config, logger) : undefined;
+    const registry = core.registry;
+    const guard = authenticator && new AccessGuard(authenticator, () => registry.current.registry);
+    const audit = new AuditLog(logger, config.log.audit);
+    const security = { guard, tls, audit };
+    const transport = new GrpcTransport(core, config, logger, observer, security);
+    http = config.http.enabled ? new FeastHttpServer(core, config, logger, security) : undefined;
     const availability = new CassandraAvailability(client, logger, {
       probeIntervalMs: config.serving.healthProbeIntervalMs,
       probeTimeoutMs: config.serving.healthProbeTimeoutMs,
@@ -136,6 +154,7 @@ export async function startServer(
       watchCassandraClient(metrics, client);
       watchAvailability(metrics, () => availability.canServe);
       if (http) watchHttp(metrics, http.counters);
+      watchSecurity(metrics, securityCounters);
       watchBuild(metrics);
       if (!options.metricsToPrimary) {
         metricsListener = await startMetricsListener(config.metrics.listen, metrics, logger);
@@ -185,6 +204,8 @@ export async function startServer(
           const stopWithin = Math.max(0, deadline - sessionShare - Date.now());
           await Promise.all([transport.stop(stopWithin), httpServer?.close(stopWithin)]);
           serverCore.close();
+          guard?.close();
+          tls?.close();
           await metricsListener?.close();
           if (ownsClient) await shutdownSession(client, deadline - Date.now(), logger);
           logger.info('Cassette stopped');
@@ -193,6 +214,8 @@ export async function startServer(
   } catch (error) {
     await http?.close().catch(() => undefined);
     core?.close();
+    authenticator?.close();
+    tls?.close();
     await metricsListener?.close();
     if (ownsClient) await shutdownSession(client, config.serving.shutdownTimeoutMs, logger);
     throw error;

@@ -2,6 +2,7 @@ import cassandra from 'cassandra-driver';
 
 import type { Config } from '../config/index.js';
 import type { Logger } from '../observability/logger.js';
+import { cassandraSecurityOptions } from './credentials.js';
 import { CountingMetrics, DeadlineRetryPolicy, FailoverBudget, ReadHedgingPolicy, StoreCounters } from './failover.js';
 
 export type CassandraClient = cassandra.Client;
@@ -135,6 +136,7 @@ export async function connectSession(
   const failoverLogger = logger.child({ component: 'cassandra-failover' });
   const port = commonPort(settings.contactPoints);
   const client = new cassandra.Client({
+    ...cassandraSecurityOptions(settings),
     contactPoints: settings.contactPoints,
     localDataCenter: settings.localDataCenter,
     ...(port !== undefined ? { protocolOptions: { port } } : {}),
@@ -196,6 +198,9 @@ export async function connectSession(
       attemptTimeoutMs: bulk ? 0 : settings.attemptTimeoutMs,
       maxAttempts: settings.maxAttempts,
       speculativeDelayMs: settings.speculativeDelayMs,
+      // Who logs in and whether the connection is encrypted; never the password.
+      user: settings.username,
+      tls: Boolean(settings.tls),
     },
     'connected to Cassandra',
   );

@@ -1,5 +1,8 @@
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 
+import type { Server as TlsServer, TLSSocket } from 'node:tls';
+
+import { ANONYMOUS, type AccessRule, type Principal } from '../../auth/index.js';
 import type { CallContext } from '../../concurrency/call.js';
 import type { Config } from '../../config/index.js';
 import {
@@ -11,6 +14,7 @@ import {
 } from '../../errors/index.js';
 import type { Logger } from '../../observability/logger.js';
 import type { RegistrySync } from '../../registry/sync.js';
+import type { TransportSecurity } from '../../server/grpc-transport.js';
 import type { FeatureWriter } from '../../write/index.js';
 import type { FeastJsonRequest } from '../serving/plan.js';
 import type { FeastReader } from '../serving/reader.js';
@@ -72,6 +76,8 @@ const HTTP_STATUS: Record<ErrorStatus, number> = {
   NOT_FOUND: 404,
   FAILED_PRECONDITION: 400,
   RESOURCE_EXHAUSTED: 429,
+  UNAUTHENTICATED: 401,
+  PERMISSION_DENIED: 403,
   UNAVAILABLE: 503,
   DEADLINE_EXCEEDED: 504,
   CANCELLED: 499,
@@ -131,6 +137,10 @@ function schemaError(error: FastifyError): CassetteError {
 
 type Counters = { requests: number; errors: Partial<Record<number, number>> };
 
+const READ: AccessRule = { kind: 'read' };
+const WRITE: AccessRule = { kind: 'write' };
+const UNAUTHENTICATED_CALLER: Principal = { ...ANONYMOUS, name: 'unauthenticated' };
+
 export class FeastHttpServer {
   private readonly app: FastifyInstance;
   private readonly writes: FeastWriter;
@@ -150,15 +160,20 @@ export class FeastHttpServer {
     },
     private readonly config: Config,
     private readonly logger: Logger,
+    private readonly security: TransportSecurity = {},
   ) {
     this.writes = new FeastWriter(core.registry, core.writer, config.ingest.maxRowsPerRequest);
+    const tls = security.tls;
+    // With TLS configured, this listener serves HTTPS with the same (reloaded) certificate as gRPC.
     this.app = Fastify({
+      ...(tls && { https: tls.httpsOptions }),
       bodyLimit: config.http.maxBodyBytes,
       // Wrong types are errors, not coerced (Feast's pydantic models do not coerce either).
       ajv: { customOptions: { coerceTypes: false } },
       forceCloseConnections: 'idle',
       return503OnClosing: true,
-    });
+    }) as unknown as FastifyInstance;
+    tls?.onReload((options) => (this.app.server as unknown as TlsServer).setSecureContext(options));
     this.app.removeAllContentTypeParsers();
     // Every body is read as JSON, whatever content type the client named (curl often names none).
     this.app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
@@ -176,6 +191,7 @@ export class FeastHttpServer {
       { schema: { body: GET_ONLINE_FEATURES_SCHEMA } },
       async (request, reply) => {
         this.counters.requests++;
+        await this.admit(request, READ, request.body);
         const text = await core.feast.getOnlineFeaturesJson(request.body, callContext(request, readDeadlineMs));
         return reply.type('application/json').send(text);
       },
@@ -185,14 +201,20 @@ export class FeastHttpServer {
       { schema: { body: WRITE_SCHEMA } },
       async (request, reply) => {
         this.counters.requests++;
-        await this.writes.writeToOnlineStore(request.body, callContext(request, writeDeadlineMs));
+        const view = request.body.feature_view_name;
+        await this.audited(request, '/write-to-online-store', view, () =>
+          this.writes.writeToOnlineStore(request.body, callContext(request, writeDeadlineMs)),
+        );
         // `feast serve` answers this endpoint with a JSON null.
         return reply.type('application/json').send('null');
       },
     );
     this.app.post<{ Body: FeastPushRequest }>('/push', { schema: { body: PUSH_SCHEMA } }, async (request, reply) => {
       this.counters.requests++;
-      await this.writes.push(request.body, callContext(request, writeDeadlineMs));
+      const view = request.body.push_source_name;
+      await this.audited(request, '/push', view, () =>
+        this.writes.push(request.body, callContext(request, writeDeadlineMs)),
+      );
       return reply.code(200).send();
     });
     this.app.get('/health', async (_request, reply) =>
@@ -213,6 +235,49 @@ export class FeastHttpServer {
       const { status, body } = this.answerTo(error, request.url);
       void reply.code(status).type('application/json').send(body);
     });
+  }
+
+  /**
+   * The caller's principal, once it is known to be allowed `rule` on `target`: the same
+   * authentication and authorization as every gRPC call (AccessGuard); ANONYMOUS when auth is off.
+   */
+  private async admit(request: FastifyRequest, rule: AccessRule, target: unknown): Promise<Principal> {
+    const guard = this.security.guard;
+    if (!guard) return ANONYMOUS;
+    const header = request.headers.authorization;
+    const socket = request.socket as Partial<TLSSocket>;
+    const principal = await guard.authenticate(header, () => socket.getPeerCertificate?.());
+    const refusal = guard.authorize(principal, rule, target);
+    if (refusal) throw Object.assign(refusal, { principal });
+    return principal;
+  }
+
+  /** A write, admitted, run and audited (principal, endpoint, view, rows, outcome). */
+  private async audited(
+    request: FastifyRequest,
+    endpoint: string,
+    view: string,
+    write: () => Promise<number>,
+  ): Promise<void> {
+    let principal: Principal | undefined;
+    let rows = 0;
+    let outcome = 'OK';
+    try {
+      principal = await this.admit(request, WRITE, { feature_view: view });
+      rows = await write();
+    } catch (error) {
+      principal ??= (error as { principal?: Principal }).principal;
+      outcome = isCassetteError(error) ? error.status : 'INTERNAL';
+      throw error;
+    } finally {
+      this.security.audit?.record({
+        principal: principal ?? UNAUTHENTICATED_CALLER,
+        method: `feast.http${endpoint}`,
+        views: [view],
+        rows,
+        outcome,
+      });
+    }
   }
 
   private answerTo(error: FastifyError | CassetteError, url: string): HttpError {

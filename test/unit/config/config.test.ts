@@ -37,6 +37,8 @@ describe('loadConfig: defaults', () => {
   it('fills every setting with its default', () => {
     expect(load()).toEqual({
       listen: '127.0.0.1:6566',
+      insecure: false,
+      auth: { cacheEntries: 10_000 },
       cassandra: {
         contactPoints: [],
         localDataCenter: 'datacenter1',
@@ -71,6 +73,7 @@ describe('loadConfig: defaults', () => {
         shutdownTimeoutMs: 15_000,
         healthProbeIntervalMs: 1000,
         healthProbeTimeoutMs: 1000,
+        reflection: true,
       },
       http: { enabled: true, listen: '127.0.0.1:6567', maxBodyBytes: 16 * 1024 * 1024, writeDeadlineMs: 60_000 },
       cache: {
@@ -91,7 +94,7 @@ describe('loadConfig: defaults', () => {
         writeTimeoutMs: 10_000,
         partitionBatchRows: 32,
       },
-      log: { level: 'info', format: 'auto', statsIntervalMs: 60_000, slowRequestMs: 500 },
+      log: { level: 'info', format: 'auto', statsIntervalMs: 60_000, slowRequestMs: 500, audit: true },
       metrics: { enabled: true, listen: '127.0.0.1:9464' },
     });
   });
