@@ -92,7 +92,9 @@ export function buildPlan(options: PlanOptions): ScenarioSpec[] {
         flow: { kind: 'probe-then-open', ...probe },
       };
       plan.push(warm);
-      // Each variant right after its base scenario, so both see the machine alike.
+      // Each variant right after its base scenario, so both see the machine alike, and at the same
+      // offered rate: CPU per request depends on the rate (how many calls share a wake-up), so a
+      // variant measured at its own probed rate would differ from its base for that alone.
       if (VARIANT_CELLS.some(([b, f]) => b === batch && f === features)) {
         for (const variant of options.variants ?? []) {
           plan.push({
@@ -100,6 +102,7 @@ export function buildPlan(options: PlanOptions): ScenarioSpec[] {
             name: variantScenarioName(warm.name, variant),
             group: 'variant',
             server: `variant:${variant}`,
+            flow: { kind: 'probe-then-match', match: warm.name, ...probe },
           });
         }
       }

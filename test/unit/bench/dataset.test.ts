@@ -212,7 +212,15 @@ describe('bench scenario plan', () => {
       ['cassette warm b100 f50 [metrics-off]', 'variant:metrics-off'],
       ['cassette warm b100 f50 [coherence-off]', 'variant:coherence-off'],
     ]);
-    expect(plan.filter((s) => s.group === 'variant').every((s) => s.keys.kind === 'hot')).toBe(true);
+    const variants = plan.filter((s) => s.group === 'variant');
+    expect(variants.every((s) => s.keys.kind === 'hot')).toBe(true);
+    // At the offered rate of the base scenario, which runs first.
+    expect(variants.map((s) => (s.flow.kind === 'probe-then-match' ? s.flow.match : s.flow.kind))).toEqual([
+      'cassette warm b1 f10',
+      'cassette warm b1 f10',
+      'cassette warm b100 f50',
+      'cassette warm b100 f50',
+    ]);
   });
 
   it('filters by name', () => {
