@@ -14,6 +14,11 @@ export interface Variant {
 }
 
 export const VARIANTS: Readonly<Record<string, Variant>> = {
+  control: {
+    description:
+      "the cache server's own settings, unchanged: an A/A check of the comparison (its ratios show what running later, on another process, does alone)",
+    overrides: {},
+  },
   'metrics-off': {
     description: 'the cache server without its Prometheus metrics (metrics.enabled: false)',
     overrides: { metrics: { enabled: false } },
