@@ -1,6 +1,6 @@
 import { Client } from 'cassandra-driver';
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -84,7 +84,16 @@ describe('parseContactPoints', () => {
 
 // The JVM wrapper, exercised with a stand-in "JVM" (a shell loop) so it runs in a second.
 describe('JVM process wrapper', () => {
-  const stubbornJvm = ['-c', 'trap "" TERM; while :; do sleep 1; done']; // ignores SIGTERM
+  // Ignores SIGTERM, and says so once it does (a SIGTERM sent before the trap is set would end it).
+  const stubbornJvm = ['-c', 'trap "" TERM; echo trapped; while :; do sleep 1; done'];
+  /** Waits until the stand-in has set its trap (it prints to the node's stdout.log). */
+  async function untilTrapped(logDir: string): Promise<void> {
+    const giveUpAt = Date.now() + 20_000;
+    while (!(await readFile(join(logDir, 'stdout.log'), 'utf8').catch(() => '')).includes('trapped')) {
+      if (Date.now() > giveUpAt) throw new Error('the stand-in JVM never set its SIGTERM trap');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
 
   it('stop() escalates to SIGKILL after the grace period', async () => {
     const root = await mkdtemp(join(tmpdir(), 'cassette-wrapper-'));
@@ -93,6 +102,7 @@ describe('JVM process wrapper', () => {
       await mkdir(node.logDir, { recursive: true });
       const proc = await spawnNode({ java: '/bin/sh', args: stubbornJvm, node, env: process.env, stopGraceMs: 1_000 });
       expect(alive(proc.pid)).toBe(true);
+      await untilTrapped(node.logDir);
       await proc.stop();
       expect(alive(proc.pid)).toBe(false);
       // The wrapper itself sent the SIGKILL and reported it (128 + 9), rather than stop()'s
