@@ -19,6 +19,8 @@ export interface RowCacheStats {
    * read again, and count as misses too.
    */
   tooOld: number;
+  /** Entries dropped to stay within maxBytes (not those expired or invalidated). */
+  evictions: number;
   entries: number;
   bytes: number;
 }
@@ -180,17 +182,13 @@ export class RowCache<Row extends object> {
     this.inFlight.clear();
   }
 
-  /** Entries dropped to stay within maxBytes (not those expired or invalidated), for metrics. */
-  get evictions(): number {
-    return this.evicted;
-  }
-
   stats(): RowCacheStats {
     return {
       hits: this.hits,
       misses: this.misses,
       coalesced: this.coalesced,
       tooOld: this.tooOld,
+      evictions: this.evicted,
       entries: this.lru?.size ?? 0,
       bytes: this.lru?.calculatedSize ?? 0,
     };

@@ -141,7 +141,7 @@ export async function startServer(
     });
     if (metrics) {
       const serving = core;
-      watchCache(metrics, () => ({ ...serving.cache.stats(), evictions: serving.cache.evictions }));
+      watchCache(metrics, () => serving.cache.stats());
       watchAdmission(metrics, serving.admission);
       if (serving.changeLog || serving.coherence) {
         watchCoherence(metrics, LAG_BUCKETS_MS, () => ({

@@ -268,7 +268,7 @@ describe('RowCache', () => {
     expect(await c.get('k', l.load)).toBeNull();
     await Promise.all([c.get('k', l.load), c.get('k', l.load)]);
     expect(l.calls()).toBe(4);
-    expect(c.stats()).toEqual({ hits: 0, misses: 0, coalesced: 0, tooOld: 0, entries: 0, bytes: 0 });
+    expect(c.stats()).toEqual({ hits: 0, misses: 0, coalesced: 0, tooOld: 0, evictions: 0, entries: 0, bytes: 0 });
     c.invalidate('k');
     c.clear();
   });
