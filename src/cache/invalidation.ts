@@ -23,10 +23,13 @@ export const MAX_LOGGED_ROWS_PER_CALL = 10_000;
  * absent when coherence is off.
  */
 export interface ChangeLog {
-  /** Resolves once `rows` are logged within the coherence bound; rejects when they could not be. */
-  append(rows: readonly ChangedRow[]): Promise<void>;
-  /** Resolves once each view's generation has been bumped. */
-  bumpGenerations(views: Iterable<string>): Promise<void>;
+  /**
+   * Resolves once `rows` are logged within the coherence bound; rejects when they could not be
+   * by `deadline` (the call's, Date.now() ms; Infinity for none; undefined when no call waits).
+   */
+  append(rows: readonly ChangedRow[], deadline?: number): Promise<void>;
+  /** Resolves once each view's generation has been bumped; rejects when one could not be by `deadline`. */
+  bumpGenerations(views: Iterable<string>, deadline?: number): Promise<void>;
 }
 
 /**
@@ -86,7 +89,11 @@ export class LoggedChanges {
   private readonly appends: Promise<void>[] = [];
   private failure: { error: unknown } | undefined;
 
-  constructor(private readonly log: ChangeLog | undefined) {}
+  constructor(
+    private readonly log: ChangeLog | undefined,
+    /** The call's deadline (Date.now() ms; Infinity for none): the log is retried until then. */
+    private readonly deadline: number = Number.POSITIVE_INFINITY,
+  ) {}
 
   add(view: string, key: string): void {
     if (this.log === undefined) return;
@@ -105,14 +112,14 @@ export class LoggedChanges {
     if (this.pending.length > 0) this.send();
     await Promise.all(this.appends);
     if (this.failure !== undefined) throw this.failure.error;
-    if (this.bumped.size > 0) await this.log.bumpGenerations(this.bumped);
+    if (this.bumped.size > 0) await this.log.bumpGenerations(this.bumped, this.deadline);
   }
 
   private send(): void {
     const rows = this.pending;
     this.pending = [];
     this.appends.push(
-      this.log!.append(rows).catch((error: unknown) => {
+      this.log!.append(rows, this.deadline).catch((error: unknown) => {
         this.failure ??= { error };
       }),
     );
@@ -135,9 +142,12 @@ export class CacheInvalidation {
     private readonly log?: ChangeLog,
   ) {}
 
-  /** The invalidations of one write call; flush() them before the call is acknowledged. */
-  forCall(): WriteInvalidations {
-    return new WriteInvalidations(this, new PeerInvalidations(this.peers), new LoggedChanges(this.log));
+  /**
+   * The invalidations of one write call due by `deadline` (Date.now() ms; Infinity for none);
+   * flush() them before the call is acknowledged.
+   */
+  forCall(deadline: number): WriteInvalidations {
+    return new WriteInvalidations(this, new PeerInvalidations(this.peers), new LoggedChanges(this.log, deadline));
   }
 
   /** Drops keys a sibling worker's write changed (they come already scoped, see rowCacheKey). */

@@ -7,8 +7,16 @@ import type { WindowSettings } from './window.js';
 
 /** Chunks of one append written at once. */
 const APPEND_CONCURRENCY = 8;
-/** Tries per chunk: a slow acknowledgement (past the budget) or a failure restamps and writes it again. */
+/**
+ * Tries per chunk at least: a slow acknowledgement (past the budget) or a failure restamps and
+ * writes it again. A call with a deadline keeps trying while a whole try still fits before it,
+ * so a Cassandra pause of a second or two (a GC, a busy machine) delays the call instead of
+ * failing it; one without a deadline (a stream) keeps trying for UNBOUNDED_CALL_RETRY_MS.
+ */
 const APPEND_ATTEMPTS = 5;
+const UNBOUNDED_CALL_RETRY_MS = 10_000;
+/** Pause after a try that failed at once (no host, a closed connection), so that retries do not spin. */
+const FAILED_TRY_PAUSE_MS = 50;
 
 /** What writers tell the other replicas (see ChangeLog in cache/invalidation.ts). */
 export interface LogWriterStats {
@@ -51,23 +59,38 @@ export class InvalidationLogWriter {
     return this.counters;
   }
 
-  /** Resolves once every row is in the log within the budget; rejects UNAVAILABLE when that could not be done. */
-  async append(rows: readonly ChangedRow[]): Promise<void> {
+  /**
+   * Resolves once every row is in the log within the budget; rejects UNAVAILABLE when that could
+   * not be done by `deadline` (Date.now() ms of the call's deadline: Infinity for none, undefined
+   * for no call waiting, which gets APPEND_ATTEMPTS tries only).
+   */
+  async append(rows: readonly ChangedRow[], deadline?: number): Promise<void> {
     const chunks: (readonly ChangedRow[])[] = [];
     for (let i = 0; i < rows.length; i += LOG_BATCH_ENTRIES) chunks.push(rows.slice(i, i + LOG_BATCH_ENTRIES));
+    const retryUntil = this.retryUntil(deadline);
     let next = 0;
     const worker = async (): Promise<void> => {
-      while (next < chunks.length) await this.appendChunk(chunks[next++]!);
+      while (next < chunks.length) await this.appendChunk(chunks[next++]!, retryUntil);
     };
     await Promise.all(Array.from({ length: Math.min(APPEND_CONCURRENCY, chunks.length) }, worker));
   }
 
-  /** Bumps the generation of each of `views`; rejects UNAVAILABLE when a bump failed. */
-  async bumpGenerations(views: Iterable<string>): Promise<void> {
+  /** Bumps the generation of each of `views`; rejects UNAVAILABLE when a bump failed by `deadline` (see append). */
+  async bumpGenerations(views: Iterable<string>, deadline?: number): Promise<void> {
     const timeoutMs = this.settings.maxStalenessMs;
+    const retryUntil = this.retryUntil(deadline);
     for (const view of views) {
       try {
-        await this.tables.bumpGeneration(view, timeoutMs);
+        for (let attempt = 1; ; attempt++) {
+          const triedAt = this.now();
+          try {
+            await this.tables.bumpGeneration(view, timeoutMs);
+            break;
+          } catch (error) {
+            if (this.now() + timeoutMs > retryUntil) throw error;
+            await this.pauseAfter(triedAt);
+          }
+        }
         this.counters.generationBumps++;
       } catch (error) {
         this.counters.failures++;
@@ -81,11 +104,24 @@ export class InvalidationLogWriter {
     }
   }
 
-  private async appendChunk(rows: readonly ChangedRow[]): Promise<void> {
+  /** Until when (this.now() ms) a failed try is followed by another: see APPEND_ATTEMPTS. */
+  private retryUntil(deadline: number | undefined): number {
+    if (deadline === undefined) return Number.NEGATIVE_INFINITY;
+    return Number.isFinite(deadline) ? deadline : this.now() + UNBOUNDED_CALL_RETRY_MS;
+  }
+
+  /** Waits before the next try when the last one (started at `triedAt`) failed at once. */
+  private async pauseAfter(triedAt: number): Promise<void> {
+    const pauseMs = FAILED_TRY_PAUSE_MS - (this.now() - triedAt);
+    if (pauseMs > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+  }
+
+  private async appendChunk(rows: readonly ChangedRow[], retryUntil: number): Promise<void> {
     const budget = this.settings.logWriteBudgetMs;
     let lastError: unknown;
-    for (let attempt = 1; attempt <= APPEND_ATTEMPTS; attempt++) {
+    for (let attempt = 1; ; attempt++) {
       const stampedAt = this.now();
+      let failedAtOnce = false;
       try {
         await this.tables.append(stampedAt * 1000, this.writer, rows, Math.max(budget, 100));
         if (this.now() - stampedAt <= budget) {
@@ -95,8 +131,11 @@ export class InvalidationLogWriter {
         lastError = new Error(`the log write took longer than ${budget} ms`);
       } catch (error) {
         lastError = error;
+        failedAtOnce = true;
       }
-      if (attempt < APPEND_ATTEMPTS) this.counters.restamped++;
+      if (attempt >= APPEND_ATTEMPTS && this.now() + budget > retryUntil) break;
+      this.counters.restamped++;
+      if (failedAtOnce) await this.pauseAfter(stampedAt);
     }
     this.counters.failures++;
     throw new CassetteError(

@@ -37,7 +37,7 @@ export class FeatureWriter {
     const cost = rows.length;
     const admitted = this.admission.enter(cost, call.deadline, Date.now());
     if (admitted !== undefined) await admitted;
-    const changed = this.invalidation.forCall();
+    const changed = this.invalidation.forCall(call.deadline);
     let failure: { error: unknown } | undefined;
     try {
       const sink = this.rowSink(version, view, call, changed);
@@ -74,7 +74,7 @@ export class FeatureWriter {
     const cost = this.config.ingest.writeConcurrency;
     const admitted = this.admission.enter(cost, call.deadline, Date.now());
     if (admitted !== undefined) await admitted;
-    const changed = this.invalidation.forCall();
+    const changed = this.invalidation.forCall(call.deadline);
     const work = this.admitted(
       writeMessageStream(
         messages,

@@ -36,7 +36,7 @@ describe('CacheInvalidation', () => {
     const { invalidation, fill, cached } = setup({ peers });
     const key = rowCacheKey(1, 'v', 'k');
     await fill(key);
-    const call = invalidation.forCall();
+    const call = invalidation.forCall(Number.POSITIVE_INFINITY);
     call.rowSettled(1, 'v', 'k', false);
     expect(cached(key)).toBe(false);
     expect(peers.batches).toEqual([]); // batched until the call flushes
@@ -50,7 +50,7 @@ describe('CacheInvalidation', () => {
     const [old, now] = [rowCacheKey(1, 'v', 'k'), rowCacheKey(2, 'v', 'k')];
     await fill(old);
     await fill(now);
-    const call = invalidation.forCall();
+    const call = invalidation.forCall(Number.POSITIVE_INFINITY);
     call.rowSettled(1, 'v', 'k', false);
     await call.flush();
     expect([cached(old), cached(now)]).toEqual([false, false]);
@@ -62,7 +62,7 @@ describe('CacheInvalidation', () => {
     const peers = recordingPeers();
     const { invalidation, fill, cached } = setup({ peers });
     const key = rowCacheKey(1, 'v', 'k');
-    const call = invalidation.forCall();
+    const call = invalidation.forCall(Number.POSITIVE_INFINITY);
     call.rowSettled(1, 'v', 'k', true);
     await call.flush();
     // A read in between caches what Cassandra held before the late write landed.
@@ -77,7 +77,7 @@ describe('CacheInvalidation', () => {
   it('sends sibling workers the keys of a long call in batches as they come', async () => {
     const peers = recordingPeers();
     const { invalidation } = setup({ peers });
-    const call = invalidation.forCall();
+    const call = invalidation.forCall(Number.POSITIVE_INFINITY);
     for (let i = 0; i < 1500; i++) call.rowSettled(1, 'v', String(i), false);
     expect(peers.batches.map((b) => b.length)).toEqual([1024]);
     await call.flush();

@@ -70,6 +70,63 @@ describe('InvalidationLogWriter', () => {
     });
     expect(writer.stats.failures).toBe(1);
   });
+
+  it("keeps trying past five tries while the call's deadline leaves room for one more", async () => {
+    const clock = { now: 1000 };
+    // A Cassandra pause: eight slow acknowledgements, then a quick one.
+    const tables = fakeTables(clock, [300, 300, 300, 300, 300, 300, 300, 300, 5]);
+    const writer = new InvalidationLogWriter(
+      tables,
+      { logWriteBudgetMs: 200, maxStalenessMs: 1000 },
+      'w',
+      () => clock.now,
+    );
+    await writer.append(rows(1), 1000 + 10_000);
+    expect(tables.appends).toHaveLength(9);
+    expect(writer.stats).toMatchObject({ entriesLogged: 1, restamped: 8, failures: 0 });
+  });
+
+  it('gives up once no whole try fits before the deadline', async () => {
+    const clock = { now: 1000 };
+    const tables = fakeTables(
+      clock,
+      Array.from({ length: 20 }, () => 300),
+    );
+    const writer = new InvalidationLogWriter(
+      tables,
+      { logWriteBudgetMs: 200, maxStalenessMs: 1000 },
+      'w',
+      () => clock.now,
+    );
+    await expect(writer.append(rows(1), 1000 + 2_000)).rejects.toMatchObject({ code: 'CST_ERR_COHERENCE_LOG' });
+    // A try within the budget (200 ms) started at 2800 would end by 3000; one at 3100 could not.
+    expect(tables.appends.map((a) => a.stampMs)).toEqual([1000, 1300, 1600, 1900, 2200, 2500, 2800]);
+  });
+
+  it('retries a failed generation bump until the deadline', async () => {
+    const clock = { now: 1000 };
+    let failuresLeft = 2;
+    const bumps: string[] = [];
+    const tables = {
+      async append(): Promise<void> {},
+      async bumpGeneration(view: string): Promise<void> {
+        clock.now += 100;
+        if (failuresLeft-- > 0) throw new Error('no host');
+        bumps.push(view);
+      },
+    };
+    const writer = new InvalidationLogWriter(
+      tables,
+      { logWriteBudgetMs: 200, maxStalenessMs: 1000 },
+      'w',
+      () => clock.now,
+    );
+    await writer.bumpGenerations(['v'], 1000 + 5_000);
+    expect(bumps).toEqual(['v']);
+    await expect(writer.bumpGenerations(['v'])).resolves.toBeUndefined();
+    failuresLeft = 1;
+    await expect(writer.bumpGenerations(['v'])).rejects.toMatchObject({ code: 'CST_ERR_COHERENCE_LOG' });
+  });
 });
 
 describe('GenerationBumpingSink', () => {
