@@ -282,6 +282,13 @@ export function watchCassandraClient(metrics: MetricsRegistry, client: cassandra
     (emit) => emit(counters.retriesRefused),
   );
   metrics.scraped(
+    'cassette_cassandra_slow_host_marks_total',
+    'Times a Cassandra host let an attempt time out and was put behind the other replicas in query plans for a while.',
+    'counter',
+    [],
+    (emit) => emit(counters.hostsMarkedSlow),
+  );
+  metrics.scraped(
     'cassette_cassandra_speculative_executions_total',
     'Hedged reads: the same read sent to another host because the first was slow to answer.',
     'counter',

@@ -3,7 +3,15 @@ import cassandra from 'cassandra-driver';
 import type { Config } from '../config/index.js';
 import type { Logger } from '../observability/logger.js';
 import { cassandraSecurityOptions } from './credentials.js';
-import { CountingMetrics, DeadlineRetryPolicy, FailoverBudget, ReadHedgingPolicy, StoreCounters } from './failover.js';
+import {
+  CountingMetrics,
+  DeadlineRetryPolicy,
+  FailoverBudget,
+  ReadHedgingPolicy,
+  SlowHostAwareLoadBalancing,
+  SlowHosts,
+  StoreCounters,
+} from './failover.js';
 
 export type CassandraClient = cassandra.Client;
 
@@ -112,7 +120,8 @@ const BULK = {
  *
  * Routing: the driver's default policy is token-aware within the local data center, so each
  * prepared single-partition statement goes straight to a replica of its partition, the less
- * busy of two, and one that stopped answering moved behind the others.
+ * busy of two, and one that stopped answering or just let an attempt time out moved behind the
+ * others.
  *
  * Failover (see failover.ts): store operations are retried on the next host within their budget,
  * each attempt capped at attemptTimeoutMs (`serving` profile; a `bulk` session keeps many writes
@@ -133,6 +142,7 @@ export async function connectSession(
   };
   const counters = new StoreCounters();
   const budget = new FailoverBudget();
+  const slowHosts = new SlowHosts(counters);
   const failoverLogger = logger.child({ component: 'cassandra-failover' });
   const port = commonPort(settings.contactPoints);
   const client = new cassandra.Client({
@@ -160,7 +170,10 @@ export async function connectSession(
       consistency: consistencyOf(bulk ? settings.writeConsistency : settings.readConsistency),
     },
     policies: {
-      retry: new DeadlineRetryPolicy(settings.maxAttempts, budget, counters, failoverLogger),
+      // The driver's default routing, with hosts that just let an attempt time out moved behind
+      // the others (see SlowHosts).
+      loadBalancing: new SlowHostAwareLoadBalancing(settings.localDataCenter, slowHosts),
+      retry: new DeadlineRetryPolicy(settings.maxAttempts, budget, counters, failoverLogger, slowHosts),
       reconnection: new cassandra.policies.reconnection.ExponentialReconnectionPolicy(
         RECONNECT_BASE_MS,
         RECONNECT_MAX_MS,

@@ -3,7 +3,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 
 import { loadConfig } from '../../src/config/index.js';
-import { CountingMetrics, DeadlineRetryPolicy, ReadHedgingPolicy } from '../../src/store/failover.js';
+import { CountingMetrics, DeadlineRetryPolicy, ReadHedgingPolicy, SlowHosts } from '../../src/store/failover.js';
 import {
   attemptTimeout,
   FailoverBudget,
@@ -167,6 +167,17 @@ describe('DeadlineRetryPolicy', () => {
     expect(retry(policy.onUnavailable(unbudgeted, quorum, 2, false))).toBe(true);
   });
 
+  it('tells SlowHosts which host let an attempt time out, and only on a timeout', () => {
+    const counters = new StoreCounters();
+    const slowHosts = new SlowHosts(counters);
+    const policy = new DeadlineRetryPolicy(3, new FailoverBudget(), counters, silent, slowHosts);
+    policy.onRequestError(operation({ readTimeout: 400, budgetEndsAt: performance.now() + 800 }, 0), quorum, timeout);
+    policy.onRequestError(operation({ readTimeout: 2000 }, 0), quorum, new Error('socket closed'));
+    expect(slowHosts.isSlow('127.0.0.2:9042')).toBe(true);
+    expect(slowHosts.isSlow('127.0.0.1:9042')).toBe(false);
+    expect(counters.hostsMarkedSlow).toBe(1);
+  });
+
   it('takes a coordinator timeout retry only while time is left', () => {
     const policy = new DeadlineRetryPolicy(3, new FailoverBudget(), new StoreCounters(), silent);
     const roomy = operation({ readTimeout: 400, budgetEndsAt: performance.now() + 900 }, 0);
@@ -232,5 +243,37 @@ describe('failover settings', () => {
     expect(() => load({ attemptTimeoutMs: 0 })).toThrow(/cassandra.attemptTimeoutMs/);
     expect(() => load({ maxSpeculativeExecutions: 0 })).toThrow(/cassandra.maxSpeculativeExecutions/);
     expect(() => load({ speculativeDelayMs: -1 })).toThrow(/cassandra.speculativeDelayMs/);
+  });
+});
+
+describe('SlowHosts', () => {
+  const host = (address: string) => ({ address }) as cassandra.Host;
+  const order = (slow: SlowHosts, addresses: string[]) =>
+    [...slow.behindOthers(addresses.map(host)[Symbol.iterator]())].map((h) => h.address);
+
+  it('holds a host that timed out as slow for the hold, renewed by each timeout, counting each time it turns slow', () => {
+    const counters = new StoreCounters();
+    const slow = new SlowHosts(counters, 2000);
+    expect(slow.any).toBe(false);
+    slow.timedOut('a', 1000);
+    slow.timedOut('a', 1500);
+    expect(slow.isSlow('a', 3400)).toBe(true);
+    expect(slow.isSlow('b', 1500)).toBe(false);
+    expect(slow.isSlow('a', 3500)).toBe(false);
+    // Forgotten once the hold is over: plans pass through untouched again.
+    expect(slow.any).toBe(false);
+    slow.timedOut('a', 4000);
+    expect(counters.hostsMarkedSlow).toBe(2);
+  });
+
+  it('moves slow hosts behind the others in a plan, keeping both orders, and keeps a plan of slow hosts as it is', () => {
+    const slow = new SlowHosts(new StoreCounters());
+    slow.timedOut('b');
+    expect(order(slow, ['a', 'b', 'c'])).toEqual(['a', 'c', 'b']);
+    expect(order(slow, ['b', 'c', 'a'])).toEqual(['c', 'a', 'b']);
+    slow.timedOut('a');
+    expect(order(slow, ['b', 'c', 'a'])).toEqual(['c', 'b', 'a']);
+    slow.timedOut('c');
+    expect(order(slow, ['b', 'c', 'a'])).toEqual(['b', 'c', 'a']);
   });
 });
