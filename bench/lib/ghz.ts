@@ -95,6 +95,18 @@ export function ghzRequestData(
   );
 }
 
+/**
+ * ghz's --duration runs from before it connects and reads its call data, which can take a good
+ * part of a second on a busy machine: it is given this much longer, and the report is cut to the
+ * duration asked for, counted from its first call (ghzWindowMs).
+ */
+export const GHZ_START_ALLOWANCE_MS = 1_500;
+
+/** The window to cut a run's report to (parseGhzReport): the duration asked for, or no limit. */
+export function ghzWindowMs(load: GhzLoad): number {
+  return load.mode === 'count' ? Number.POSITIVE_INFINITY : load.durationMs;
+}
+
 export type GhzLoad =
   /** Closed loop: `concurrency` callers over `connections` HTTP/2 connections, for `durationMs`. */
   | { readonly mode: 'closed'; readonly concurrency: number; readonly durationMs: number }
@@ -144,7 +156,8 @@ export function ghzArgs(spec: GhzRunSpec): string[] {
     args.push('--total', String(load.count));
   } else {
     // Calls still in flight when the time is up are left out of the report, not counted as errors.
-    args.push('--duration', `${load.durationMs}ms`, '--duration-stop', 'ignore');
+    const durationMs = load.durationMs + GHZ_START_ALLOWANCE_MS;
+    args.push('--duration', `${durationMs}ms`, '--duration-stop', 'ignore');
     if (load.mode === 'rate') args.push('--rps', String(Math.max(1, Math.round(load.rps))));
   }
   args.push(spec.address);
@@ -185,7 +198,7 @@ export function rfc3339Ms(text: string): number {
 
 /** One ghz run in the harness's terms. */
 export interface GhzResult {
-  /** Calls answered (with or without an error). */
+  /** Calls answered in the window (with or without an error). */
   readonly count: number;
   /**
    * The measured window, ms since the epoch: from the first call's start to the last call's end
@@ -200,8 +213,14 @@ export interface GhzResult {
   readonly errorsByCode: Record<string, number>;
 }
 
-/** Parses ghz's `--format json` report. Pure. */
-export function parseGhzReport(json: string): GhzResult {
+/** Requests in ghz's call data at most: its start-up parses them all (see GHZ_START_ALLOWANCE_MS). */
+export const GHZ_POOL_MAX_REQUESTS = 2_000;
+
+/**
+ * Parses ghz's `--format json` report. Pure. The window starts when the first call was sent and
+ * lasts at most `windowLimitMs`: calls that ended later are left out (see GHZ_START_ALLOWANCE_MS).
+ */
+export function parseGhzReport(json: string, windowLimitMs = Number.POSITIVE_INFINITY): GhzResult {
   let raw: unknown;
   try {
     raw = JSON.parse(json);
@@ -214,30 +233,39 @@ export function parseGhzReport(json: string): GhzResult {
     // ghz keeps at most a million details; a longer run would need its own (coarser) histogram.
     throw new Error(`ghz report has ${details.length} call details for ${report.count} calls`);
   }
+  const calls = details.map((call) => ({
+    latencyMs: call.latency / 1e6,
+    endMs: rfc3339Ms(call.timestamp),
+    status: call.status,
+  }));
+  let windowStartMs = Number.POSITIVE_INFINITY;
+  let windowEndMs = Number.NEGATIVE_INFINITY;
+  for (const call of calls) {
+    windowStartMs = Math.min(windowStartMs, call.endMs - call.latencyMs);
+    windowEndMs = Math.max(windowEndMs, call.endMs);
+  }
+  if (calls.length === 0) windowStartMs = windowEndMs = 0;
+  windowEndMs = Math.min(windowEndMs, windowStartMs + windowLimitMs);
   const histogram = createHistogram();
   const errorsByCode: Record<string, number> = {};
   let errors = 0;
-  let windowStartMs = Number.POSITIVE_INFINITY;
-  let windowEndMs = Number.NEGATIVE_INFINITY;
-  for (const call of details) {
-    const latencyMs = call.latency / 1e6;
-    const endMs = rfc3339Ms(call.timestamp);
-    windowStartMs = Math.min(windowStartMs, endMs - latencyMs);
-    windowEndMs = Math.max(windowEndMs, endMs);
-    recordMs(histogram, latencyMs);
+  let count = 0;
+  for (const call of calls) {
+    if (call.endMs > windowEndMs) continue;
+    count++;
+    recordMs(histogram, call.latencyMs);
     if (call.status !== 'OK') {
       errors++;
       const code = grpcCodeName(call.status);
       errorsByCode[code] = (errorsByCode[code] ?? 0) + 1;
     }
   }
-  if (details.length === 0) windowStartMs = windowEndMs = 0;
   const windowMs = windowEndMs - windowStartMs;
   return {
-    count: report.count,
+    count,
     windowStartMs,
     windowEndMs,
-    achievedRps: windowMs > 0 ? report.count / (windowMs / 1000) : 0,
+    achievedRps: windowMs > 0 ? count / (windowMs / 1000) : 0,
     histogram: encodeHistogram(histogram),
     errors,
     errorsByCode,
@@ -251,18 +279,18 @@ export interface GhzProcessResult extends GhzResult {
 }
 
 /**
- * Runs ghz to the end and parses its report. `timeoutMs` bounds the process whatever its
- * arguments say (it is killed, and the run fails, past it).
+ * Runs ghz for `spec` to the end and parses its report. `timeoutMs` bounds the process whatever
+ * its arguments say (it is killed, and the run fails, past it).
  */
 export async function runGhz(
   binary: string,
-  args: readonly string[],
+  spec: GhzRunSpec,
   timeoutMs: number,
   onSpawn: (pid: number | null) => void = () => undefined,
 ): Promise<GhzProcessResult> {
   // ghz is this process's child: its CPU shows in our children's CPU once it is reaped.
   const cpuBefore = childrenCpuSeconds();
-  const child = spawn(binary, [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(binary, ghzArgs(spec), { stdio: ['ignore', 'pipe', 'pipe'] });
   onSpawn(child.pid ?? null);
   const stdout: Buffer[] = [];
   let stderr = '';
@@ -284,7 +312,7 @@ export async function runGhz(
   if (code !== 0 && !output.trimStart().startsWith('{')) {
     throw new Error(`ghz exited with ${code}: ${stderr.trim() || output.slice(0, 500)}`);
   }
-  const result = parseGhzReport(output);
+  const result = parseGhzReport(output, ghzWindowMs(spec.load));
   return {
     ...result,
     cpuSeconds: cpuBefore === null || cpuAfter === null ? null : Math.max(0, cpuAfter - cpuBefore),

@@ -110,17 +110,18 @@ export function buildPlan(options: PlanOptions): ScenarioSpec[] {
   for (const batch of BATCH_SIZES) {
     for (const features of FEATURE_COUNTS) {
       const at = cell(batch, features);
-      const cold = `cassette cold ${at}`;
-      const warm: ScenarioSpec = {
-        name: `cassette warm ${at}`,
+      /** Cassette warm (the cache server, hot keys) or cold (the cache-off server, uniform keys). */
+      const matrix = (state: 'warm' | 'cold'): ScenarioSpec => ({
+        name: `cassette ${state} ${at}`,
         group: 'matrix',
         system: 'cassette',
-        server: 'cache',
+        server: state === 'warm' ? 'cache' : 'no-cache',
         batch,
         features,
-        keys: hot,
+        keys: state === 'warm' ? hot : uniform,
         flow: { kind: 'probe-then-open', ...probe },
-      };
+      });
+      const warm = matrix('warm');
       plan.push(...perGenerator(warm));
       // Each variant right after its base scenario, so both see the machine alike, and at the same
       // offered rate: CPU per request depends on the rate (how many calls share a wake-up), so a
@@ -136,16 +137,7 @@ export function buildPlan(options: PlanOptions): ScenarioSpec[] {
           });
         }
       }
-      const coldSpec: ScenarioSpec = {
-        name: cold,
-        group: 'matrix',
-        system: 'cassette',
-        server: 'no-cache',
-        batch,
-        features,
-        keys: uniform,
-        flow: { kind: 'probe-then-open', ...probe },
-      };
+      const coldSpec = matrix('cold');
       plan.push(...perGenerator(coldSpec));
       if (generators.includes('ghz') && ARROW_CELLS.some(([b, f]) => b === batch && f === features)) {
         for (const spec of [warm, coldSpec]) {

@@ -1,18 +1,16 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { status } from '@grpc/grpc-js';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { featureRefs, JOIN_KEY, REGISTRY_YAML, requestedFeatures } from '../../bench/lib/dataset.js';
-import { findGhz, ghzArgs, ghzRequestData, runGhz, writeGhzProto, type GhzLoad } from '../../bench/lib/ghz.js';
+import { findGhz, ghzRequestData, runGhz, writeGhzProto, type GhzLoad } from '../../bench/lib/ghz.js';
 import { decodeHistogram } from '../../bench/lib/histogram.js';
 import { loadDataset } from '../../bench/lib/load.js';
 import { reportSchema } from '../../bench/lib/report.js';
-import { connectTestSession, dropKeyspace, testConfig, uniqueKeyspace } from '../helpers/cluster.js';
+import { runHarness, tinyHarnessRun } from '../helpers/bench.js';
 import { grpcError, startTestServer, type TestServer } from '../helpers/server.js';
 
 /**
@@ -26,7 +24,6 @@ if (!GHZ) {
     'test/integration/bench-ghz.test.ts: SKIPPED, ghz not found (go install github.com/bojand/ghz/cmd/ghz@v0.121.0)',
   );
 }
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** Every ghz process of these tests is killed past this, whatever its own bounds. */
 const GHZ_TIMEOUT_MS = 60_000;
 const ENTITIES = 50;
@@ -53,7 +50,7 @@ describe.skipIf(!GHZ)('ghz against a real server (bench/lib/ghz.ts)', () => {
   const run = (rpc: 'GetOnlineFeatures' | 'GetOnlineFeaturesArrow', load: GhzLoad, file = dataFile) =>
     runGhz(
       GHZ!,
-      ghzArgs({ address: t.server.address, rpc, proto, dataFile: file, connections: 2, deadlineMs: 10_000, load }),
+      { address: t.server.address, rpc, proto, dataFile: file, connections: 2, deadlineMs: 10_000, load },
       GHZ_TIMEOUT_MS,
     );
 
@@ -93,52 +90,22 @@ describe.skipIf(!GHZ)('ghz against a real server (bench/lib/ghz.ts)', () => {
 });
 
 describe.skipIf(!GHZ)('the harness with --generator both', () => {
-  const keyspace = uniqueKeyspace('benchghz');
-  const out = mkdtempSync(join(tmpdir(), 'cassette-bench-ghz-'));
-  const cassandra = inject('cassandra');
-
-  afterAll(async () => {
-    const session = await connectTestSession(testConfig(keyspace));
-    await dropKeyspace(session, keyspace);
-    await session.shutdown();
-    rmSync(out, { recursive: true, force: true });
-  });
+  const { out, args } = tinyHarnessRun('benchghz');
 
   it('measures the same scenarios with ghz and the grpc-js generator, says which measured what, and compares ghz with the direct driver', async () => {
-    const args = [
-      '--quick',
-      '--entities',
-      '500',
-      '--seed',
-      '7',
-      '--seconds',
-      '0.5',
-      '--contact-points',
-      cassandra.contactPoints.join(','),
-      '--local-dc',
-      cassandra.localDataCenter,
-      '--keyspace',
-      keyspace,
-      '--out',
-      out,
-      '--generator',
-      'both',
-      '--ghz',
-      GHZ!,
-      '--scenarios',
-      '^(cassette (warm|cold) b1 f10( \\(ghz\\))?|direct-driver b1 f10|cassette warm b100 f50 arrow \\(ghz\\))$',
-    ];
-    const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'bench/harness.ts', ...args], {
-        cwd: ROOT,
-        env: { ...process.env, CASSANDRA_CONTACT_POINTS: '', CASSETTE_CLIENT_PYTHON: '' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let text = '';
-      child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      child.on('exit', (exitCode) => resolve({ code: exitCode, output: text }));
-    });
+    const { code, output } = await runHarness(
+      [
+        ...args,
+        '--generator',
+        'both',
+        '--ghz',
+        GHZ!,
+        '--scenarios',
+        '^(cassette (warm|cold) b1 f10( \\(ghz\\))?|direct-driver b1 f10|cassette warm b100 f50 arrow \\(ghz\\))$',
+      ],
+      // No Python-caller scenario here: bench-harness.test.ts runs it.
+      { CASSETTE_CLIENT_PYTHON: '' },
+    );
     expect(code, output).toBe(0);
 
     const report = reportSchema.parse(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')));

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 
 import {
+  GHZ_START_ALLOWANCE_MS,
   ghzArgs,
+  ghzWindowMs,
   ghzRequestData,
   grpcCodeName,
   parseGhzReport,
@@ -54,6 +56,25 @@ describe('ghz as a load generator (bench/lib/ghz.ts)', () => {
     expect(summary.count).toBe(4);
     expect(summary.p50_ms).toBeCloseTo(2, 2);
     expect(summary.max_ms).toBeCloseTo(5, 2);
+  });
+
+  it('cuts the report to the window asked for, counted from the first call sent', () => {
+    const parsed = parseGhzReport(
+      ghzReport([
+        { timestamp: '2026-12-01T08:00:00.010Z', latency: 10_000_000, status: 'OK' },
+        { timestamp: '2026-12-01T08:00:00.900Z', latency: 1_000_000, status: 'OK' },
+        { timestamp: '2026-12-01T08:00:01.000Z', latency: 1_000_000, status: 'Unavailable' },
+        // Ended after the first second: left out, error and all.
+        { timestamp: '2026-12-01T08:00:01.001Z', latency: 1_000_000, status: 'Unavailable' },
+        { timestamp: '2026-12-01T08:00:02.500Z', latency: 1_000_000, status: 'OK' },
+      ]),
+      1000,
+    );
+    expect(parsed.count).toBe(3);
+    expect(parsed.errorsByCode).toEqual({ UNAVAILABLE: 1 });
+    expect(parsed.windowEndMs - parsed.windowStartMs).toBe(1000);
+    expect(parsed.achievedRps).toBeCloseTo(3, 6);
+    expect(summarize(decodeHistogram(parsed.histogram)).count).toBe(3);
   });
 
   it('refuses a report that is not JSON, and one whose call details are incomplete', () => {
@@ -132,7 +153,9 @@ describe('ghz as a load generator (bench/lib/ghz.ts)', () => {
     expect(flag(closed, '--import-paths')).toBe('/o/ghz/proto,/repo/proto');
     expect(flag(closed, '--concurrency')).toBe('16');
     expect(flag(closed, '--connections')).toBe('2');
-    expect(flag(closed, '--duration')).toBe('8000ms');
+    // The duration asked for, plus the allowance for ghz's start-up (the report is cut back to it).
+    expect(flag(closed, '--duration')).toBe(`${8000 + GHZ_START_ALLOWANCE_MS}ms`);
+    expect(ghzWindowMs({ mode: 'closed', concurrency: 16, durationMs: 8000 })).toBe(8000);
     expect(flag(closed, '--duration-stop')).toBe('ignore');
     expect(flag(closed, '--format')).toBe('json');
     expect(flag(closed, '--timeout')).toBe('5000ms');
@@ -152,6 +175,7 @@ describe('ghz as a load generator (bench/lib/ghz.ts)', () => {
     expect(flag(count, '--connections')).toBe('1');
     expect(flag(count, '--total')).toBe('200');
     expect(count).not.toContain('--duration');
+    expect(ghzWindowMs({ mode: 'count', count: 200, concurrency: 1 })).toBe(Number.POSITIVE_INFINITY);
   });
 });
 
