@@ -382,7 +382,7 @@ function generatorsSection(report: Report): string {
     .join('');
   return `<h2>Load generators</h2>
 <p class="notes">The same scenarios driven by the harness's grpc-js generator (loadgen) and by ghz${report.ghz ? ` ${escapeHtml(report.ghz.version)} (${report.ghz.concurrency} callers at maximum)` : ''}. A generator that saturates first shows a lower maximum with the server's CPU below its ceiling. “÷ direct driver” is maximum throughput against the in-process driver's (which always runs in loadgen). CPU per request: the server's CPU time over requests answered.</p>
-<table><tr><th>scenario</th><th>generator</th><th>max/s</th><th>server CPU at max</th><th>CPU/req at max</th><th>open-loop/s</th><th>CPU/req open loop</th><th>generator CPU</th><th>max ÷ direct driver</th></tr>${body}</table>`;
+<table><tr><th>scenario</th><th>generator</th><th>max/s</th><th>server CPU at max</th><th>CPU/req at max</th><th>open-loop/s</th><th>CPU/req open loop</th><th>generator CPU, open loop</th><th>max ÷ direct driver</th></tr>${body}</table>`;
 }
 
 function headline(report: Report): string {
