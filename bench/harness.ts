@@ -17,17 +17,38 @@ import { findOrStartCassandra, type CassandraEndpoint } from '../src/cassandra/i
 import { loadConfig } from '../src/config/index.js';
 import { connectSession, type CassandraClient } from '../src/store/index.js';
 import type { Job, JobResult, LoadSpec, TargetSpec } from './loadgen/protocol.js';
-import { datasetFingerprint, describeKeys, firstEntityToLoad } from './lib/dataset.js';
+import {
+  datasetFingerprint,
+  describeKeys,
+  featureRefs,
+  firstEntityToLoad,
+  JOIN_KEY,
+  keyBatches,
+  poolRequests,
+  requestedFeatures,
+} from './lib/dataset.js';
+import {
+  GHZ_POOL_MAX_REQUESTS,
+  GHZ_START_ALLOWANCE_MS,
+  ghzRequestData,
+  ghzVersionOf,
+  runGhz,
+  writeGhzProto,
+  type GhzLoad,
+  type GhzProto,
+} from './lib/ghz.js';
 import { Generator } from './lib/generator.js';
 import { decodeHistogram, percentileCurve, percentileMs, summarize } from './lib/histogram.js';
 import { renderHtml } from './lib/html.js';
 import { loadDataset, loadedFingerprint, prepareKeyspace, setLoaded } from './lib/load.js';
 import { parseHarnessArgs, USAGE, type HarnessOptions } from './lib/options.js';
 import { buildPlan, type ScenarioSpec, type ServerName } from './lib/plan.js';
-import { CpuMeter, cpuSeconds, MachineCpuMeter, pidListeningOn } from './lib/proc.js';
+import { CpuMeter, cpuSeconds, CpuTimeline, MachineCpuMeter, pidListeningOn } from './lib/proc.js';
 import {
   baselineRatios,
+  cpuUsPerRequest,
   feastRatios,
+  generatorRatios,
   reportSchema,
   variantRatios,
   type Report,
@@ -40,6 +61,8 @@ import { prepareBenchSecurity, SECURE_ADDRESSES_ENV, SECURITY_VARIANTS } from '.
 import { VARIANTS } from './lib/variants.js';
 
 const OPEN_LOOP_MAX_IN_FLIGHT = 512;
+/** ghz's callers in a fixed-rate run: enough that its rate limiter, not its callers, sets the pace. */
+const GHZ_RATE_CONCURRENCY = 64;
 /** Keep-alive connections of the Feast HTTP target: HTTP/1.1 carries one request at a time on each. */
 const HTTP_CONNECTIONS = 64;
 const quietLogger = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'warn' });
@@ -75,6 +98,8 @@ interface Context {
   cassandra: { contactPoints: string[]; localDataCenter: string } | undefined;
   cassandraPid: number | null;
   results: ScenarioResult[];
+  /** ghz's proto and the request pools written for it (one JSON file per batch, features and key mix). */
+  ghz: { proto: GhzProto; dir: string; dataFiles: Map<string, string> } | undefined;
 }
 
 /** The server that answers `name`'s scenarios. */
@@ -92,6 +117,12 @@ const NO_HTTP_ADDRESS = "skipped: Feast's HTTP API is measured only on servers t
 
 /** Why a scenario cannot run in this context, or null when it can. */
 function skipReason(ctx: Context, spec: ScenarioSpec): string | null {
+  if (spec.generator === 'ghz') {
+    if (!ctx.options.ghz) {
+      return 'skipped: ghz not found (go install github.com/bojand/ghz/cmd/ghz@v0.121.0, or --ghz <path>)';
+    }
+    if (process.env.BENCH_SECURITY) return 'skipped: ghz runs without TLS or tokens, and BENCH_SECURITY is set';
+  }
   if (spec.server === null) return ctx.cassandra ? null : 'skipped: baselines need Cassandra (--contact-points)';
   const server = serverOf(ctx, spec.server);
   if (spec.system === 'feast-http' && (typeof server === 'string' || server.httpAddress === undefined)) {
@@ -140,6 +171,7 @@ async function measure(
   spec: ScenarioSpec,
   load: LoadSpec,
 ): Promise<{ result: JobResult; window: Window }> {
+  if (spec.generator === 'ghz') return measureWithGhz(ctx, spec, load);
   const server = spec.server === null ? undefined : serverOf(ctx, spec.server);
   const child = typeof server === 'object' ? server : undefined;
   const serverCpu = new CpuMeter(child?.pid ?? null);
@@ -179,6 +211,92 @@ async function measure(
   return { result, window };
 }
 
+/** The request pool of `spec` as ghz call data: the same batches the grpc-js generator sends. */
+function ghzDataFile(ctx: Context, spec: ScenarioSpec): string {
+  const ghz = ctx.ghz!;
+  const key = `b${spec.batch}-f${spec.features}-${describeKeys(spec.keys).replace(/[^a-z0-9.]+/gi, '_')}`;
+  let file = ghz.dataFiles.get(key);
+  if (file === undefined) {
+    const { entities, seed } = ctx.options;
+    // The grpc-js generator's pool, or its first GHZ_POOL_MAX_REQUESTS batches: ghz parses them all
+    // before it sends anything.
+    const batches = keyBatches(spec.keys, entities, spec.batch, poolRequests(spec.batch), seed).slice(
+      0,
+      GHZ_POOL_MAX_REQUESTS,
+    );
+    file = join(ghz.dir, `requests-${key}.json`);
+    writeFileSync(file, ghzRequestData(batches, featureRefs(requestedFeatures(spec.features)), JOIN_KEY));
+    ghz.dataFiles.set(key, file);
+  }
+  return file;
+}
+
+/**
+ * The ghz form of measure(): an unrecorded ghz run for the warm-up, then the measured one. Server,
+ * Cassandra and machine CPU are sampled through the measured process and read over the window its
+ * report gives (first call sent to last answer), leaving out its start-up and report writing.
+ */
+async function measureWithGhz(
+  ctx: Context,
+  spec: ScenarioSpec,
+  load: LoadSpec,
+): Promise<{ result: JobResult; window: Window }> {
+  const ghz = ctx.ghz!;
+  const server = serverOf(ctx, spec.server!);
+  const child = typeof server === 'object' ? server : undefined;
+  const base = {
+    address: addressOf(server),
+    rpc: spec.rpc ?? 'GetOnlineFeatures',
+    proto: ghz.proto,
+    dataFile: ghzDataFile(ctx, spec),
+    connections: ctx.options.channels,
+    deadlineMs: ctx.options.deadlineMs,
+  } as const;
+  const loadFor = (durationMs: number): GhzLoad =>
+    load.mode === 'closed'
+      ? { mode: 'closed', concurrency: ctx.options.ghzConcurrency, durationMs }
+      : { mode: 'rate', rps: load.ratePerSecond, concurrency: GHZ_RATE_CONCURRENCY, durationMs };
+  const run = (durationMs: number, onSpawn?: (pid: number | null) => void) =>
+    runGhz(
+      ctx.options.ghz!,
+      { ...base, load: loadFor(durationMs) },
+      durationMs + GHZ_START_ALLOWANCE_MS + base.deadlineMs + 30_000,
+      onSpawn,
+    );
+  if (load.warmupMs > 0) await run(load.warmupMs);
+  // Sampled through ghz's whole life, read over its sending window only (from its report).
+  const cpu = new CpuTimeline([child?.pid ?? null, ctx.cassandraPid, 'machine', null]);
+  // Each stats line holds the counters since the previous one: this one starts the window's.
+  if (child) await child.stats();
+  cpu.start();
+  const measured = await run(load.durationMs, (pid) => cpu.track(3, pid)).finally(() => cpu.stop());
+  const [serverCpu = null, cassandraCpu = null, machineCpu = null, ghzCpu = null] = cpu.percentOver(
+    measured.windowStartMs,
+    measured.windowEndMs,
+  );
+  const window: Window = { serverCpu, cassandraCpu, machineCpu, stats: child ? await child.stats() : null };
+  const windowS = (measured.windowEndMs - measured.windowStartMs) / 1000;
+  return {
+    result: {
+      histogram: measured.histogram,
+      sendLag: null,
+      completed: measured.count,
+      achievedRps: measured.achievedRps,
+      errors: measured.errors,
+      errorsByCode: measured.errorsByCode,
+      windowMs: windowS * 1000,
+      // ghz's CPU in the window; failing that (it exited within a sample of its last answer), over its life.
+      cpuPercent: ghzCpu ?? (measured.cpuSeconds === null || windowS <= 0 ? 0 : (measured.cpuSeconds / windowS) * 100),
+      gcPauseTotalMs: 0,
+      gcPauseMaxMs: 0,
+      verified: 0,
+      verifyFailures: 0,
+      firstVerifyFailure: null,
+    },
+    window,
+  };
+}
+
 function hitRatio(stats: StatsLine | null): number | null {
   if (!stats) return null;
   const lookups = stats.cacheHits + stats.cacheMisses + stats.cacheCoalesced;
@@ -191,8 +309,10 @@ function entryOf(
   load: LoadSpec,
   result: JobResult,
   window: Window,
-  maxRps: number | null,
+  /** The closed-loop probe before an open-loop run: its throughput and server CPU (null: no probe). */
+  probe: { rps: number; serverCpu: number | null } | null,
 ): ScenarioResult {
+  const maxRps = probe?.rps ?? null;
   const histogram = decodeHistogram(result.histogram);
   const summary = summarize(histogram);
   if (summary.count === 0) throw new Error('no request completed in the measured window');
@@ -204,6 +324,7 @@ function entryOf(
     name: spec.name,
     group: spec.group,
     system: spec.system,
+    generator: spec.generator ?? 'loadgen',
     mode: load.mode,
     batch_size: spec.batch,
     features: spec.features,
@@ -224,6 +345,9 @@ function entryOf(
     errors_by_code: result.errorsByCode,
     cache_hit_ratio: cache === 'on' ? hitRatio(window.stats) : null,
     server_cpu_percent: window.serverCpu,
+    server_cpu_us_per_request: cpuUsPerRequest(window.serverCpu, result.achievedRps),
+    max_server_cpu_percent: probe?.serverCpu ?? null,
+    max_server_cpu_us_per_request: cpuUsPerRequest(probe?.serverCpu ?? null, maxRps),
     cassandra_cpu_percent: window.cassandraCpu,
     generator_cpu_percent: round1(result.cpuPercent),
     generator_gc_max_ms: Math.round(result.gcPauseMaxMs * 100) / 100,
@@ -257,16 +381,17 @@ async function runScenario(ctx: Context, spec: ScenarioSpec): Promise<ScenarioRe
     return entryOf(ctx, spec, load, result, window, null);
   }
   // Probe: a short closed loop for the maximum sustainable rate (also warms cache and connections).
-  let maxRps: number | null = null;
+  let probe: { rps: number; serverCpu: number | null } | null = null;
   if (ctx.options.rate === undefined) {
-    const probe = await measure(ctx, spec, {
+    const probed = await measure(ctx, spec, {
       mode: 'closed',
       concurrency: flow.probeConcurrency,
       warmupMs: (d.warmupS / 2) * 1000,
       durationMs: d.probeS * 1000,
     });
-    maxRps = probe.result.achievedRps;
+    probe = { rps: probed.result.achievedRps, serverCpu: probed.window.serverCpu };
   }
+  const maxRps = probe?.rps ?? null;
   const matched = flow.kind === 'probe-then-match' ? ctx.results.find((r) => r.name === flow.match) : undefined;
   // At least a handful of arrivals in the window, even after a probe that barely got answers.
   const rate = Math.max(5 / d.measureS, ctx.options.rate ?? matched?.target_rps ?? flow.fraction * (maxRps ?? 0));
@@ -279,7 +404,7 @@ async function runScenario(ctx: Context, spec: ScenarioSpec): Promise<ScenarioRe
     maxInFlight: OPEN_LOOP_MAX_IN_FLIGHT,
   };
   const { result, window } = await measure(ctx, spec, load);
-  return entryOf(ctx, spec, load, result, window, maxRps);
+  return entryOf(ctx, spec, load, result, window, probe);
 }
 
 /** The longest a count-bounded warm-up may take before the harness gives up waiting for it. */
@@ -505,7 +630,25 @@ async function main(): Promise<void> {
 
     // --- Scenarios
     res.generator = await Generator.start();
-    const ctx: Context = { options, generator: res.generator, servers, cassandra, cassandraPid, results: [] };
+    let ghz: Context['ghz'];
+    let ghzVersion = 'unknown';
+    if (options.generators.includes('ghz') && options.ghz) {
+      const dir = join(outDir, 'ghz');
+      ghz = { proto: writeGhzProto(dir), dir, dataFiles: new Map() };
+      ghzVersion = ghzVersionOf(options.ghz);
+      say(
+        `ghz ${ghzVersion}: ${options.ghz} (${options.ghzConcurrency} callers over ${options.channels} connections at maximum throughput)`,
+      );
+    }
+    const ctx: Context = {
+      options,
+      generator: res.generator,
+      servers,
+      cassandra,
+      cassandraPid,
+      results: [],
+      ghz,
+    };
     const plan = buildPlan({
       quick: options.quick,
       rateFraction: options.rateFraction,
@@ -513,6 +656,7 @@ async function main(): Promise<void> {
       zipfExponent: options.zipfExponent,
       ...(options.filter ? { filter: options.filter } : {}),
       variants: options.variants,
+      generators: options.generators,
     });
     say(`${plan.length} scenarios, load generator pid ${res.generator.pid}; warming up`);
     await warmUp(
@@ -540,6 +684,8 @@ async function main(): Promise<void> {
       arrival: options.poisson ? 'poisson' : 'constant',
       rate_fraction: options.rateFraction,
       channels: options.channels,
+      generators: options.generators,
+      ghz: ghz ? { binary: options.ghz!, version: ghzVersion, concurrency: options.ghzConcurrency } : null,
       target: options.target ?? null,
       cassandra: cassandra ? { contact_points: cassandra.contactPoints, source: cassandraSource } : null,
       servers: res.servers.map((s) => ({
@@ -552,7 +698,12 @@ async function main(): Promise<void> {
       wall_seconds: Math.round((performance.now() - startedAt) / 1000),
       load_average: { at_start: loadAtStart, at_end: loadavg().map((n) => Math.round(n * 100) / 100) },
       scenarios: ctx.results,
-      ratios: [...variantRatios(ctx.results), ...feastRatios(ctx.results), ...baselineRatios(ctx.results)],
+      ratios: [
+        ...variantRatios(ctx.results),
+        ...generatorRatios(ctx.results),
+        ...feastRatios(ctx.results),
+        ...baselineRatios(ctx.results),
+      ],
       python_caller: pythonCaller,
       failures,
     });

@@ -127,6 +127,16 @@ export function describeKeys(keys: KeyDistribution): string {
   }
 }
 
+/** Keys in the pre-built request pool of one job (batches of B entities: this / B requests). */
+const POOL_KEYS = 200_000;
+const POOL_MIN_REQUESTS = 1_000;
+const POOL_MAX_REQUESTS = 20_000;
+
+/** Requests in the pool of a job with batches of `batch` entities (both generators draw from the same pool). */
+export function poolRequests(batch: number): number {
+  return Math.min(POOL_MAX_REQUESTS, Math.max(POOL_MIN_REQUESTS, Math.ceil(POOL_KEYS / batch)));
+}
+
 /**
  * Entity ids for `requests` batches of `batch` distinct entities each, drawn from `keys` over
  * ids 0..entities-1 with a seeded generator (the same arguments give the same batches).

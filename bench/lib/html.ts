@@ -10,6 +10,8 @@ import type { Ratio, Report, ScenarioResult } from './report.js';
 const COLORS = {
   warm: '#2563eb',
   cold: '#ea580c',
+  warmGhz: '#7dd3fc',
+  coldGhz: '#facc15',
   direct: '#16a34a',
   connect: '#dc2626',
   zipf: '#9333ea',
@@ -18,14 +20,17 @@ const COLORS = {
   other: '#64748b',
 };
 
-function colorOf(s: Pick<ScenarioResult, 'system' | 'group' | 'cache' | 'key_distribution' | 'name'>): string {
+function colorOf(
+  s: Pick<ScenarioResult, 'system' | 'group' | 'cache' | 'key_distribution' | 'name' | 'generator'>,
+): string {
   if (s.system === 'direct-driver') return COLORS.direct;
   if (s.system === 'connect-per-request') return COLORS.connect;
   if (s.system === 'feast-grpc') return COLORS.feastGrpc;
   if (s.system === 'feast-http') return COLORS.feastHttp;
   if (s.key_distribution.startsWith('zipf')) return COLORS.zipf;
-  if (s.name.includes(' warm ')) return COLORS.warm;
-  if (s.name.includes(' cold ')) return COLORS.cold;
+  const ghz = s.generator === 'ghz';
+  if (s.name.includes(' warm ')) return ghz ? COLORS.warmGhz : COLORS.warm;
+  if (s.name.includes(' cold ')) return ghz ? COLORS.coldGhz : COLORS.cold;
   return COLORS.other;
 }
 
@@ -324,6 +329,7 @@ function ratiosTable(ratios: Ratio[]): string {
 function resultsTable(scenarios: ScenarioResult[]): string {
   const head = [
     'scenario',
+    'generator',
     'mode',
     'target/s',
     'achieved/s',
@@ -336,6 +342,9 @@ function resultsTable(scenarios: ScenarioResult[]): string {
     'errors',
     'cache hits',
     'server CPU',
+    'server CPU/req',
+    'server CPU at max',
+    'CPU/req at max',
     'Cassandra CPU',
     'generator CPU',
     'machine CPU',
@@ -344,9 +353,36 @@ function resultsTable(scenarios: ScenarioResult[]): string {
   ];
   const rows = scenarios.map((s) => {
     const mode = s.mode === 'open' ? 'open' : `closed c${s.concurrency}`;
-    return `<tr><td><i class="dot" style="background:${colorOf(s)}"></i>${escapeHtml(s.name)}</td><td>${mode}</td><td class="num">${fmtNum(s.target_rps)}</td><td class="num">${fmtNum(s.achieved_rps)}</td><td class="num">${fmtNum(s.max_rps)}</td><td class="num">${fmtMs(s.p50_ms)}</td><td class="num">${fmtMs(s.p90_ms)}</td><td class="num strong">${fmtMs(s.p99_ms)}</td><td class="num">${fmtMs(s.p999_ms)}</td><td class="num">${fmtMs(s.max_ms)}</td><td class="num${s.errors > 0 ? ' bad' : ''}">${fmtNum(s.errors)}</td><td class="num">${s.cache_hit_ratio == null ? '–' : fmtPct(s.cache_hit_ratio * 100, 1)}</td><td class="num">${fmtPct(s.server_cpu_percent)}</td><td class="num">${fmtPct(s.cassandra_cpu_percent)}</td><td class="num">${fmtPct(s.generator_cpu_percent)}</td><td class="num">${fmtPct(s.machine_cpu_percent)}</td><td class="num">${fmtMs(s.send_lag_p99_ms)}</td><td class="num">${fmtMs(s.generator_gc_max_ms)}</td></tr>`;
+    return `<tr><td><i class="dot" style="background:${colorOf(s)}"></i>${escapeHtml(s.name)}</td><td>${s.generator}</td><td>${mode}</td><td class="num">${fmtNum(s.target_rps)}</td><td class="num">${fmtNum(s.achieved_rps)}</td><td class="num">${fmtNum(s.max_rps)}</td><td class="num">${fmtMs(s.p50_ms)}</td><td class="num">${fmtMs(s.p90_ms)}</td><td class="num strong">${fmtMs(s.p99_ms)}</td><td class="num">${fmtMs(s.p999_ms)}</td><td class="num">${fmtMs(s.max_ms)}</td><td class="num${s.errors > 0 ? ' bad' : ''}">${fmtNum(s.errors)}</td><td class="num">${s.cache_hit_ratio == null ? '–' : fmtPct(s.cache_hit_ratio * 100, 1)}</td><td class="num">${fmtPct(s.server_cpu_percent)}</td><td class="num">${fmtUs(s.server_cpu_us_per_request)}</td><td class="num">${fmtPct(s.max_server_cpu_percent)}</td><td class="num">${fmtUs(s.max_server_cpu_us_per_request)}</td><td class="num">${fmtPct(s.cassandra_cpu_percent)}</td><td class="num">${fmtPct(s.generator_cpu_percent)}</td><td class="num">${fmtPct(s.machine_cpu_percent)}</td><td class="num">${fmtMs(s.send_lag_p99_ms)}</td><td class="num">${fmtMs(s.generator_gc_max_ms)}</td></tr>`;
   });
   return `<table class="results"><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
+const fmtUs = (us: number | null | undefined): string => (us == null ? '–' : `${fmtNum(us)} µs`);
+
+/**
+ * Cassette's matrix scenarios side by side by generator: maximum throughput, the server's CPU
+ * there and per request, and throughput against the direct driver (issue 16's ghz targets).
+ */
+function generatorsSection(report: Report): string {
+  const rows = report.scenarios.filter((s) => s.group === 'matrix' && s.system === 'cassette');
+  if (!rows.some((s) => s.generator === 'ghz')) return '';
+  const againstDriver = new Map(
+    report.ratios.filter((r) => r.baseline.startsWith('direct-driver ')).map((r) => [r.scenario, r.throughput_ratio]),
+  );
+  const body = rows
+    .map(
+      (s) =>
+        `<tr><td><i class="dot" style="background:${colorOf(s)}"></i>${escapeHtml(s.name)}</td><td>${s.generator}</td>` +
+        `<td class="num">${fmtNum(s.max_rps)}</td><td class="num">${fmtPct(s.max_server_cpu_percent)}</td>` +
+        `<td class="num">${fmtUs(s.max_server_cpu_us_per_request)}</td><td class="num">${fmtNum(s.achieved_rps)}</td>` +
+        `<td class="num">${fmtUs(s.server_cpu_us_per_request)}</td><td class="num">${fmtPct(s.generator_cpu_percent)}</td>` +
+        `<td class="num">${fmtNum(againstDriver.get(s.name), 2)}</td></tr>`,
+    )
+    .join('');
+  return `<h2>Load generators</h2>
+<p class="notes">The same scenarios driven by the harness's grpc-js generator (loadgen) and by ghz${report.ghz ? ` ${escapeHtml(report.ghz.version)} (${report.ghz.concurrency} callers at maximum)` : ''}. A generator that saturates first shows a lower maximum with the server's CPU below its ceiling. “÷ direct driver” is maximum throughput against the in-process driver's (which always runs in loadgen). CPU per request: the server's CPU time over requests answered.</p>
+<table><tr><th>scenario</th><th>generator</th><th>max/s</th><th>server CPU at max</th><th>CPU/req at max</th><th>open-loop/s</th><th>CPU/req open loop</th><th>generator CPU, open loop</th><th>max ÷ direct driver</th></tr>${body}</table>`;
 }
 
 function headline(report: Report): string {
@@ -426,6 +462,8 @@ export function renderHtml(report: Report): string {
     };
     push(`cassette warm ${cell}`, 'Cassette, warm cache');
     push(`cassette cold ${cell}`, 'Cassette, cache off');
+    push(`cassette warm ${cell} (ghz)`, 'Cassette, warm cache (ghz)');
+    push(`cassette cold ${cell} (ghz)`, 'Cassette, cache off (ghz)');
     push(`direct-driver ${cell}`, 'direct driver (floor)');
     push(`feast-grpc warm ${cell}`, "Feast's gRPC API, warm cache");
     push(`feast-grpc cold ${cell}`, "Feast's gRPC API, cache off");
@@ -488,6 +526,7 @@ ${sweepChart(report.scenarios)}
 <h2>Against the baselines</h2>
 <p class="notes">Ratios are scenario ÷ baseline for the same batch size and features. Against the direct driver and connect-per-request, latencies compare open-loop runs at the same offered rate (the Cassette cache-off scenario's). Feast's APIs (feast-grpc, feast-http) are against Cassette's own gRPC API on the same server and keys, each at the same fraction of its own maximum. Throughput compares closed-loop maxima. Green: the scenario better.</p>
 ${ratiosTable(report.ratios)}
+${generatorsSection(report)}
 ${pythonCallerSection(report)}
 <h2>All scenarios</h2>
 <div class="scroll">${resultsTable(report.scenarios)}</div>
@@ -495,6 +534,7 @@ ${pythonCallerSection(report)}
 <ul class="notes">
 <li>Load comes from a separate generator process over ${report.channels} gRPC channels (separate HTTP/2 connections), requests pre-encoded, responses kept as bytes.</li>
 <li>Open loop: requests leave on a fixed schedule whatever the server does, and latency counts from each request's <em>intended</em> send time, so a stall shows in the tail instead of lowering the rate (no coordinated omission). “send lag” is how late the generator itself was, and “gen GC max” its longest garbage-collection pause: latencies near those figures may be the generator's, not the server's.</li>
+<li>ghz rows (“(ghz)”, --generator ghz or both): the same request pool sent by ghz, a Go client, ${report.ghz ? report.ghz.concurrency : 16} callers over ${report.channels} connections for the maximum, its <code>--rps</code> rate limiter for the open-loop rate; responses are not decoded (an empty response type). Its fixed-rate latencies count from each call's actual send, so a stall lowers its rate rather than showing in the tail. Its warm-up is a separate unrecorded ghz run; CPU is taken around the measured ghz process and divided by ghz's own run time.</li>
 <li>Closed loop (probe, sweep, connect-per-request): N callers, each sending when its previous answer arrives; latency from the actual send.</li>
 <li>Latencies are recorded in HdrHistogram (µs, 3 significant digits); errors and timeouts are recorded with the time they took.</li>
 <li>Warm: keys cycle over a hot set (${escapeHtml(hotSet)}), pre-warmed before the first scenario and again by each probe. Cold: uniform keys over the whole dataset against the server started with <code>--no-cache</code>. Cache hit ratio comes from the server's own counters (a stats line requested at the window's start and end).</li>

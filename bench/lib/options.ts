@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
 
+import { findGhz } from './ghz.js';
+import { GENERATORS, type GeneratorName } from './plan.js';
 import { VARIANTS } from './variants.js';
 
 /** Command-line options of `npm run bench`. */
@@ -32,6 +34,12 @@ export interface HarnessOptions {
   variants: string[];
   /** Python with grpcio, pyarrow and NumPy for the Python-caller scenario (none: it is skipped). */
   python: string | undefined;
+  /** Which generators measure Cassette's matrix scenarios. */
+  generators: GeneratorName[];
+  /** The ghz binary (none found: ghz scenarios are skipped, saying so). */
+  ghz: string | undefined;
+  /** ghz's callers in its closed-loop (maximum throughput) runs. */
+  ghzConcurrency: number;
 }
 
 export const USAGE = `npm run bench -- [options]
@@ -66,6 +74,13 @@ export const USAGE = `npm run bench -- [options]
                           ratios against it (comma-separated: ${Object.keys(VARIANTS).join(', ')})
   --python <path>         Python with grpcio, pyarrow and NumPy, for the python-caller scenario
                           (default $CASSETTE_CLIENT_PYTHON, which .ci/run's environment sets)
+  --generator <name>      who drives Cassette's warm and cold scenarios: loadgen (the grpc-js
+                          generator, default), ghz, or both (each scenario twice, the ghz one
+                          named "... (ghz)", plus GetOnlineFeaturesArrow at b100 f50 with ghz);
+                          baselines and Feast's APIs always use loadgen
+  --ghz <path>            the ghz binary (default: ghz on PATH, else $GOPATH/bin or ~/go/bin)
+  --ghz-concurrency <n>   ghz's callers in its maximum-throughput runs (default 16, as the
+                          loadgen probe), spread over --channels connections
 `;
 
 /** A command-line number that must be positive (and whole, if `integer`). */
@@ -106,6 +121,9 @@ export function parseHarnessArgs(argv: readonly string[], env: NodeJS.ProcessEnv
       'deadline-ms': { type: 'string', default: '5000' },
       variant: { type: 'string', default: '' },
       python: { type: 'string' },
+      generator: { type: 'string', default: 'loadgen' },
+      ghz: { type: 'string' },
+      'ghz-concurrency': { type: 'string', default: '16' },
     },
   });
   if (values.help) return 'help';
@@ -134,6 +152,7 @@ export function parseHarnessArgs(argv: readonly string[], env: NodeJS.ProcessEnv
   if (variants.length > 0 && values.target !== undefined) {
     throw new Error('--variant starts servers of its own: it cannot be used with --target');
   }
+  const generators = parseGenerators(values.generator);
   const contactPointsRaw = values['contact-points'] ?? env.CASSANDRA_CONTACT_POINTS;
   const contactPoints = contactPointsRaw
     ?.split(',')
@@ -169,5 +188,16 @@ export function parseHarnessArgs(argv: readonly string[], env: NodeJS.ProcessEnv
     deadlineMs: positiveNumber('deadline-ms', values['deadline-ms'], true),
     variants,
     python: values.python ?? env.CASSETTE_CLIENT_PYTHON,
+    generators,
+    ghz: values.ghz ?? (generators.includes('ghz') ? findGhz(env) : undefined),
+    ghzConcurrency: positiveNumber('ghz-concurrency', values['ghz-concurrency'], true),
   };
+}
+
+/** --generator: loadgen, ghz or both. */
+function parseGenerators(raw: string): GeneratorName[] {
+  if (raw === 'both') return [...GENERATORS];
+  const known: readonly string[] = GENERATORS;
+  if (known.includes(raw)) return [raw as GeneratorName];
+  throw new Error(`--generator ${raw}: expected loadgen, ghz or both`);
 }

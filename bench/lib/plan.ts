@@ -1,4 +1,5 @@
 import { describeKeys, type KeyDistribution } from './dataset.js';
+import type { GhzRpc } from './ghz.js';
 import { VARIANT_CELLS, variantScenarioName } from './variants.js';
 
 /** The scenarios of a harness run, in the order they run. Pure: options in, a list out. */
@@ -43,7 +44,28 @@ export interface ScenarioSpec {
   readonly flow: Flow;
   /** Sweep scenarios: the curve they belong to. */
   readonly series?: string;
+  /** Who sends the load: the grpc-js generator (bench/loadgen, the default) or ghz (bench/lib/ghz.ts). */
+  readonly generator?: GeneratorName;
+  /** ghz scenarios: the RPC called (default GetOnlineFeatures). */
+  readonly rpc?: GhzRpc;
 }
+
+/** The load generators: the harness's own grpc-js one, and ghz (Go) for Cassette's gRPC API. */
+export const GENERATORS = ['loadgen', 'ghz'] as const;
+export type GeneratorName = (typeof GENERATORS)[number];
+
+/** A Cassette scenario measured with ghz: the grpc-js generator's name with " (ghz)". */
+export function ghzScenarioName(name: string): string {
+  return `${name} (ghz)`;
+}
+
+/** The loadgen scenario a ghz scenario repeats, or undefined for any other name. */
+export function parseGhzScenarioName(name: string): string | undefined {
+  return name.endsWith(' (ghz)') ? name.slice(0, -' (ghz)'.length) : undefined;
+}
+
+/** Cells where ghz also drives GetOnlineFeaturesArrow (warm and cold): where the response is large. */
+export const ARROW_CELLS = [[100, 50]] as const;
 
 /** The harness's servers: `cache`, `no-cache`, and `variant:NAME` for each --variant. */
 export type ServerName = 'cache' | 'no-cache' | `variant:${string}`;
@@ -58,6 +80,8 @@ export interface PlanOptions {
   readonly filter?: RegExp;
   /** Variants of the cache server (see variants.ts). */
   readonly variants?: readonly string[];
+  /** Which generators measure Cassette's matrix scenarios (default: the grpc-js one alone). */
+  readonly generators?: readonly GeneratorName[];
 }
 
 export const BATCH_SIZES = [1, 10, 100] as const;
@@ -76,22 +100,29 @@ export function buildPlan(options: PlanOptions): ScenarioSpec[] {
   const zipf: KeyDistribution = { kind: 'zipf', exponent: options.zipfExponent };
   const probe = { probeConcurrency: PROBE_CONCURRENCY, fraction: options.rateFraction };
   const plan: ScenarioSpec[] = [];
+  const generators = options.generators ?? ['loadgen'];
+  /** A Cassette matrix scenario once per generator asked for, the grpc-js one first. */
+  const perGenerator = (spec: ScenarioSpec): ScenarioSpec[] =>
+    generators.map((generator) =>
+      generator === 'loadgen' ? spec : { ...spec, name: ghzScenarioName(spec.name), generator },
+    );
 
   for (const batch of BATCH_SIZES) {
     for (const features of FEATURE_COUNTS) {
       const at = cell(batch, features);
-      const cold = `cassette cold ${at}`;
-      const warm: ScenarioSpec = {
-        name: `cassette warm ${at}`,
+      /** Cassette warm (the cache server, hot keys) or cold (the cache-off server, uniform keys). */
+      const matrix = (state: 'warm' | 'cold'): ScenarioSpec => ({
+        name: `cassette ${state} ${at}`,
         group: 'matrix',
         system: 'cassette',
-        server: 'cache',
+        server: state === 'warm' ? 'cache' : 'no-cache',
         batch,
         features,
-        keys: hot,
+        keys: state === 'warm' ? hot : uniform,
         flow: { kind: 'probe-then-open', ...probe },
-      };
-      plan.push(warm);
+      });
+      const warm = matrix('warm');
+      plan.push(...perGenerator(warm));
       // Each variant right after its base scenario, so both see the machine alike, and at the same
       // offered rate: CPU per request depends on the rate (how many calls share a wake-up), so a
       // variant measured at its own probed rate would differ from its base for that alone.
@@ -106,28 +137,30 @@ export function buildPlan(options: PlanOptions): ScenarioSpec[] {
           });
         }
       }
-      plan.push(
-        {
-          name: cold,
-          group: 'matrix',
-          system: 'cassette',
-          server: 'no-cache',
-          batch,
-          features,
-          keys: uniform,
-          flow: { kind: 'probe-then-open', ...probe },
-        },
-        {
-          name: `direct-driver ${at}`,
-          group: 'baseline',
-          system: 'direct-driver',
-          server: null,
-          batch,
-          features,
-          keys: uniform,
-          flow: { kind: 'probe-then-match', match: cold, ...probe },
-        },
-      );
+      const coldSpec = matrix('cold');
+      plan.push(...perGenerator(coldSpec));
+      if (generators.includes('ghz') && ARROW_CELLS.some(([b, f]) => b === batch && f === features)) {
+        for (const spec of [warm, coldSpec]) {
+          plan.push({
+            ...spec,
+            name: ghzScenarioName(`${spec.name} arrow`),
+            generator: 'ghz',
+            rpc: 'GetOnlineFeaturesArrow',
+          });
+        }
+      }
+      plan.push({
+        name: `direct-driver ${at}`,
+        group: 'baseline',
+        system: 'direct-driver',
+        server: null,
+        batch,
+        features,
+        keys: uniform,
+        // The direct driver runs in the grpc-js generator (ghz cannot drive it), at the offered
+        // rate of the cache-off scenario, measured by whichever generator ran it first.
+        flow: { kind: 'probe-then-match', match: perGenerator(coldSpec)[0]!.name, ...probe },
+      });
     }
   }
 

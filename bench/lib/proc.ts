@@ -16,19 +16,32 @@ function clockTicks(): number {
   return ticksPerSecond;
 }
 
-/** CPU seconds (utime + stime) the process has used so far; null if it cannot be read. */
-export function cpuSeconds(pid: number): number | null {
+/** The sum of two /proc/<pid>/stat fields (indexes after the command name), in seconds; null if unreadable. */
+function statSeconds(pid: number | 'self', first: number): number | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name, which is in parentheses and may itself contain spaces.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const utime = Number(fields[11]);
-    const stime = Number(fields[12]);
-    if (!Number.isFinite(utime) || !Number.isFinite(stime)) return null;
-    return (utime + stime) / clockTicks();
+    const a = Number(fields[first]);
+    const b = Number(fields[first + 1]);
+    if (!Number.isFinite(a) || !Number.isFinite(b)) return null;
+    return (a + b) / clockTicks();
   } catch {
     return null;
   }
+}
+
+/** CPU seconds (utime + stime) the process has used so far; null if it cannot be read. */
+export function cpuSeconds(pid: number): number | null {
+  return statSeconds(pid, 11);
+}
+
+/**
+ * CPU seconds (cutime + cstime) used by this process's children that have exited and been
+ * reaped: around a child's whole life (e.g. a ghz run), the difference is that child's CPU.
+ */
+export function childrenCpuSeconds(): number | null {
+  return statSeconds('self', 13);
 }
 
 /** A CPU meter over a window: percent of one core (200 = two cores busy). */
@@ -133,5 +146,72 @@ export function rssBytes(pid: number): number | null {
     return match ? Number(match[1]) * 1024 : null;
   } catch {
     return null;
+  }
+}
+
+/** One sample of a CpuTimeline: wall time (ms since the epoch) and each source's CPU seconds so far. */
+interface CpuSample {
+  readonly atMs: number;
+  readonly seconds: readonly (number | null)[];
+}
+
+/**
+ * CPU seconds of several sources (process ids, or 'machine' for the whole machine's busy time),
+ * sampled every `intervalMs` while it runs, so that CPU can be read afterwards over a window known
+ * only later (e.g. from a child's own report of when it sent its load). Percentages are of one
+ * core over the window, by linear interpolation between samples.
+ */
+export class CpuTimeline {
+  private readonly samples: CpuSample[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly sources: (number | 'machine' | null)[]) {}
+
+  /** Starts sampling process `pid` as source `index` (e.g. a child once it has been spawned). */
+  track(index: number, pid: number | null): void {
+    this.sources[index] = pid;
+  }
+
+  private sample(): void {
+    const seconds = this.sources.map((source) =>
+      source === null ? null : source === 'machine' ? machineBusySeconds() : cpuSeconds(source),
+    );
+    this.samples.push({ atMs: Date.now(), seconds });
+  }
+
+  start(intervalMs = 50): void {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), intervalMs);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.sample();
+  }
+
+  /** Source `index`'s CPU seconds at `atMs` (epoch), interpolated; null when unknown or outside the samples. */
+  private secondsAt(index: number, atMs: number): number | null {
+    const samples = this.samples;
+    for (let i = 1; i < samples.length; i++) {
+      const before = samples[i - 1]!;
+      const after = samples[i]!;
+      if (atMs < before.atMs || atMs > after.atMs) continue;
+      const a = before.seconds[index];
+      const b = after.seconds[index];
+      if (a == null || b == null) return null;
+      const span = after.atMs - before.atMs;
+      return span <= 0 ? b : a + ((b - a) * (atMs - before.atMs)) / span;
+    }
+    return null;
+  }
+
+  /** Each source's CPU over [fromMs, toMs] (epoch ms) as a percentage of one core, 0.1 % steps. */
+  percentOver(fromMs: number, toMs: number): (number | null)[] {
+    return this.sources.map((_, index) => {
+      const from = this.secondsAt(index, fromMs);
+      const to = this.secondsAt(index, toMs);
+      if (from === null || to === null || toMs <= fromMs) return null;
+      return Math.round(((to - from) / ((toMs - fromMs) / 1000)) * 1000) / 10;
+    });
   }
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 
+import { parseGhzScenarioName } from './plan.js';
 import { parseVariantScenarioName } from './variants.js';
 
 /** The harness report (bench/out/report.json): its schema, and the baseline ratios derived from it. */
@@ -12,6 +13,11 @@ export const scenarioResultSchema = z.strictObject({
   name: z.string().min(1),
   group: z.enum(['matrix', 'variant', 'zipf', 'feast', 'baseline', 'sweep']),
   system: z.enum(['cassette', 'feast-grpc', 'feast-http', 'direct-driver', 'connect-per-request']),
+  /**
+   * Who sent the load and timed it: loadgen (the harness's grpc-js generator, bench/loadgen) or
+   * ghz (Go; its fixed-rate runs time each call from its actual send, not its intended one).
+   */
+  generator: z.enum(['loadgen', 'ghz']),
   /** Open loop (fixed arrival rate, latency from intended send time) or closed loop (fixed concurrency). */
   mode: z.enum(['open', 'closed']),
   batch_size: z.number().int().positive(),
@@ -40,6 +46,12 @@ export const scenarioResultSchema = z.strictObject({
   cache_hit_ratio: z.number().min(0).max(1).nullable(),
   /** Server process CPU over the window, 100 = one core; null when unknown (baselines, --target). */
   server_cpu_percent: nonNegative.nullable(),
+  /** Server CPU time per request answered in the window, µs; null when server CPU is unknown. */
+  server_cpu_us_per_request: nonNegative.nullable(),
+  /** Server CPU during the closed-loop probe (the maximum throughput run); null without a probe. */
+  max_server_cpu_percent: nonNegative.nullable(),
+  /** Server CPU per request during that probe, µs: the cost per request with the server at its busiest. */
+  max_server_cpu_us_per_request: nonNegative.nullable(),
   /** Cassandra JVM CPU over the window, when its process is visible on this machine. */
   cassandra_cpu_percent: nonNegative.nullable(),
   generator_cpu_percent: nonNegative,
@@ -138,6 +150,10 @@ export const reportSchema = z.strictObject({
   arrival: z.enum(['constant', 'poisson']),
   rate_fraction: nonNegative,
   channels: z.number().int().positive(),
+  /** Which generators measured Cassette's matrix scenarios (--generator); each row names its own. */
+  generators: z.array(z.enum(['loadgen', 'ghz'])),
+  /** The ghz used, when one was: its path, `ghz --version`, and its callers at maximum throughput. */
+  ghz: z.strictObject({ binary: z.string(), version: z.string(), concurrency: z.number().int().positive() }).nullable(),
   target: z.string().nullable(),
   cassandra: z.strictObject({ contact_points: z.array(z.string()), source: z.string() }).nullable(),
   servers: z.array(z.strictObject({ name: z.string(), cache: z.boolean(), address: z.string(), config: z.string() })),
@@ -200,6 +216,22 @@ function ratioOf(own: ScenarioResult, base: ScenarioResult): Ratio {
 /** Server CPU time per request in the measured window (ms), or null when not measured. */
 export function serverCpuPerRequest(s: ScenarioResult): number | null {
   return s.server_cpu_percent == null || !(s.achieved_rps > 0) ? null : (s.server_cpu_percent * 10) / s.achieved_rps;
+}
+
+/** CPU µs per request from a CPU percentage (100 = one core) and a request rate; null when either is unknown. */
+export function cpuUsPerRequest(cpuPercent: number | null, rps: number | null): number | null {
+  return cpuPercent == null || rps == null || !(rps > 0) ? null : Math.round((cpuPercent * 100_000) / rps) / 10;
+}
+
+/** Each ghz scenario against the same scenario measured by the grpc-js generator (above 1: ghz got more). */
+export function generatorRatios(scenarios: readonly ScenarioResult[]): Ratio[] {
+  const byName = new Map(scenarios.map((s) => [s.name, s]));
+  const ratios: Ratio[] = [];
+  for (const own of scenarios.filter((s) => s.generator === 'ghz')) {
+    const base = byName.get(parseGhzScenarioName(own.name) ?? '');
+    if (base && base.generator === 'loadgen') ratios.push(ratioOf(own, base));
+  }
+  return ratios;
 }
 
 /** Each variant scenario against the same scenario on the cache server (see variants.ts). */

@@ -10,7 +10,7 @@ import type * as http from 'node:http';
 import type * as grpc from '@grpc/grpc-js';
 import type cassandra from 'cassandra-driver';
 
-import { keyBatches } from '../lib/dataset.js';
+import { keyBatches, poolRequests } from '../lib/dataset.js';
 import { hash32 } from '../lib/random.js';
 import type { FromGenerator, Job, JobResult, ToGenerator } from './protocol.js';
 import { runClosedLoop, runOpenLoop } from './run.js';
@@ -26,11 +26,6 @@ import {
   poolFor,
   type Target,
 } from './targets.js';
-
-/** Keys in the pre-built request pool of one job (batches of B entities: this / B requests). */
-const POOL_KEYS = 200_000;
-const POOL_MIN_REQUESTS = 1_000;
-const POOL_MAX_REQUESTS = 20_000;
 
 const channels = new Map<string, grpc.Client[]>();
 const sessions = new Map<string, cassandra.Client>();
@@ -61,7 +56,7 @@ async function targetFor(job: Job): Promise<Target> {
 
 async function buildTarget(job: Job): Promise<Target> {
   const { workload } = job;
-  const requests = Math.min(POOL_MAX_REQUESTS, Math.max(POOL_MIN_REQUESTS, Math.ceil(POOL_KEYS / workload.batch)));
+  const requests = poolRequests(workload.batch);
   // The same key batches for every system and feature count: the scenarios of a cell read the same rows.
   const batches = keyBatches(workload.keys, workload.entities, workload.batch, requests, workload.seed);
   const pool = poolFor(batches, workload.features, workload.seed);

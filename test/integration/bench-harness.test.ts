@@ -1,20 +1,15 @@
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-import { afterAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 
-import { connectTestSession, dropKeyspace, testConfig, uniqueKeyspace } from '../helpers/cluster.js';
+import { runHarness, tinyHarnessRun } from '../helpers/bench.js';
 
 /**
  * The latency harness end to end on a tiny dataset: real Cassandra (the tests' node), two real
  * server processes, the real load-generator process. Checks the report's shape, not its figures.
  */
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-
 const ms = z.number().refine(Number.isFinite).pipe(z.number().nonnegative());
 const entrySchema = z.object({
   name: z.string().min(1),
@@ -34,6 +29,7 @@ const entrySchema = z.object({
   mode: z.enum(['open', 'closed']),
   system: z.enum(['cassette', 'feast-grpc', 'feast-http', 'direct-driver', 'connect-per-request']),
   group: z.string(),
+  generator: z.enum(['loadgen', 'ghz']),
   verified: z.number().int().nonnegative(),
   verify_failures: z.number().int().nonnegative(),
   percentile_curve: z.array(z.tuple([ms, ms])).min(2),
@@ -63,53 +59,13 @@ const reportShape = z.object({
     .optional(),
 });
 
-function runHarness(args: string[]): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'bench/harness.ts', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, CASSANDRA_CONTACT_POINTS: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('exit', (code) => resolve({ code, output }));
-  });
-}
-
 describe('the latency harness (npm run bench)', () => {
-  const keyspace = uniqueKeyspace('bench');
-  const out = mkdtempSync(join(tmpdir(), 'cassette-bench-'));
-  const cassandra = inject('cassandra');
-
-  afterAll(async () => {
-    const session = await connectTestSession(testConfig(keyspace));
-    await dropKeyspace(session, keyspace);
-    await session.shutdown();
-    rmSync(out, { recursive: true, force: true });
-  });
+  const { out, args } = tinyHarnessRun('bench');
 
   // The time limit is a safety net only: a quick run's wall time grows with its scenario list and the
   // machine's load (70 s on a quiet machine, past 120 s with other suites running).
   it('runs --quick on a tiny dataset and writes a complete report.json and a self-contained report.html', async () => {
-    const { code, output } = await runHarness([
-      '--quick',
-      '--entities',
-      '500',
-      '--seed',
-      '7',
-      '--seconds',
-      '0.5',
-      '--contact-points',
-      cassandra.contactPoints.join(','),
-      '--local-dc',
-      cassandra.localDataCenter,
-      '--keyspace',
-      keyspace,
-      '--out',
-      out,
-      '--verify',
-    ]);
+    const { code, output } = await runHarness([...args, '--verify']);
     expect(code, output).toBe(0);
 
     const report = reportShape.parse(JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')));
@@ -135,6 +91,8 @@ describe('the latency harness (npm run bench)', () => {
       }
     }
     for (const s of report.scenarios) {
+      // Without --generator, the grpc-js generator alone measures.
+      expect(s.generator, s.name).toBe('loadgen');
       expect(s.errors, s.name).toBe(0);
       expect(s.verify_failures, s.name).toBe(0);
       expect(s.p50_ms).toBeLessThanOrEqual(s.p99_ms);

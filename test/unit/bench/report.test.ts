@@ -4,7 +4,9 @@ import { createHistogram, encodeHistogram, percentileCurve, recordMs } from '../
 import { renderHtml } from '../../../bench/lib/html.js';
 import {
   baselineRatios,
+  cpuUsPerRequest,
   feastRatios,
+  generatorRatios,
   reportSchema,
   scenarioResultSchema,
   variantRatios,
@@ -18,6 +20,7 @@ function entry(overrides: Partial<ScenarioResult>): ScenarioResult {
     name: 'cassette cold b1 f10',
     group: 'matrix',
     system: 'cassette',
+    generator: 'loadgen',
     mode: 'open',
     batch_size: 1,
     features: 10,
@@ -38,6 +41,9 @@ function entry(overrides: Partial<ScenarioResult>): ScenarioResult {
     errors_by_code: {},
     cache_hit_ratio: null,
     server_cpu_percent: 50,
+    server_cpu_us_per_request: 5025.1,
+    max_server_cpu_percent: null,
+    max_server_cpu_us_per_request: null,
     cassandra_cpu_percent: 30,
     generator_cpu_percent: 10,
     generator_gc_max_ms: 3,
@@ -56,6 +62,40 @@ function entry(overrides: Partial<ScenarioResult>): ScenarioResult {
 }
 
 describe('bench report', () => {
+  it('compares each ghz scenario with the same scenario from the grpc-js generator, and against the direct driver', () => {
+    const scenarios = [
+      entry({ name: 'cassette cold b1 f10', max_rps: 1000, server_cpu_percent: 50, achieved_rps: 500 }),
+      entry({
+        name: 'cassette cold b1 f10 (ghz)',
+        generator: 'ghz',
+        max_rps: 3000,
+        server_cpu_percent: 60,
+        achieved_rps: 1500,
+      }),
+      entry({ name: 'direct-driver b1 f10', group: 'baseline', system: 'direct-driver', max_rps: 5000 }),
+    ];
+    expect(generatorRatios(scenarios)).toEqual([
+      expect.objectContaining({
+        scenario: 'cassette cold b1 f10 (ghz)',
+        baseline: 'cassette cold b1 f10',
+        throughput_ratio: 3,
+        server_cpu_per_request_ratio: 0.4,
+      }),
+    ]);
+    expect(baselineRatios(scenarios).map((r) => [r.scenario, r.throughput_ratio])).toEqual([
+      ['cassette cold b1 f10', 0.2],
+      ['cassette cold b1 f10 (ghz)', 0.6],
+    ]);
+  });
+
+  it('gives server CPU per request in µs', () => {
+    // 50 % of a core at 500 req/s: 1 ms per request.
+    expect(cpuUsPerRequest(50, 500)).toBe(1000);
+    expect(cpuUsPerRequest(12.3, 4567)).toBe(26.9);
+    expect(cpuUsPerRequest(null, 500)).toBeNull();
+    expect(cpuUsPerRequest(50, 0)).toBeNull();
+  });
+
   it("compares Feast's APIs with Cassette's own gRPC API on the same server and keys", () => {
     const scenarios = [
       entry({ name: 'cassette warm b1 f10', cache: 'on', p50_ms: 1, p99_ms: 4, max_rps: 800 }),
@@ -201,7 +241,11 @@ describe('bench report', () => {
   });
 
   it('renders a self-contained page: inline SVG charts, no scripts, nothing fetched', () => {
-    const scenarios = [entry({ name: 'cassette warm b1 f10', cache: 'on', cache_hit_ratio: 0.99 }), entry({})];
+    const scenarios = [
+      entry({ name: 'cassette warm b1 f10', cache: 'on', cache_hit_ratio: 0.99 }),
+      entry({ name: 'cassette warm b1 f10 (ghz)', generator: 'ghz', cache: 'on', cache_hit_ratio: 0.99 }),
+      entry({}),
+    ];
     const report = reportSchema.parse({
       schema_version: 1,
       date: '2026-01-01T00:00:00.000Z',
@@ -216,6 +260,8 @@ describe('bench report', () => {
       arrival: 'constant',
       rate_fraction: 0.5,
       channels: 2,
+      generators: ['loadgen', 'ghz'],
+      ghz: { binary: '/root/go/bin/ghz', version: 'v0.121.0', concurrency: 16 },
       target: null,
       cassandra: null,
       servers: [],
@@ -223,13 +269,17 @@ describe('bench report', () => {
       wall_seconds: 1,
       load_average: { at_start: [1, 1, 1], at_end: [1, 1, 1] },
       scenarios,
-      ratios: [],
+      ratios: generatorRatios(scenarios),
       failures: [],
     });
     const html = renderHtml(report);
     expect(html).toMatch(/^<!doctype html>/);
     expect(html).toContain('<svg');
     expect(html).toContain('cassette warm b1 f10');
+    // Each row says which generator measured it; the generators' section compares them.
+    expect(html).toContain('<h2>Load generators</h2>');
+    expect(html).toContain('ghz v0.121.0');
+    expect(html).toMatch(/cassette warm b1 f10 \(ghz\)<\/td><td>ghz<\/td>/);
     expect(html).not.toMatch(/<script|<link|src=|https?:\/\//i);
   });
 });
