@@ -217,10 +217,6 @@ export class GrpcTransport {
       'grpc.max_receive_message_length': config.serving.maxReceiveMessageBytes,
       'grpc.max_concurrent_streams': config.serving.maxConcurrentStreams,
       'grpc.keepalive_permit_without_calls': 1,
-      // Channelz (on by default in grpc-js) tracks every call: counters, a Date.now() per message
-      // and a tracker object of closures per call. Nothing here serves or reads channelz, and the
-      // tracking was a measurable share of the CPU of a small request (bench/README.md).
-      'grpc.enable_channelz': 0,
     });
     disableNagle(this.server, logger);
     // Responses leave the core already encoded (see wire.ts and arrow.ts), so these methods'
