@@ -303,7 +303,13 @@ function planFeatures(
         'CST_ERR_INVALID_ARGUMENT',
         { field },
       );
-      return { texts, features, views, featureIndexes: [], clash: { error, viewsBefore: views.length } };
+      return {
+        texts,
+        features,
+        views,
+        featureIndexes: sortedIndexes(viewFeatures),
+        clash: { error, viewsBefore: views.length },
+      };
     }
     outputNames.set(name, `${ref.view}:${ref.feature}`);
     const featureIndex = view.featureIndex.get(ref.feature)!;
@@ -314,8 +320,12 @@ function planFeatures(
     texts: [...texts],
     features,
     views,
-    featureIndexes: viewFeatures.map((indexes) => Int32Array.from(indexes).sort()),
+    featureIndexes: sortedIndexes(viewFeatures),
   };
+}
+
+function sortedIndexes(viewFeatures: readonly number[][]): Int32Array[] {
+  return viewFeatures.map((indexes) => Int32Array.from(indexes).sort());
 }
 
 /**
