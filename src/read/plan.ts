@@ -137,7 +137,9 @@ export function planLookup(
   request: GetOnlineFeaturesRequest__Output,
   limits: PlanLimits,
 ): LookupPlan {
-  const { refs, field } = requestedRefs(registry, request);
+  // Feature references are checked first, then the entities (so a request wrong in both is told
+  // about its features, as before the feature plans were cached).
+  const features = plannedFeatures(registry, request);
 
   const columns = Object.entries(request.entities ?? {}) as [string, RepeatedValue__Output][];
   if (columns.length === 0) {
@@ -201,7 +203,85 @@ export function planLookup(
     return decoded;
   };
 
-  const views: Omit<ViewLookup, 'featureIndexes'>[] = [];
+  const clash = features.clash;
+  const viewCount = clash ? clash.viewsBefore : features.views.length;
+  const views = new Array<ViewLookup>(viewCount);
+  for (let slot = 0; slot < viewCount; slot++) {
+    views[slot] = planView(features.views[slot]!, batchSize, decodeColumn, features.featureIndexes[slot]!);
+  }
+  if (clash) throw clash.error;
+  return { batchSize, features: features.features, views };
+}
+
+/** What a request's feature list plans to, whatever its entities: the same for every request asking the same. */
+interface FeaturePlan {
+  /** The request's feature texts (or service name) it was planned from, to check a cache hit against. */
+  readonly texts: readonly string[];
+  readonly features: readonly PlannedFeature[];
+  /** Per view slot: the view and the (ascending) view positions requested from it. */
+  readonly views: readonly FeatureViewDef[];
+  readonly featureIndexes: readonly Int32Array[];
+  /**
+   * Two features answered under one name: refused once the views planned before the clash have
+   * checked their entities (the order the checks always ran in). Such a plan is not cached.
+   */
+  readonly clash?: { readonly error: Error; readonly viewsBefore: number };
+}
+
+/** Distinct feature lists kept per registry; past this the cache starts over (a client sending ever new lists). */
+const MAX_FEATURE_PLANS = 256;
+
+/**
+ * Feature plans per registry (a new registry version is a new object, so its plans start empty).
+ * Validating and resolving the feature references (parsing, lookups, duplicate and name-clash
+ * checks, output names) was a large part of planning a small request, and a client asks for the
+ * same list again and again. Only lists that planned without error are kept: a bad one is
+ * refused each time with its own message.
+ */
+const featurePlans = new WeakMap<Registry, Map<string, FeaturePlan>>();
+
+function plannedFeatures(registry: Registry, request: GetOnlineFeaturesRequest__Output): FeaturePlan {
+  let texts: readonly string[] | undefined;
+  let cacheKey: string | undefined;
+  if (request.kind === 'features') {
+    texts = request.features?.val ?? [];
+    cacheKey = `${request.full_feature_names ? 'F' : 'f'}${texts.join('\n')}`;
+  } else if (request.kind === 'feature_service') {
+    texts = [request.feature_service ?? ''];
+    cacheKey = `${request.full_feature_names ? 'S' : 's'}${texts[0]!}`;
+  }
+  let plans = featurePlans.get(registry);
+  if (cacheKey !== undefined && plans !== undefined) {
+    const known = plans.get(cacheKey);
+    // The key joins the texts with a separator a text could contain: compare them to be sure.
+    if (known !== undefined && sameTexts(known.texts, texts!)) return known;
+  }
+  const plan = planFeatures(registry, request, texts ?? []);
+  if (cacheKey !== undefined && plan.clash === undefined) {
+    if (plans === undefined) {
+      plans = new Map();
+      featurePlans.set(registry, plans);
+    } else if (plans.size >= MAX_FEATURE_PLANS) {
+      plans.clear();
+    }
+    plans.set(cacheKey, plan);
+  }
+  return plan;
+}
+
+function sameTexts(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function planFeatures(
+  registry: Registry,
+  request: GetOnlineFeaturesRequest__Output,
+  texts: readonly string[],
+): FeaturePlan {
+  const { refs, field } = requestedRefs(registry, request);
+  const views: FeatureViewDef[] = [];
   const viewFeatures: number[][] = [];
   const viewSlots = new Map<string, number>();
   const features: PlannedFeature[] = [];
@@ -212,17 +292,24 @@ export function planLookup(
     if (slot === undefined) {
       slot = views.length;
       viewSlots.set(view.name, slot);
-      views.push(planView(view, batchSize, decodeColumn));
+      views.push(view);
       viewFeatures.push([]);
     }
     const name = request.full_feature_names ? `${ref.view}__${ref.feature}` : ref.feature;
     const clash = outputNames.get(name);
     if (clash !== undefined) {
-      throw invalidArgument(
+      const error = invalidArgument(
         `${field}: "${clash}" and "${ref.view}:${ref.feature}" are both named "${name}" in the response; set full_feature_names`,
         'CST_ERR_INVALID_ARGUMENT',
         { field },
       );
+      return {
+        texts,
+        features,
+        views,
+        featureIndexes: sortedIndexes(viewFeatures),
+        clash: { error, viewsBefore: views.length },
+      };
     }
     outputNames.set(name, `${ref.view}:${ref.feature}`);
     const featureIndex = view.featureIndex.get(ref.feature)!;
@@ -230,10 +317,15 @@ export function planLookup(
     viewFeatures[slot]!.push(featureIndex);
   }
   return {
-    batchSize,
+    texts: [...texts],
     features,
-    views: views.map((lookup, slot) => ({ ...lookup, featureIndexes: Int32Array.from(viewFeatures[slot]!).sort() })),
+    views,
+    featureIndexes: sortedIndexes(viewFeatures),
   };
+}
+
+function sortedIndexes(viewFeatures: readonly number[][]): Int32Array[] {
+  return viewFeatures.map((indexes) => Int32Array.from(indexes).sort());
 }
 
 /**
@@ -259,7 +351,8 @@ function planView(
   view: FeatureViewDef,
   batchSize: number,
   decodeColumn: (joinKey: string, viewName: string) => StoredScalar[],
-): Omit<ViewLookup, 'featureIndexes'> {
+  featureIndexes: Int32Array,
+): ViewLookup {
   const entityColumns = view.entities.map((e) => decodeColumn(e.joinKey, view.name));
   const keys: StoredScalar[][] = [];
   const keyStrings: string[] = [];
@@ -285,5 +378,5 @@ function planView(
     }
     rowToKey[row] = index;
   }
-  return { view, keys, keyStrings, rowToKey };
+  return { view, keys, keyStrings, rowToKey, featureIndexes };
 }

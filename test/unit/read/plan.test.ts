@@ -258,3 +258,42 @@ describe('planLookup: features per view', () => {
     expect(itemInfo!.featureIndexes).toEqual(Int32Array.from([0]));
   });
 });
+
+describe('planLookup: feature plans are reused per registry', () => {
+  it('plans the same feature list the same for other entities, and a list planned again is checked again', () => {
+    const refs = ['user_stats:tags', 'user_stats:clicks'];
+    const first = plan(featuresRequest(refs, { user_id: users(1) }));
+    const second = plan(featuresRequest(refs, { user_id: users(7, 8) }));
+    expect(second.features).toEqual(first.features);
+    expect(second.views[0]!.featureIndexes).toEqual(first.views[0]!.featureIndexes);
+    expect(keyTexts(second, 0)).toEqual([['7'], ['8']]);
+    // Entities are checked on every request, whatever was reused.
+    expect(planError(featuresRequest(refs, { user_id: users(1), shop_id: users(1) }))).toMatch(/unknown join key/);
+    // full_feature_names plans apart.
+    const full = plan({ ...featuresRequest(refs, { user_id: users(1) }), full_feature_names: true });
+    expect(full.features.map((f) => f.name)).toEqual(['user_stats__tags', 'user_stats__clicks']);
+  });
+
+  it('does not mistake a list whose texts join to the same key for a planned one', () => {
+    plan(featuresRequest(['user_stats:tags', 'user_stats:clicks'], { user_id: users(1) }));
+    expect(planError(featuresRequest(['user_stats:tags\nuser_stats:clicks'], { user_id: users(1) }))).toMatch(
+      /^features\[0\]: /,
+    );
+  });
+
+  it('keeps a registry’s plans to that registry', () => {
+    const refs = ['user_stats:clicks'];
+    plan(featuresRequest(refs, { user_id: users(1) }));
+    const other = { ...shopRegistry, featureViews: new Map() };
+    expect(() => planLookup(other, featuresRequest(refs, { user_id: users(1) }), LIMITS)).toThrow(
+      /unknown feature view "user_stats"/,
+    );
+  });
+
+  it('reports a name clash after the entity errors of the views before it, as planned from scratch', () => {
+    // The clash is on item_info, whose entities are planned first: its missing join key is told.
+    const request = featuresRequest(['user_stats:score', 'item_info:score'], { user_id: users(1) });
+    expect(planError(request)).toBe('entities: feature view "item_info" needs join key "item_id"');
+    expect(planError(request)).toBe('entities: feature view "item_info" needs join key "item_id"');
+  });
+});
