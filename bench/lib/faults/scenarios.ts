@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 
 import * as grpc from '@grpc/grpc-js';
 
@@ -429,8 +430,21 @@ export async function overloadScenario(env: FaultEnv): Promise<ScenarioReport> {
     const unloaded = await openLoop('unloaded', maxRps * s.unloadedFraction, s.unloadedS);
     run.event(`overload: open loop at ${(maxRps * s.overloadFactor).toFixed(0)}/s`);
     const gateBefore = (await run.server.stats())?.readAdmission ?? null;
+    // This process's own event loop while it sends at 10×: a late loop delays sends (send lag)
+    // and the reading of answers (latencies here count up to that).
+    const clientLoop = monitorEventLoopDelay({ resolution: 10 });
+    clientLoop.enable();
+    const clientBusy = performance.eventLoopUtilization();
     const overload = await openLoop('overload', maxRps * s.overloadFactor, s.overloadS);
-    const gateAfter = (await run.server.stats())?.readAdmission ?? null;
+    clientLoop.disable();
+    figures.client_event_loop_utilization = round(performance.eventLoopUtilization(clientBusy).utilization, 3);
+    figures.client_event_loop_delay_p99_ms = round(clientLoop.percentile(99) / 1e6, 2);
+    figures.client_event_loop_delay_max_ms = round(clientLoop.max / 1e6, 2);
+    const statsAfter = await run.server.stats();
+    const gateAfter = statsAfter?.readAdmission ?? null;
+    // The server's event loop over the overload (the stats line covers the time since the one before).
+    for (const [name, value] of Object.entries(statsAfter?.eventLoop ?? {}))
+      figures[`server_event_loop_${name}`] = value;
     if (gateBefore && gateAfter) {
       // What the server's read admission did during the overload (its own counters).
       for (const [counter, total] of Object.entries(gateAfter)) {
