@@ -424,6 +424,10 @@ export async function overloadScenario(env: FaultEnv): Promise<ScenarioReport> {
     run.mark('probe', probeFrom, probeTo);
     const probe = lookupStats(outcomes, probeFrom, probeTo);
     maxRps = probe.ok / ((probeTo - probeFrom) / 1000);
+    // The latency of the same number in flight without the overload's refusals around it: what
+    // admitted requests can be expected to see when the server adds nothing of its own.
+    figures.probe_p50_ms = probe.p50_ms;
+    figures.probe_p99_ms = probe.p99_ms;
     run.event(
       `max sustainable ${maxRps.toFixed(1)} lookups/s; unloaded open loop at ${(maxRps * s.unloadedFraction).toFixed(1)}/s`,
     );
@@ -484,6 +488,10 @@ export async function overloadScenario(env: FaultEnv): Promise<ScenarioReport> {
       admitted_p50_ms: admitted.p50_ms,
       admitted_p99_ms: admitted.p99_ms,
       admitted_p99_from_intended_ms: admittedFromIntended.p99_ms,
+      admitted_p99_vs_probe_p99:
+        admitted.p99_ms !== null && typeof figures.probe_p99_ms === 'number'
+          ? round(admitted.p99_ms / figures.probe_p99_ms, 2)
+          : null,
       shed_p50_ms: shed.p50_ms,
       shed_p99_ms: shed.p99_ms,
       send_lag_p99_ms: sendLag,
