@@ -418,6 +418,7 @@ export async function overloadScenario(env: FaultEnv): Promise<ScenarioReport> {
   let windows: { unloaded: { from: number; to: number }; overload: { from: number; to: number } } | undefined;
   const error = await guarded(run, async () => {
     await run.warmUp(40);
+    await run.server.stats();
     const probeFrom = run.event(`probe: closed loop, ${knee} in flight`);
     await closedLoop('lookup', knee, s.probeS * 1000, 1_000_000, run.clock, send, record);
     const probeTo = run.now();
@@ -428,6 +429,10 @@ export async function overloadScenario(env: FaultEnv): Promise<ScenarioReport> {
     // admitted requests can be expected to see when the server adds nothing of its own.
     figures.probe_p50_ms = probe.p50_ms;
     figures.probe_p99_ms = probe.p99_ms;
+    const probeStats = await run.server.stats();
+    for (const [name, value] of Object.entries(probeStats?.eventLoop ?? {})) {
+      figures[`server_event_loop_probe_${name}`] = value;
+    }
     run.event(
       `max sustainable ${maxRps.toFixed(1)} lookups/s; unloaded open loop at ${(maxRps * s.unloadedFraction).toFixed(1)}/s`,
     );
