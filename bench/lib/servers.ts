@@ -22,6 +22,8 @@ export interface StatsLine {
   cacheCoalesced: number;
   /** Totals since start of the read admission gate: admitted, queued, shed, late. */
   readAdmission: Record<string, number> | null;
+  /** Since the previous line: event-loop utilization and delay (p99, max) of the server. */
+  eventLoop: Record<string, number> | null;
 }
 
 export interface ServerChildOptions {
@@ -190,6 +192,10 @@ export class ServerChild {
       readAdmission:
         typeof entry.readAdmission === 'object' && entry.readAdmission !== null
           ? (entry.readAdmission as Record<string, number>)
+          : null,
+      eventLoop:
+        typeof entry.eventLoop === 'object' && entry.eventLoop !== null
+          ? (entry.eventLoop as Record<string, number>)
           : null,
     });
   }

@@ -15,14 +15,65 @@ export interface AdmissionCounters {
   admitted: number;
   /** Calls that had to wait in the queue. */
   queued: number;
-  /** Calls refused RESOURCE_EXHAUSTED: no room, in flight or in the queue. */
+  /** Calls refused RESOURCE_EXHAUSTED: no room, in flight or in the queue (all reasons below). */
   shed: number;
+  /** Of `shed`: refused before their request was decoded (see refuseUncosted). */
+  shedUndecoded: number;
+  /** Of `shed`: refused after waiting `maxQueueWaitMs` in the queue. */
+  shedAfterWaiting: number;
   /** Calls refused DEADLINE_EXCEEDED: too little time left to start, or left waiting until then. */
   late: number;
 }
 
 /** Weight of the newest call in the moving average of call costs (about the last eight calls). */
 const TYPICAL_WEIGHT = 1 / 8;
+
+/**
+ * Busy time (something in flight) over which the departure rate is measured: the rate is that of
+ * the current window and the one before it, so about the last 0.5–1 s of work.
+ */
+const RATE_WINDOW_MS = 500;
+
+/**
+ * How fast units leave the gate while work is in flight: the rate at which room is made, so how
+ * long a queued call can expect to wait. Time with nothing in flight does not count (an idle gate
+ * says nothing about how fast work is done).
+ */
+class DepartureRate {
+  private previousUnits = 0;
+  private previousMs = 0;
+  private currentUnits = 0;
+  private currentMs = 0;
+  private lastAt = Number.NaN;
+
+  /**
+   * Accounts the time since the previous event, in which something was in flight if `busy`, and
+   * the units that left at its end.
+   */
+  tick(now: number, busy: boolean, departedUnits = 0): void {
+    const elapsed = now - this.lastAt;
+    this.lastAt = now;
+    this.currentUnits += departedUnits;
+    if (!busy || !(elapsed > 0)) return;
+    this.currentMs += elapsed;
+    if (this.currentMs >= RATE_WINDOW_MS) {
+      this.previousUnits = this.currentUnits;
+      this.previousMs = this.currentMs;
+      this.currentUnits = 0;
+      this.currentMs = 0;
+    }
+  }
+
+  /**
+   * Units that leave in `ms` of busy time at the recent rate, or Infinity before a first window
+   * has been measured (nothing is known yet; the queue's own bounds apply).
+   */
+  unitsIn(ms: number): number {
+    const measuredMs = this.previousMs + this.currentMs;
+    if (this.previousMs === 0) return Number.POSITIVE_INFINITY;
+    return ((this.previousUnits + this.currentUnits) / measuredMs) * ms;
+  }
+}
 
 interface Waiter {
   readonly units: number;
@@ -52,7 +103,16 @@ export class AdmissionGate {
   private head = 0;
   /** Moving average of the units of recent calls: what a call not yet costed is taken to cost. */
   private typicalUnits = 0;
-  readonly counters: AdmissionCounters = { admitted: 0, queued: 0, shed: 0, late: 0 };
+  private readonly departures = new DepartureRate();
+  private uncostedRefusal: CassetteError | undefined;
+  readonly counters: AdmissionCounters = {
+    admitted: 0,
+    queued: 0,
+    shed: 0,
+    shedUndecoded: 0,
+    shedAfterWaiting: 0,
+    late: 0,
+  };
 
   /**
    * @param setting the configuration path of `maxInFlight`, named in refusals
@@ -92,6 +152,7 @@ export class AdmissionGate {
       );
     }
     const units = cost < maxInFlight ? cost : maxInFlight;
+    this.departures.tick(now, this.inFlightUnits > 0);
     this.typicalUnits =
       this.typicalUnits === 0 ? units : this.typicalUnits + (units - this.typicalUnits) * TYPICAL_WEIGHT;
     if (this.admitsAtOnce(units)) {
@@ -101,6 +162,10 @@ export class AdmissionGate {
     }
     const waitMs = Math.min(maxQueueWaitMs, timeLeft - minTimeLeftMs);
     if (waitMs <= 0 || !this.hasRoomToWait(units)) {
+      this.counters.shed++;
+      throw this.overloaded();
+    }
+    if (!this.likelyAdmittedWithin(units, waitMs)) {
       this.counters.shed++;
       throw this.overloaded();
     }
@@ -116,20 +181,43 @@ export class AdmissionGate {
    */
   get saturated(): boolean {
     const units = this.typicalUnits;
-    return units > 0 && !this.admitsAtOnce(units) && (this.limits.maxQueueWaitMs <= 0 || !this.hasRoomToWait(units));
+    const { maxQueueWaitMs } = this.limits;
+    return (
+      units > 0 &&
+      !this.admitsAtOnce(units) &&
+      (maxQueueWaitMs <= 0 || !this.hasRoomToWait(units) || !this.likelyAdmittedWithin(units, maxQueueWaitMs))
+    );
   }
 
-  /** Counts and returns the refusal of a call refused while `saturated`, before its cost was known. */
+  /**
+   * Counts and returns the refusal of a call refused while `saturated`, before its cost was known.
+   * Always the same error: under overload these refusals come at many times the rate of the work
+   * served, so each costs no allocation (and a transport can answer it with one prepared status).
+   */
   refuseUncosted(): CassetteError {
     this.counters.shed++;
-    return this.overloaded();
+    this.counters.shedUndecoded++;
+    return (this.uncostedRefusal ??= this.overloaded());
   }
 
-  /** Gives back the units of an admitted call and admits waiting calls that now fit. */
-  leave(cost: number): void {
+  /** Gives back the units of an admitted call (at `now`, Date.now() ms) and admits waiting calls that now fit. */
+  leave(cost: number, now = Date.now()): void {
     const max = this.limits.maxInFlight;
-    this.inFlightUnits -= cost < max ? cost : max;
+    const units = cost < max ? cost : max;
+    this.departures.tick(now, true, units);
+    this.inFlightUnits -= units;
     this.admitWaiting();
+  }
+
+  /**
+   * Whether a call of `units` joining the queue now would likely be admitted within `waitMs`:
+   * the units ahead of it that must leave first leave that fast at the recent departure rate.
+   * Otherwise it is refused at once: waiting the whole time to be refused anyway would only add
+   * the wait to the refusal (under overload, most of the queue would be refused that way).
+   */
+  private likelyAdmittedWithin(units: number, waitMs: number): boolean {
+    const mustLeave = this.inFlightUnits + this.queuedUnits + units - this.limits.maxInFlight;
+    return mustLeave <= 0 || mustLeave <= this.departures.unitsIn(waitMs);
   }
 
   private admitsAtOnce(units: number): boolean {
@@ -162,6 +250,7 @@ export class AdmissionGate {
           );
         } else {
           this.counters.shed++;
+          this.counters.shedAfterWaiting++;
           reject(this.overloaded());
         }
         // A large waiter at the head may have been what held the others back.

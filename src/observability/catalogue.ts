@@ -4,6 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import type cassandra from 'cassandra-driver';
 
 import type { CoherenceStats, LogWriterStats } from '../coherence/index.js';
+import type { AdmissionCounters } from '../concurrency/admission.js';
 import { sessionCounters } from '../store/index.js';
 import {
   COUNT_BUCKETS,
@@ -167,7 +168,7 @@ function scrapedCounters<Source>(
 
 /** An admission gate as metrics see it (AdmissionGate). */
 export interface GateCounters {
-  readonly counters: { admitted: number; queued: number; shed: number; late: number };
+  readonly counters: Readonly<AdmissionCounters>;
   readonly inFlight: number;
   readonly queued: number;
 }
@@ -176,6 +177,10 @@ export function watchAdmission(metrics: MetricsRegistry, gates: { reads: GateCou
   const each = (emit: (value: number, ...labels: string[]) => void, read: (gate: GateCounters) => number) => {
     emit(read(gates.reads), 'reads');
     emit(read(gates.writes), 'writes');
+  };
+  const eachGate = (visit: (gate: string, counters: Readonly<AdmissionCounters>) => void) => {
+    visit('reads', gates.reads.counters);
+    visit('writes', gates.writes.counters);
   };
   metrics.scraped(
     'cassette_admission_admitted_total',
@@ -196,15 +201,23 @@ export function watchAdmission(metrics: MetricsRegistry, gates: { reads: GateCou
     'Calls refused by admission control: reason "overloaded" (RESOURCE_EXHAUSTED) or "deadline" (too little time left).',
     'counter',
     ['gate', 'reason'],
-    (emit) => {
-      for (const [gate, counters] of [
-        ['reads', gates.reads.counters],
-        ['writes', gates.writes.counters],
-      ] as const) {
+    (emit) =>
+      eachGate((gate, counters) => {
         emit(counters.shed, gate, 'overloaded');
         emit(counters.late, gate, 'deadline');
-      }
-    },
+      }),
+  );
+  metrics.scraped(
+    'cassette_admission_overloaded_total',
+    'Calls refused RESOURCE_EXHAUSTED, by when: "at_once" (no room, and none expected within serving.maxQueueWaitMs), "before_decoding" (refused unread while saturated), "after_waiting" (waited serving.maxQueueWaitMs in vain).',
+    'counter',
+    ['gate', 'when'],
+    (emit) =>
+      eachGate((gate, counters) => {
+        emit(counters.shed - counters.shedUndecoded - counters.shedAfterWaiting, gate, 'at_once');
+        emit(counters.shedUndecoded, gate, 'before_decoding');
+        emit(counters.shedAfterWaiting, gate, 'after_waiting');
+      }),
   );
   metrics.scraped(
     'cassette_admission_in_flight',

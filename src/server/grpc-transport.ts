@@ -188,6 +188,7 @@ export class GrpcTransport {
   readonly counters: Counters = { requests: 0, errors: {} };
   private boundPort = 0;
   private unavailableLog = { last: 0, suppressed: 0 };
+  private preparedRefusal: { readonly error: CassetteError; readonly status: grpc.StatusObject } | undefined;
   private listening = false;
   private draining = false;
   private storeAvailable = true;
@@ -399,7 +400,9 @@ export class GrpcTransport {
   ): void {
     const request: unknown = call.request;
     if (request instanceof RefusedUndecoded) {
-      callback(this.toServiceError(observed.name, request.error));
+      const status = this.refusalStatus(observed.name, request.error);
+      callback(status);
+      observed.finish(observation, status.code);
       return;
     }
     if (request instanceof UndecodableMessage) {
@@ -543,7 +546,21 @@ export class GrpcTransport {
     };
   }
 
-  private toServiceError(method: string, error: unknown): Partial<grpc.StatusObject> {
+  /**
+   * The status of a call refused before decoding (see RefusedUndecoded). The gate refuses with one
+   * error object for as long as its limit stands, so its status (with the encoded ErrorInfo) is
+   * built once and reused (grpc-js copies the trailer metadata it sends).
+   */
+  private refusalStatus(method: string, error: CassetteError): grpc.StatusObject {
+    const prepared = this.preparedRefusal;
+    if (prepared?.error !== error)
+      return (this.preparedRefusal = { error, status: this.toServiceError(method, error) }).status;
+    const name = grpc.status[prepared.status.code] as keyof typeof grpc.status;
+    this.counters.errors[name] = (this.counters.errors[name] ?? 0) + 1;
+    return prepared.status;
+  }
+
+  private toServiceError(method: string, error: unknown): grpc.StatusObject {
     const status = toServiceStatus(error);
     const code = status.code;
     const name = grpc.status[code] as keyof typeof grpc.status;

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 
 import { AccessGuard, AuditLog, Authenticator, SecurityCounters } from '../auth/index.js';
 import { assertSafeListen, type Config } from '../config/index.js';
@@ -230,7 +231,18 @@ function statsLogger(
   http: FeastHttpServer | undefined,
 ): () => void {
   let last = { requests: 0, hits: 0, misses: 0, coalesced: 0, httpRequests: 0 };
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  let lastLoop = performance.eventLoopUtilization();
   return () => {
+    const loopNow = performance.eventLoopUtilization();
+    const eventLoop = {
+      utilization: Math.round(performance.eventLoopUtilization(loopNow, lastLoop).utilization * 1000) / 1000,
+      delayP99Ms: Math.round(loopDelay.percentile(99) / 1e4) / 100,
+      delayMaxMs: Math.round(loopDelay.max / 1e4) / 100,
+    };
+    lastLoop = loopNow;
+    loopDelay.reset();
     const cache = core.cache.stats();
     const now = {
       requests: transport.counters.requests,
@@ -248,6 +260,8 @@ function statsLogger(
         cacheEntries: cache.entries,
         cacheBytes: cache.bytes,
         errors: transport.counters.errors,
+        // Since the previous line: the share of time the event loop was busy, and how late timers ran.
+        eventLoop,
         // Feast's HTTP API: requests since the previous line, errors (by HTTP status) since start.
         ...(http ? { httpRequests: now.httpRequests - last.httpRequests, httpErrors: http.counters.errors } : {}),
         // Totals since start: requests admitted, made to wait, refused for load or for too little time.

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 
 import * as grpc from '@grpc/grpc-js';
 
@@ -417,20 +418,42 @@ export async function overloadScenario(env: FaultEnv): Promise<ScenarioReport> {
   let windows: { unloaded: { from: number; to: number }; overload: { from: number; to: number } } | undefined;
   const error = await guarded(run, async () => {
     await run.warmUp(40);
+    await run.server.stats();
     const probeFrom = run.event(`probe: closed loop, ${knee} in flight`);
     await closedLoop('lookup', knee, s.probeS * 1000, 1_000_000, run.clock, send, record);
     const probeTo = run.now();
     run.mark('probe', probeFrom, probeTo);
     const probe = lookupStats(outcomes, probeFrom, probeTo);
     maxRps = probe.ok / ((probeTo - probeFrom) / 1000);
+    // The latency of the same number in flight without the overload's refusals around it: what
+    // admitted requests can be expected to see when the server adds nothing of its own.
+    figures.probe_p50_ms = probe.p50_ms;
+    figures.probe_p99_ms = probe.p99_ms;
+    const probeStats = await run.server.stats();
+    for (const [name, value] of Object.entries(probeStats?.eventLoop ?? {})) {
+      figures[`server_event_loop_probe_${name}`] = value;
+    }
     run.event(
       `max sustainable ${maxRps.toFixed(1)} lookups/s; unloaded open loop at ${(maxRps * s.unloadedFraction).toFixed(1)}/s`,
     );
     const unloaded = await openLoop('unloaded', maxRps * s.unloadedFraction, s.unloadedS);
     run.event(`overload: open loop at ${(maxRps * s.overloadFactor).toFixed(0)}/s`);
     const gateBefore = (await run.server.stats())?.readAdmission ?? null;
+    // This process's own event loop while it sends at 10×: a late loop delays sends (send lag)
+    // and the reading of answers (latencies here count up to that).
+    const clientLoop = monitorEventLoopDelay({ resolution: 10 });
+    clientLoop.enable();
+    const clientBusy = performance.eventLoopUtilization();
     const overload = await openLoop('overload', maxRps * s.overloadFactor, s.overloadS);
-    const gateAfter = (await run.server.stats())?.readAdmission ?? null;
+    clientLoop.disable();
+    figures.client_event_loop_utilization = round(performance.eventLoopUtilization(clientBusy).utilization, 3);
+    figures.client_event_loop_delay_p99_ms = round(clientLoop.percentile(99) / 1e6, 2);
+    figures.client_event_loop_delay_max_ms = round(clientLoop.max / 1e6, 2);
+    const statsAfter = await run.server.stats();
+    const gateAfter = statsAfter?.readAdmission ?? null;
+    // The server's event loop over the overload (the stats line covers the time since the one before).
+    for (const [name, value] of Object.entries(statsAfter?.eventLoop ?? {}))
+      figures[`server_event_loop_${name}`] = value;
     if (gateBefore && gateAfter) {
       // What the server's read admission did during the overload (its own counters).
       for (const [counter, total] of Object.entries(gateAfter)) {
@@ -470,6 +493,10 @@ export async function overloadScenario(env: FaultEnv): Promise<ScenarioReport> {
       admitted_p50_ms: admitted.p50_ms,
       admitted_p99_ms: admitted.p99_ms,
       admitted_p99_from_intended_ms: admittedFromIntended.p99_ms,
+      admitted_p99_vs_probe_p99:
+        admitted.p99_ms !== null && typeof figures.probe_p99_ms === 'number'
+          ? round(admitted.p99_ms / figures.probe_p99_ms, 2)
+          : null,
       shed_p50_ms: shed.p50_ms,
       shed_p99_ms: shed.p99_ms,
       send_lag_p99_ms: sendLag,

@@ -12,7 +12,7 @@ function gate(limits: Partial<AdmissionLimits> = {}): AdmissionGate {
 
 /** Enters `cost` units, which must be admitted at once. */
 function admitNow(g: AdmissionGate, cost: number): void {
-  expect(g.enter(cost, FAR, 0)).toBeUndefined();
+  expect(g.enter(cost, FAR, Date.now())).toBeUndefined();
 }
 
 function thrown(run: () => unknown): CassetteError {
@@ -44,8 +44,8 @@ describe('admission control', () => {
 
   it('admits work within the bound at once, without a promise', () => {
     const g = gate();
-    expect(g.enter(60, FAR, 0)).toBeUndefined();
-    expect(g.enter(40, FAR, 0)).toBeUndefined();
+    expect(g.enter(60, FAR, Date.now())).toBeUndefined();
+    expect(g.enter(40, FAR, Date.now())).toBeUndefined();
     expect(g.inFlight).toBe(100);
     g.leave(60);
     g.leave(40);
@@ -55,9 +55,9 @@ describe('admission control', () => {
 
   it('queues what does not fit and admits it, in arrival order, as room is given back', async () => {
     const g = gate();
-    expect(g.enter(90, FAR, 0)).toBeUndefined();
-    const first = track(g.enter(30, FAR, 0)!);
-    const second = track(g.enter(5, FAR, 0)!);
+    expect(g.enter(90, FAR, Date.now())).toBeUndefined();
+    const first = track(g.enter(30, FAR, Date.now())!);
+    const second = track(g.enter(5, FAR, Date.now())!);
     await Promise.resolve();
     // The small one would fit, but waits behind the first: no overtaking, so large requests are not starved.
     expect([first.state, second.state]).toEqual(['pending', 'pending']);
@@ -72,8 +72,8 @@ describe('admission control', () => {
   it('refuses RESOURCE_EXHAUSTED at once, naming the limit, when the queue is full', () => {
     const g = gate();
     admitNow(g, 100);
-    void g.enter(80, FAR, 0)!.catch(() => undefined);
-    const error = thrown(() => g.enter(30, FAR, 0));
+    void g.enter(80, FAR, Date.now())!.catch(() => undefined);
+    const error = thrown(() => g.enter(30, FAR, Date.now()));
     expect(error.code).toBe('CST_ERR_OVERLOADED');
     expect(error.status).toBe('RESOURCE_EXHAUSTED');
     expect(error.metadata).toEqual({ limit: 'serving.maxInFlightReads', value: '100' });
@@ -84,7 +84,7 @@ describe('admission control', () => {
   it('gives up on a queued call after the maximum wait', async () => {
     const g = gate();
     admitNow(g, 100);
-    const waiting = track(g.enter(10, FAR, 0)!);
+    const waiting = track(g.enter(10, FAR, Date.now())!);
     await vi.advanceTimersByTimeAsync(49);
     expect(waiting.state).toBe('pending');
     await vi.advanceTimersByTimeAsync(1);
@@ -92,13 +92,13 @@ describe('admission control', () => {
     expect(g.queued).toBe(0);
     // The room it did not take is still there for the next call.
     g.leave(100);
-    expect(g.enter(100, FAR, 0)).toBeUndefined();
+    expect(g.enter(100, FAR, Date.now())).toBeUndefined();
   });
 
   it('with no queue, refuses at once what does not fit', () => {
     const g = gate({ maxQueueWaitMs: 0 });
     admitNow(g, 100);
-    expect(thrown(() => g.enter(1, FAR, 0)).code).toBe('CST_ERR_OVERLOADED');
+    expect(thrown(() => g.enter(1, FAR, Date.now())).code).toBe('CST_ERR_OVERLOADED');
   });
 
   it('refuses DEADLINE_EXCEEDED before starting a call with too little time left', () => {
@@ -122,14 +122,14 @@ describe('admission control', () => {
 
   it('runs a call costing more than the bound alone', async () => {
     const g = gate();
-    expect(g.enter(500, FAR, 0)).toBeUndefined();
+    expect(g.enter(500, FAR, Date.now())).toBeUndefined();
     expect(g.inFlight).toBe(100);
-    const next = track(g.enter(1, FAR, 0)!);
+    const next = track(g.enter(1, FAR, Date.now())!);
     g.leave(500);
     await Promise.resolve();
     expect(next.state).toBe('admitted');
     expect(g.inFlight).toBe(1);
-    const big = track(g.enter(500, FAR, 0)!);
+    const big = track(g.enter(500, FAR, Date.now())!);
     g.leave(1);
     await Promise.resolve();
     expect(big.state).toBe('admitted');
@@ -142,7 +142,7 @@ describe('admission control', () => {
     admitNow(g, 40);
     // Full, but a typical call (about 58 units) would still find room in the queue.
     expect(g.saturated).toBe(false);
-    void track(g.enter(50, FAR, 0)!);
+    void track(g.enter(50, FAR, Date.now())!);
     expect(g.saturated).toBe(true);
     const refusal = g.refuseUncosted();
     expect(refusal).toMatchObject({ code: 'CST_ERR_OVERLOADED', metadata: { limit: 'serving.maxInFlightReads' } });
@@ -173,5 +173,35 @@ describe('admission control', () => {
     expect(later.state).toBe('admitted');
     expect(g.inFlight).toBe(50);
     expect(g.queued).toBe(0);
+  });
+  it('refuses at once, rather than after the wait, a call that room would not be made for in time', () => {
+    const g = gate({ maxQueueWaitMs: 100 });
+    const t0 = Date.now();
+    // Measured: 20 units leave per 100 ms of busy time.
+    for (let ms = 0; ms < 1000; ms += 100) {
+      expect(g.enter(20, FAR, t0 + ms)).toBeUndefined();
+      g.leave(20, t0 + ms + 100);
+    }
+    expect(g.enter(100, FAR, t0 + 1000)).toBeUndefined();
+    // 10 units must leave for this one to fit: about 50 ms at that rate, so it may wait.
+    const fits = g.enter(10, FAR, t0 + 1100);
+    expect(fits).toBeInstanceOf(Promise);
+    void fits!.catch(() => undefined);
+    // Another 30 would need 40 units gone: about 200 ms, more than the wait allows.
+    const error = thrown(() => g.enter(30, FAR, t0 + 1100));
+    expect(error.code).toBe('CST_ERR_OVERLOADED');
+    expect(g.counters).toMatchObject({ queued: 1, shed: 1, shedAfterWaiting: 0 });
+    expect(g.saturated).toBe(true);
+  });
+
+  it('counts refusals made before decoding and after waiting apart', async () => {
+    const g = gate();
+    admitNow(g, 100);
+    void track(g.enter(60, FAR, Date.now())!);
+    expect(g.saturated).toBe(true);
+    // One error object for every refusal before decoding: nothing allocated per refused call.
+    expect(g.refuseUncosted()).toBe(g.refuseUncosted());
+    await vi.advanceTimersByTimeAsync(50);
+    expect(g.counters).toMatchObject({ shed: 3, shedUndecoded: 2, shedAfterWaiting: 1 });
   });
 });

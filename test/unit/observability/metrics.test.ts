@@ -19,7 +19,11 @@ function catalogue(): { metrics: MetricsRegistry; requests: RequestMetrics; stor
   const requests = new RequestMetrics(metrics);
   const store = new StoreMetrics(metrics);
   watchCache(metrics, () => ({ hits: 7, misses: 3, coalesced: 1, evictions: 2, entries: 5, bytes: 1024 }));
-  const gate = { counters: { admitted: 4, queued: 1, shed: 2, late: 1 }, inFlight: 3, queued: 0 };
+  const gate = {
+    counters: { admitted: 4, queued: 1, shed: 5, shedUndecoded: 3, shedAfterWaiting: 1, late: 1 },
+    inFlight: 3,
+    queued: 0,
+  };
   watchAdmission(metrics, { reads: gate, writes: gate });
   watchRegistry(metrics, { current: { version: 9 }, failedRefreshes: 1 });
   watchAvailability(metrics, () => true);
@@ -98,7 +102,10 @@ describe('recorded values', () => {
     expect(values.get('cassette_cache_hits_total')).toBe(7);
     expect(values.get('cassette_cache_evictions_total')).toBe(2);
     expect(values.get('cassette_cache_bytes')).toBe(1024);
-    expect(values.get('cassette_admission_shed_total{gate="reads",reason="overloaded"}')).toBe(2);
+    expect(values.get('cassette_admission_shed_total{gate="reads",reason="overloaded"}')).toBe(5);
+    expect(values.get('cassette_admission_overloaded_total{gate="reads",when="at_once"}')).toBe(1);
+    expect(values.get('cassette_admission_overloaded_total{gate="reads",when="before_decoding"}')).toBe(3);
+    expect(values.get('cassette_admission_overloaded_total{gate="writes",when="after_waiting"}')).toBe(1);
     expect(values.get('cassette_admission_shed_total{gate="writes",reason="deadline"}')).toBe(1);
     expect(values.get('cassette_registry_version')).toBe(9);
     expect(values.get('cassette_registry_reload_failures_total')).toBe(1);

@@ -74,10 +74,14 @@ describe('a saturated read gate', () => {
   }
 
   it('with the cache off, refuses lookups RESOURCE_EXHAUSTED before decoding them', async () => {
-    const { client, reads, held, first } = await start(false);
+    const { client, reads, held, first, transport } = await start(false);
     // Undecodable bytes are refused for load, not as INVALID_ARGUMENT: they were never decoded.
     expect(await send(client, UNDECODABLE)).toBe('CST_ERR_OVERLOADED');
     expect(reads.counters.shed).toBe(1);
+    // Later refusals are answered with the status prepared for the first, ErrorInfo and all.
+    expect(await send(client, EMPTY_REQUEST)).toBe('CST_ERR_OVERLOADED');
+    expect(reads.counters).toMatchObject({ shed: 2, shedUndecoded: 2 });
+    expect(transport.counters.errors.RESOURCE_EXHAUSTED).toBe(2);
     held[0]!();
     expect(await first).toBeUndefined();
     // Room again: the same bytes are decoded, and refused for what they are.
