@@ -81,7 +81,7 @@ export class InvalidationLogWriter {
     const retryUntil = this.retryUntil(deadline);
     for (const view of views) {
       try {
-        for (let attempt = 1; ; attempt++) {
+        for (;;) {
           const triedAt = this.now();
           try {
             await this.tables.bumpGeneration(view, timeoutMs);

@@ -555,16 +555,21 @@ export class GrpcTransport {
     const prepared = this.preparedRefusal;
     if (prepared?.error !== error)
       return (this.preparedRefusal = { error, status: this.toServiceError(method, error) }).status;
-    const name = grpc.status[prepared.status.code] as keyof typeof grpc.status;
-    this.counters.errors[name] = (this.counters.errors[name] ?? 0) + 1;
+    this.countError(prepared.status.code);
     return prepared.status;
+  }
+
+  /** Counts a failed call by its code (the stats line's `errors`); returns the code's name. */
+  private countError(code: grpc.status): keyof typeof grpc.status {
+    const name = grpc.status[code] as keyof typeof grpc.status;
+    this.counters.errors[name] = (this.counters.errors[name] ?? 0) + 1;
+    return name;
   }
 
   private toServiceError(method: string, error: unknown): grpc.StatusObject {
     const status = toServiceStatus(error);
     const code = status.code;
-    const name = grpc.status[code] as keyof typeof grpc.status;
-    this.counters.errors[name] = (this.counters.errors[name] ?? 0) + 1;
+    const name = this.countError(code);
     if (code === grpc.status.INTERNAL) {
       this.logger.error({ err: error, method, code: name }, 'request failed');
     } else if (code === grpc.status.UNAVAILABLE) {
