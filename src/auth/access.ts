@@ -80,6 +80,10 @@ export function authorize(
 }
 
 function checkLookup(principal: Principal, request: LookupTarget, registry: () => Registry): CassetteError | undefined {
+  // Both members of the request's oneof are checked, whichever is set: a decoder may
+  // keep both when a message carries both, and the handler then plans by the last one
+  // seen. Checking only one would let a caller name a harmless service beside the
+  // features it reads.
   if (request.feature_service) {
     // A feature service is readable when every view it draws on is.
     const service = registry().featureServices.get(request.feature_service);
@@ -87,7 +91,6 @@ function checkLookup(principal: Principal, request: LookupTarget, registry: () =
       const refusal = checkView(principal, 'read', ref.view);
       if (refusal) return refusal;
     }
-    return undefined;
   }
   const features = request.features;
   const refs = Array.isArray(features) ? features : ((features as { val?: readonly string[] } | null)?.val ?? []);

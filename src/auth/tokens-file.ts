@@ -67,8 +67,8 @@ export interface CertificateGrant extends Grant {
 }
 
 export interface TokensFile {
-  /** Hex SHA-256 of a token -> its grant (and the digest, for the constant-time comparison). */
-  readonly tokens: ReadonlyMap<string, Grant & { readonly digest: Buffer }>;
+  /** Hex SHA-256 of a token -> its grant. */
+  readonly tokens: ReadonlyMap<string, Grant>;
   readonly certificates: readonly CertificateGrant[];
 }
 
@@ -85,7 +85,7 @@ export function parseTokensFile(text: string, path: string): TokensFile {
     const lines = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
     throw new Error(`${path} is not a valid tokens file: ${lines.join('; ')}`);
   }
-  const tokens = new Map<string, Grant & { digest: Buffer }>();
+  const tokens = new Map<string, Grant>();
   const names = new Set<string>();
   for (const entry of [...result.data.tokens, ...result.data.certificates]) {
     if (names.has(entry.name)) throw new Error(`${path}: the name "${entry.name}" is given twice`);
@@ -96,7 +96,6 @@ export function parseTokensFile(text: string, path: string): TokensFile {
     tokens.set(entry.sha256, {
       name: entry.name,
       scopes: new ScopeSet(entry.scopes),
-      digest: Buffer.from(entry.sha256, 'hex'),
     });
   }
   const certificates = result.data.certificates.map((entry) => ({

@@ -232,6 +232,17 @@ describe('security: TLS, tokens, JWT, mTLS', () => {
     expect(service.code).toBe(grpc.status.PERMISSION_DENIED);
     expect(service.details).toContain('read:user_stats');
 
+    // A request carrying both members of the lookup oneof is planned by the features it
+    // names; a service beside them (unknown here) must not stand in for their check.
+    const both = { feature_service: 'nope', features: { val: ['user_stats:clicks'] }, entities: { user_id: users(1) } };
+    const sneaked = await failure(get(items, both));
+    expect(sneaked.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(sneaked.details).toContain('read:user_stats');
+    const sneakedArrow = await failure(
+      call((cb) => items.serving.GetOnlineFeaturesArrow(both, deadlineIn(10_000), cb)),
+    );
+    expect(sneakedArrow.code).toBe(grpc.status.PERMISSION_DENIED);
+
     // The registry listing needs a credential, not a view scope.
     const views = await call<{ feature_views: unknown[] }>((cb) =>
       items.registry.ListFeatureViews({}, deadlineIn(10_000), cb),
@@ -262,6 +273,16 @@ describe('security: TLS, tokens, JWT, mTLS', () => {
       await lookup(feastWith(TOKENS.reader));
       expect((await failure(lookup(feastWith(TOKENS.itemsOnly)))).code).toBe(grpc.status.PERMISSION_DENIED);
       expect((await failure(lookup(new grpc.Metadata()))).code).toBe(grpc.status.UNAUTHENTICATED);
+      // Both oneof members set: the features are checked, whatever the service names.
+      const both = { ...request, feature_service: 'nope' };
+      const sneaked = await failure(
+        new Promise<void>((resolve, reject) =>
+          feast.GetOnlineFeatures(both, feastWith(TOKENS.itemsOnly), deadlineIn(10_000), (error) =>
+            error ? reject(error) : resolve(),
+          ),
+        ),
+      );
+      expect(sneaked.code).toBe(grpc.status.PERMISSION_DENIED);
     } finally {
       feast.close();
     }

@@ -63,6 +63,19 @@ describe('authorize', () => {
     expect(authorize(principal('read:*'), rule, { feature_service: 'scores' }, registry)).toBeUndefined();
   });
 
+  it('checks both members of the lookup oneof when a request carries both', () => {
+    // A decoder keeps both fields of such a message and the handler plans by `kind`:
+    // an unknown (or readable) service must not stand in for the features read.
+    const rule = accessRuleFor('GetOnlineFeaturesRequest');
+    const user = principal('read:user_stats');
+    const both = { kind: 'features', feature_service: 'nope', features: { val: ['item_info:price'] } };
+    expect(authorize(user, rule, both, registry)?.metadata.scope).toBe('read:item_info');
+    const readableService = { kind: 'features', feature_service: 'scores', features: { val: ['item_info:price'] } };
+    expect(authorize(principal('read:item_info'), rule, readableService, registry)?.metadata.scope).toBe(
+      'read:user_stats',
+    );
+  });
+
   it('needs write on the view written, admin for unknown request types, a credential for listings', () => {
     const writer = principal('write:user_stats');
     expect(
