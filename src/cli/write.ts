@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { FeatureRow, FeatureViewSpec__Output, Value } from '../api/index.js';
 import { featureViewFromSpec, type ValueType } from '../registry/index.js';
 import { valueFromJson } from '../values/index.js';
+import { microsFromIso, timestampFromMicros } from '../time/index.js';
 
 /** The key of a flat JSON row that holds its event time (ISO-8601 or unix seconds). */
 export const EVENT_TIME_KEY = 'event_timestamp';
@@ -25,10 +26,12 @@ export function readJsonRows(input: string): unknown[] {
 }
 
 function eventTimestamp(value: unknown, where: string): FeatureRow['event_timestamp'] {
-  const millis = typeof value === 'number' ? value * 1000 : typeof value === 'string' ? Date.parse(value) : Number.NaN;
-  if (!Number.isFinite(millis)) throw new Error(`${where}: "${String(value)}" is not an ISO-8601 time or unix seconds`);
-  const seconds = Math.floor(millis / 1000);
-  return { seconds, nanos: Math.round((millis - seconds * 1000) * 1e6) };
+  if (typeof value === 'number' && Number.isFinite(value)) return timestampFromMicros(Math.round(value * 1e6));
+  const micros = typeof value === 'string' ? microsFromIso(value) : 'not-iso';
+  if (typeof micros !== 'bigint') {
+    throw new Error(`${where}: "${String(value)}" is not an ISO-8601 time or unix seconds`);
+  }
+  return timestampFromMicros(micros);
 }
 
 /**

@@ -2,8 +2,8 @@ import cassandra from 'cassandra-driver';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 
-import { loadConfig } from '../../src/config/index.js';
-import { CountingMetrics, DeadlineRetryPolicy, ReadHedgingPolicy, SlowHosts } from '../../src/store/failover.js';
+import { loadConfig } from '../../../src/config/index.js';
+import { CountingMetrics, DeadlineRetryPolicy, ReadHedgingPolicy, SlowHosts } from '../../../src/store/failover.js';
 import {
   attemptTimeout,
   FailoverBudget,
@@ -12,7 +12,7 @@ import {
   storeError,
   StoreCounters,
   type RetryInput,
-} from '../../src/store/index.js';
+} from '../../../src/store/index.js';
 
 const { errors, types } = cassandra;
 const silent = pino({ level: 'silent' });
