@@ -262,6 +262,55 @@ describe('server reflection', () => {
       expect(load).toMatch(/\[OK\]\s+1000 responses/);
     });
 
+    it.skipIf(!grpcurl)('calls every method of every service with grpcurl -d, without proto files', async () => {
+      // grpcurl prints the proto field names (rows_written), not JSON's camelCase.
+      const call = async (method: string, body: string): Promise<unknown> => {
+        const { stdout } = await shell(`grpcurl -plaintext -d '${body}' ${README_ADDRESS} ${method}`);
+        return JSON.parse(stdout);
+      };
+      const user = '{"user_id": {"val": [{"int64_val": "1001"}]}}';
+      const lookup = `{"features": {"val": ["user_profile:age"]}, "entities": ${user}}`;
+      const row = (age: number) =>
+        `{"entity_keys": {"user_id": {"int64_val": "777001"}}, "features": {"age": {"int32_val": ${age}}}}`;
+
+      const written = (await call(
+        'cassette.v1.FeatureIngestion/WriteFeatures',
+        `{"feature_view": "user_profile", "rows": [${row(41)}]}`,
+      )) as { rows_written: string; consistency_token: string };
+      expect(written.rows_written).toBe('1');
+      expect(Number(written.consistency_token)).toBeGreaterThan(0);
+      // Client streaming: grpcurl sends each JSON object of -d as one message.
+      const streamed = (await call(
+        'cassette.v1.FeatureIngestion/StreamWriteFeatures',
+        `{"feature_view": "user_profile", "rows": [${row(42)}]} {"feature_view": "user_profile", "rows": [${row(43)}]}`,
+      )) as { rows_written: string; messages_received: string };
+      expect(streamed).toMatchObject({ rows_written: '2', messages_received: '2' });
+
+      const features = (await call('cassette.v1.FeatureServing/GetOnlineFeatures', lookup)) as {
+        results: { statuses: string[] }[];
+      };
+      expect(features.results[0]!.statuses).toEqual(['PRESENT']);
+      const arrow = (await call('cassette.v1.FeatureServing/GetOnlineFeaturesArrow', lookup)) as { ipc_stream: string };
+      // An Arrow IPC stream opens with a continuation marker (0xFFFFFFFF) before its schema message.
+      expect(Buffer.from(arrow.ipc_stream, 'base64').subarray(0, 4)).toEqual(Buffer.from([0xff, 0xff, 0xff, 0xff]));
+
+      const views = (await call('cassette.v1.Registry/ListFeatureViews', '{}')) as {
+        feature_views: { name: string }[];
+      };
+      expect(views.feature_views.map((v) => v.name)).toContain('user_profile');
+      const services = (await call('cassette.v1.Registry/ListFeatureServices', '{}')) as {
+        feature_services: { name: string }[];
+      };
+      expect(services.feature_services.map((v) => v.name)).toContain('ranking_v1');
+
+      const info = (await call('feast.serving.ServingService/GetFeastServingInfo', '{}')) as { version: string };
+      expect(info.version).toContain('cassette');
+      const feast = (await call('feast.serving.ServingService/GetOnlineFeatures', lookup)) as {
+        results: { statuses: string[] }[];
+      };
+      expect(feast.results.flatMap((r) => r.statuses)).toContain('PRESENT');
+    });
+
     it.skipIf(!grpcurl)('describes every service and message with grpcurl', async () => {
       const { messages } = declaredSymbols();
       for (const symbol of [...SERVICES, ...messages]) {

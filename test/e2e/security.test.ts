@@ -100,7 +100,11 @@ describe('security: TLS, tokens, JWT, mTLS', () => {
   let ca: CertFiles;
   let serverCert: CertFiles;
   let tokensFile: string;
-  let sign: (claims: Record<string, unknown>, expiresIn: string | number) => Promise<string>;
+  let sign: (
+    claims: Record<string, unknown>,
+    expiresIn: string | number,
+    claimed?: { issuer?: string; audience?: string },
+  ) => Promise<string>;
   const jwts: string[] = [];
   const opened: CassetteClients[] = [];
 
@@ -128,11 +132,11 @@ describe('security: TLS, tokens, JWT, mTLS', () => {
     const jwk = { ...(await exportJWK(publicKey)), kid: 'test-key', alg: 'ES256' };
     const jwksFile = join(dir, 'jwks.json');
     await writeFile(jwksFile, JSON.stringify({ keys: [jwk] }));
-    sign = async (claims, expiresIn) => {
+    sign = async (claims, expiresIn, claimed = {}) => {
       const token = await new SignJWT(claims)
         .setProtectedHeader({ alg: 'ES256', kid: 'test-key' })
-        .setIssuer(ISSUER)
-        .setAudience(AUDIENCE)
+        .setIssuer(claimed.issuer ?? ISSUER)
+        .setAudience(claimed.audience ?? AUDIENCE)
         .setIssuedAt()
         .setExpirationTime(expiresIn)
         .sign(privateKey);
@@ -288,7 +292,7 @@ describe('security: TLS, tokens, JWT, mTLS', () => {
     }
   });
 
-  it('takes a JWT signed by a key of the JWKS, and refuses an expired one or a wrong audience', async () => {
+  it('takes a JWT signed by a key of the JWKS, and refuses an expired, foreign, misaddressed or forged one', async () => {
     const valid = await sign({ sub: 'svc-ranker', scope: 'read:user_stats' }, '10m');
     const client = connect(await tlsWith(valid));
     await get(client);
@@ -299,6 +303,12 @@ describe('security: TLS, tokens, JWT, mTLS', () => {
     expect(old.code).toBe(grpc.status.UNAUTHENTICATED);
     expect(old.details).toContain('expired');
 
+    // Signed by the right key, but for another audience or by another issuer.
+    const elsewhere = await sign({ sub: 'svc-other', scope: 'read:*' }, '10m', { audience: 'another-service' });
+    expect((await failure(get(connect(await tlsWith(elsewhere))))).code).toBe(grpc.status.UNAUTHENTICATED);
+    const foreign = await sign({ sub: 'svc-other', scope: 'read:*' }, '10m', { issuer: 'https://other.test' });
+    expect((await failure(get(connect(await tlsWith(foreign))))).code).toBe(grpc.status.UNAUTHENTICATED);
+
     const { privateKey: strangerKey } = await generateKeyPair('ES256');
     const forged = await new SignJWT({ sub: 'mallory', scope: '*' })
       .setProtectedHeader({ alg: 'ES256', kid: 'test-key' })
@@ -308,6 +318,25 @@ describe('security: TLS, tokens, JWT, mTLS', () => {
       .sign(strangerKey);
     jwts.push(forged);
     expect((await failure(get(connect(await tlsWith(forged))))).code).toBe(grpc.status.UNAUTHENTICATED);
+  });
+
+  it('the CLI connects with --ca and the token from $CASSETTE_TOKEN, and is refused without one', async () => {
+    const cli = (args: readonly string[], token?: string) =>
+      runCli(
+        [...args, '--server', server.address, '--ca', ca.cert],
+        cliEnv(config.cassandra.keyspace, token ? { CASSETTE_TOKEN: token } : {}),
+      );
+    const wrote = await cli(['write', '--view', 'user_stats', '{"user_id": 31337, "clicks": 5}'], TOKENS.writer);
+    expect(wrote.status, wrote.stderr).toBe(0);
+    const lookup = ['get', '--features', 'user_stats:clicks', '-e', 'user_id=31337', '--json'];
+    const got = await cli(lookup, TOKENS.writer);
+    expect(got.status, got.stderr).toBe(0);
+    const [row] = JSON.parse(got.stdout) as { clicks: { value: unknown; status: string } }[];
+    expect(row!.clicks.status).toBe('PRESENT');
+    expect(String(row!.clicks.value)).toBe('5');
+    const refused = await cli(lookup);
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toContain('UNAUTHENTICATED');
   });
 
   /** POSTs `body` to Feast's HTTP API over HTTPS, trusting `caPem`; resolves with the status. */
