@@ -23,7 +23,7 @@ export default defineConfig({
         },
       },
       // The fault suite (issue 11): 3-node clusters of their own, killed, frozen and overloaded.
-      // Not part of `npm test`: `npm run test:faults` (CI runs it once, see .ci/run). One file at
+      // Not part of `npm test`: `npm run test:faults` (CI runs it with CASSETTE_CI_FAULTS=1, see .ci/run). One file at
       // a time: two 3-node clusters at once would starve a 2-core machine.
       {
         extends: true,

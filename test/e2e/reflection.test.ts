@@ -77,6 +77,14 @@ class ReflectionClient {
     });
   }
 
+  /** The status code the stream ends with after `request`, for a server that refuses it. */
+  refusal(request: object): Promise<number> {
+    return new Promise((resolve) => {
+      this.stream.once('error', (error: grpc.ServiceError) => resolve(error.code));
+      this.stream.write(request);
+    });
+  }
+
   close(): void {
     this.stream.end();
     this.client.close();
@@ -318,5 +326,23 @@ describe('server reflection', () => {
         expect(stdout, symbol).toMatch(new RegExp(`^${symbol.replaceAll('.', '\\.')} is a (service|message)`));
       }
     });
+  });
+});
+
+describe('server reflection turned off (serving.reflection: false, --no-reflection)', () => {
+  it('answers UNIMPLEMENTED to reflection and still serves features', async () => {
+    const t = await startTestServer('noreflection', DEMO_REGISTRY, { serving: { reflection: false } });
+    const reflection = new ReflectionClient(t.server.address);
+    try {
+      expect(await reflection.refusal({ list_services: '*' })).toBe(grpc.status.UNIMPLEMENTED);
+      const response = (await t.get({
+        features: { val: ['user_profile:age'] },
+        entities: { user_id: { val: [{ int64_val: '1001' }] } },
+      })) as { results: unknown[] };
+      expect(response.results).toHaveLength(1);
+    } finally {
+      reflection.close();
+      await t.close();
+    }
   });
 });
