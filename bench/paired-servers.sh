@@ -5,6 +5,7 @@
 # ±10 %). Server CPU per request comes from /proc/<pid>/stat over each window.
 #   VARIANT=metrics-off  base: metrics on (the default); variant: metrics.enabled false
 #   VARIANT=tls-auth     base: plain text, no auth; variant: TLS and a bearer token scoped to the view
+#   VARIANT=coherence-off  base: cache coherence on (the default); variant: cache.coherence.enabled false
 #
 #   bench/paired-servers.sh            # after `npm run bench` has loaded its dataset
 #   VARIANT=tls-auth KEYSPACE=cassette_bench CASSANDRA=127.0.0.1:9042 RATE=500 SECS=10 ROUNDS=10 bench/paired-servers.sh
@@ -24,22 +25,29 @@ BASE_PORT=${BASE_PORT:-7701}
 VARIANT_PORT=${VARIANT_PORT:-7702}
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-config() { # port metrics-enabled extra-yaml
+config() { # port metrics-enabled coherence-enabled extra-yaml
   cat <<YAML
 listen: 127.0.0.1:$1
 http: { enabled: false }
 cassandra: { contactPoints: ["$CASSANDRA"], localDataCenter: datacenter1, keyspace: $KEYSPACE }
-cache: { enabled: true, ttlMs: 600000 }
+cache: { enabled: true, ttlMs: 600000, coherence: { enabled: $3 } }
 log: { level: warn, statsIntervalMs: 0 }
 serving: { drainMs: 0 }
 metrics: { enabled: $2, listen: "127.0.0.1:0" }
-$3
+$4
 YAML
 }
 base_flags=(--insecure)
 case "$VARIANT" in
 metrics-off)
   variant_metrics=false
+  variant_coherence=true
+  variant_yaml=''
+  variant_flags=(--insecure)
+  ;;
+coherence-off)
+  variant_metrics=true
+  variant_coherence=false
   variant_yaml=''
   variant_flags=(--insecure)
   ;;
@@ -50,17 +58,18 @@ tls-auth)
   printf 'tokens:\n  - { name: bench, sha256: %s, scopes: ["read:wide"] }\n' \
     "$(printf %s "$token" | openssl dgst -sha256 -r | cut -d' ' -f1)" > "$dir/tokens.yaml"
   variant_metrics=true
+  variant_coherence=true
   variant_yaml="tls: { certFile: $dir/cert.pem, keyFile: $dir/key.pem }
 auth: { tokensFile: $dir/tokens.yaml }"
   variant_flags=(--cacert "$dir/cert.pem" --cname localhost --metadata "{\"authorization\":\"Bearer $token\"}")
   ;;
 *)
-  echo "VARIANT must be metrics-off or tls-auth" >&2
+  echo "VARIANT must be metrics-off, coherence-off or tls-auth" >&2
   exit 2
   ;;
 esac
-config "$BASE_PORT" true '' > "$dir/base.yaml"
-config "$VARIANT_PORT" "$variant_metrics" "$variant_yaml" > "$dir/variant.yaml"
+config "$BASE_PORT" true true '' > "$dir/base.yaml"
+config "$VARIANT_PORT" "$variant_metrics" "$variant_coherence" "$variant_yaml" > "$dir/variant.yaml"
 node bin/cassette.js -c "$dir/base.yaml" serve > "$dir/base.log" 2>&1 &
 base=$!
 node bin/cassette.js -c "$dir/variant.yaml" serve > "$dir/variant.log" 2>&1 &

@@ -82,8 +82,10 @@ function certificateNames(certificate: PeerCertificate): { subject: string | und
 /**
  * Turns a call's credentials into a principal: a bearer token from the tokens file, a JWT
  * verified against the JWKS, or (under mTLS) the client certificate. Resolved credentials are
- * cached by token, so a token is hashed, looked up and its scopes compiled once, not per call;
- * the cache is emptied whenever the tokens file or the JWKS is reloaded.
+ * cached by the token's SHA-256, so its scopes are compiled (and a JWT verified) once, not per
+ * call; the cache is emptied whenever the tokens file or the JWKS is reloaded. A token is only
+ * ever looked up by its hash: how long a lookup takes can tell a caller about hashes, which does
+ * not help it guess a token, and no comparison ever runs over the token's own bytes.
  */
 export class Authenticator {
   private tokens: TokensFile = { tokens: new Map(), certificates: [] };
@@ -171,9 +173,10 @@ export class Authenticator {
       const match = BEARER.exec(authorization);
       if (!match) throw this.fail('malformed', 'the authorization metadata must be "Bearer <token>"');
       const token = match[1]!;
-      const cached = this.cache.get(token);
+      const key = sha256Hex(token);
+      const cached = this.cache.get(key);
       if (cached !== undefined && cached.expiresAt > Date.now()) return cached;
-      return this.jwks && JWT_SHAPE.test(token) ? this.verifyJwt(token) : this.lookUpToken(token);
+      return this.jwks && JWT_SHAPE.test(token) ? this.verifyJwt(token, key) : this.lookUpToken(key);
     }
     if (this.config.tls?.clientCaFile) {
       const certificate = peerCertificate();
@@ -187,30 +190,27 @@ export class Authenticator {
     return new AuthFailure(reason, message);
   }
 
-  private remember(token: string, principal: Principal): Principal {
+  private remember(key: string, principal: Principal): Principal {
     this.counters.resolved++;
     if (this.cache.size >= this.config.auth.cacheEntries) {
       // Oldest first (a Map iterates in insertion order).
       const oldest = this.cache.keys().next();
       if (!oldest.done) this.cache.delete(oldest.value);
     }
-    this.cache.set(token, principal);
+    this.cache.set(key, principal);
     return principal;
   }
 
-  private lookUpToken(token: string): Principal {
-    const hex = sha256Hex(token);
-    // Found by the token's SHA-256, never by the token: how long the lookup takes can
-    // only tell a caller about hashes, which does not help it guess a token. (Comparing
-    // the stored digest with the key that found it would add nothing.)
+  /** A token from the tokens file, by its hex SHA-256 (the file holds nothing else). */
+  private lookUpToken(hex: string): Principal {
     const grant = this.tokens.tokens.get(hex);
     if (!grant) {
       throw this.fail('unknown_token', 'the bearer token is not valid');
     }
-    return this.remember(token, { name: grant.name, kind: 'token', scopes: grant.scopes, expiresAt: Infinity });
+    return this.remember(hex, { name: grant.name, kind: 'token', scopes: grant.scopes, expiresAt: Infinity });
   }
 
-  private async verifyJwt(token: string): Promise<Principal> {
+  private async verifyJwt(token: string, key: string): Promise<Principal> {
     const jwt = this.config.auth.jwt!;
     let payload: JWTPayload;
     try {
@@ -225,7 +225,7 @@ export class Authenticator {
       throw this.fail('invalid_jwt', `the JWT is not valid: ${(error as Error).message}`);
     }
     const principalClaim = payload[jwt.principalClaim];
-    return this.remember(token, {
+    return this.remember(key, {
       name: typeof principalClaim === 'string' ? `jwt:${principalClaim}` : 'jwt',
       kind: 'jwt',
       scopes: new ScopeSet(scopesOfClaim(payload[jwt.scopesClaim])),

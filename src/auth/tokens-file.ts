@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 
@@ -111,8 +112,12 @@ export async function readTokensFile(path: string): Promise<TokensFile> {
   return parseTokensFile(await readFile(path, 'utf8'), path);
 }
 
+/** crypto.hash (Node 20.12+, 21.7+): a one-shot digest, about twice as fast as a Hash object. */
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
+
+/** Hex SHA-256 of a token: what the tokens file holds, and how every lookup finds a credential. */
 export function sha256Hex(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  return oneShotHash ? oneShotHash('sha256', token, 'hex') : createHash('sha256').update(token).digest('hex');
 }
 
 /** A new random bearer token: 32 bytes, base64url, prefixed so secret scanners recognise it. */
