@@ -80,9 +80,8 @@ export function authorize(
 }
 
 function checkLookup(principal: Principal, request: LookupTarget, registry: () => Registry): CassetteError | undefined {
-  // Both members of the request's oneof are checked, whichever is set: a decoder may
-  // keep both when a message carries both, and the handler then plans by the last one
-  // seen. Checking only one would let a caller name a harmless service beside the
+  // Both members of the request's oneof are checked, whichever is set: a decoder keeps
+  // both when a message carries both, and the handler then plans by `kind`. Checking only one would let a caller name a harmless service beside the
   // features it reads.
   if (request.feature_service) {
     // A feature service is readable when every view it draws on is.

@@ -1,5 +1,4 @@
 import * as crypto from 'node:crypto';
-import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 
 import { parse as parseYaml } from 'yaml';
@@ -117,12 +116,12 @@ const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encodi
 
 /** Hex SHA-256 of a token: what the tokens file holds, and how every lookup finds a credential. */
 export function sha256Hex(token: string): string {
-  return oneShotHash ? oneShotHash('sha256', token, 'hex') : createHash('sha256').update(token).digest('hex');
+  return oneShotHash ? oneShotHash('sha256', token, 'hex') : crypto.createHash('sha256').update(token).digest('hex');
 }
 
 /** A new random bearer token: 32 bytes, base64url, prefixed so secret scanners recognise it. */
 export function newToken(): string {
-  return `cst_${randomBytes(32).toString('base64url')}`;
+  return `cst_${crypto.randomBytes(32).toString('base64url')}`;
 }
 
 /** The tokens-file line for a token (its hash, never the token). */
