@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
 import { coherenceTableStatements } from '../coherence/log-tables.js';
 import { CassetteError } from '../errors/index.js';
 import type { Logger } from '../observability/logger.js';
@@ -13,6 +15,63 @@ export const REGISTRY_TABLE = 'cassette_registry';
 const REGISTRY_ROW = 'current';
 /** Schema changes wait for every node to agree; on a busy cluster that takes seconds. */
 const DDL_OPTIONS = { readTimeout: 60_000 };
+/** Longest wait for the nodes to agree on a schema change before the next statement. */
+const SCHEMA_AGREEMENT_WAIT_MS = 60_000;
+const SCHEMA_AGREEMENT_POLL_MS = 250;
+
+/**
+ * Whether a statement failed because its coordinator has not heard yet of a keyspace or table
+ * created just before (on another node): Cassandra answers Invalid, and only the message tells.
+ */
+function isSchemaNotYetKnown(error: unknown): boolean {
+  return isInvalidRequest(error) && /doesn't exist|does not exist|unconfigured table/i.test(error.message);
+}
+
+/**
+ * Runs one schema change, then waits until every node the session knows reports the same schema
+ * version. The driver's own wait asks one node, for 10 s, and that node's list of peers may lag on
+ * a cluster that just started; the next statement, sent to another node, then found no keyspace
+ * (seen in the fault suite's setup on a fresh 3-node cluster). A statement that meets a
+ * coordinator not yet aware of the schema it builds on is sent again: every statement here is
+ * CREATE … IF NOT EXISTS or an ALTER that failed without effect.
+ */
+async function changeSchema(client: CassandraClient, statement: string): Promise<void> {
+  const giveUpAt = Date.now() + SCHEMA_AGREEMENT_WAIT_MS;
+  for (;;) {
+    try {
+      await client.execute(statement, [], DDL_OPTIONS);
+      break;
+    } catch (error) {
+      if (!isSchemaNotYetKnown(error) || Date.now() > giveUpAt) throw error;
+      await sleep(SCHEMA_AGREEMENT_POLL_MS);
+    }
+  }
+  await untilSchemaAgrees(client, giveUpAt);
+}
+
+/** Waits until every node that is up reports the same schema version, until `giveUpAt` (Date.now() ms). */
+async function untilSchemaAgrees(client: CassandraClient, giveUpAt: number): Promise<void> {
+  if (client.hosts.length <= 1) return;
+  for (;;) {
+    const versions = new Set<string>();
+    for (const host of client.hosts.values()) {
+      if (!host.isUp()) continue;
+      const result = await client
+        .execute('SELECT schema_version FROM system.local', [], { host, readTimeout: 10_000 })
+        .catch(() => undefined);
+      versions.add(String((result?.first() as { schema_version?: unknown } | null)?.schema_version ?? 'unknown'));
+    }
+    if (versions.size <= 1 && !versions.has('unknown')) return;
+    if (Date.now() > giveUpAt) {
+      throw new CassetteError(
+        'CST_ERR_STORE_UNAVAILABLE',
+        `the Cassandra nodes did not agree on the schema within ${SCHEMA_AGREEMENT_WAIT_MS / 1000} s ` +
+          `(${versions.size} versions among the nodes that are up); check that every node is reachable, then apply again`,
+      );
+    }
+    await sleep(SCHEMA_AGREEMENT_POLL_MS);
+  }
+}
 
 export interface KeyspaceSettings {
   keyspace: string;
@@ -148,20 +207,18 @@ export async function ensureKeyspace(client: CassandraClient, settings: Keyspace
       `data center name ${JSON.stringify(settings.localDataCenter)} is not valid`,
     );
   }
-  await client.execute(
+  await changeSchema(
+    client,
     `CREATE KEYSPACE IF NOT EXISTS ${q(settings.keyspace)} WITH replication = ` +
       `{'class': 'NetworkTopologyStrategy', '${settings.localDataCenter}': ${Math.trunc(settings.replicationFactor)}}`,
-    [],
-    DDL_OPTIONS,
   );
-  await client.execute(
+  await changeSchema(
+    client,
     `CREATE TABLE IF NOT EXISTS ${q(settings.keyspace)}.${q(REGISTRY_TABLE)} ` +
       '(id text PRIMARY KEY, version bigint, spec text, source text, applied_at timestamp)',
-    [],
-    DDL_OPTIONS,
   );
   // The invalidation log and view generations that keep the replicas' caches coherent.
-  for (const statement of coherenceTableStatements(settings.keyspace)) await client.execute(statement, [], DDL_OPTIONS);
+  for (const statement of coherenceTableStatements(settings.keyspace)) await changeSchema(client, statement);
 }
 
 /** Reads the registry applied to `keyspace`, or undefined when none has been applied. */
@@ -231,7 +288,7 @@ export async function applyRegistry(
   const plan = planMigration(settings.keyspace, registry, tables);
   for (const statement of plan.statements) {
     logger.info({ cql: statement }, 'applying schema change');
-    await client.execute(statement, [], DDL_OPTIONS);
+    await changeSchema(client, statement);
   }
   for (const warning of plan.warnings) logger.warn(warning);
 

@@ -73,9 +73,9 @@ export class CassandraStore implements OnlineStore {
 
   /**
    * Driver options of one operation with `timeoutMs` to spend, all its attempts included. Its
-   * attempts are short only if the failover budget pays for a retry in advance; otherwise its
-   * one attempt may take all of `timeoutMs` (the cluster is then slow everywhere, or busy
-   * failing over already), and when the session knows a single host: a retry would have nowhere
+   * attempts are short only while the failover budget holds a retry; otherwise its one attempt
+   * may take all of `timeoutMs` (the cluster is then slow everywhere, or busy failing over
+   * already), and so it does when the session knows a single host: a retry would have nowhere
    * else to go, so a short attempt would only give up on a slow node early.
    */
   private options(consistency: number, timeoutMs: number): BudgetedQueryOptions {

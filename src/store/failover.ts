@@ -135,67 +135,55 @@ export class SlowHostAwareLoadBalancing extends cassandra.policies.loadBalancing
 }
 
 /**
- * FailoverBudget's defaults: a tenth of a retry or hedge per operation, and a burst of 1000.
- * The burst is sized to the requests, not to a count of failures: one batch-100 lookup is 100–130
- * reads, each claiming a retry token while its short attempt runs, and when a node freezes about a
- * third of every lookup's reads need a hedge or a retry at once. A burst of 100 (measured, fault
- * bench `freeze`) ran dry within the first lookup, and the lookups of the next two seconds sent
- * whole-deadline attempts to the frozen node and failed. 1000 is about one full read gate
- * (serving.maxInFlightReads, 1024) of extra attempts, once, before the tenth-per-operation rate
- * applies.
+ * FailoverBudget's defaults: a tenth of a retry or hedge per operation, at least ten per second
+ * whatever the traffic, and a burst of 1000. The burst is sized to the requests, not to a count of
+ * failures: one batch-100 lookup is 100–130 reads, and when a node freezes about a third of the
+ * reads in flight need a hedge or a retry at once. A burst of 100 (measured, fault bench `freeze`)
+ * ran dry within the first lookup. 1000 is about one full read gate (serving.maxInFlightReads,
+ * 1024) of extra attempts, once, before the tenth-per-operation rate applies. The per-second
+ * floor refills a quiet server's budget, whose operations alone would take hours to.
  */
 const TOKENS_PER_OPERATION = 0.1;
+const TOKENS_PER_SECOND = 10;
 const MAX_TOKENS = 1000;
-
-/** Claims made within a window of time that ends when what was claimed can no longer happen. */
-class Claims {
-  private windowStart = 0;
-  private windowMs = 0;
-  private claimed = 0;
-
-  /** Claims still open at `now`. */
-  open(now: number): number {
-    return now - this.windowStart < this.windowMs ? this.claimed : 0;
-  }
-
-  /** One more claim, open for `windowMs` (a new window starts when the last one has passed). */
-  add(now: number, windowMs: number): void {
-    if (now - this.windowStart >= this.windowMs) {
-      this.windowStart = now;
-      this.windowMs = windowMs;
-      this.claimed = 0;
-    }
-    this.claimed++;
-  }
-}
 
 /**
  * Caps the extra work of failover (retries after a timeout or an overloaded answer, and hedges)
  * at a share of the operations sent, so that a cluster slow everywhere is not sent twice the
- * work: each operation earns a tenth of a token, each retry or hedge spends one. The burst covers
- * the moments after a node dies or freezes, when the requests already sent to it need another host.
+ * work: each operation earns a tenth of a token, each retry or hedge that starts spends one. The
+ * burst covers the moments after a node dies or freezes, when the requests already sent to it
+ * need another host.
  *
- * Both are paid for in advance, so an operation never loses time on a failover it cannot have:
- * an operation gets a short attempt only if a token is free for its retry, and a read arms a
- * hedge only if a token is free in the upper half of the budget (the lower half is kept for
- * retries). A claim lapses once what it paid for can no longer happen (after the attempt timeout,
- * or the hedge delay); retries and hedges that do happen spend their token.
+ * Retries may spend the whole budget; a hedge (a guess that a read is stuck) is armed only while
+ * more than half is left, so hedging never takes the tokens that retries (reads that did fail)
+ * need. An operation is given a short attempt only while a retry is available; once the budget is
+ * spent, operations go back to one attempt that may take their whole time, as without failover.
+ *
+ * Nothing is reserved per operation in advance: a reservation per read in flight would make the
+ * budget depend on throughput (at a few thousand reads/s the open reservations alone exceed the
+ * burst, and no read would get a short attempt or a hedge exactly when the server is busiest).
+ * A burst of failures that outruns the budget fails the few reads whose retry it could not pay
+ * for, early, and the next operations take whole-time attempts.
  */
 export class FailoverBudget {
   private tokens: number;
-  private readonly retries = new Claims();
-  private readonly hedges = new Claims();
+  private refilledAt = performance.now();
 
   constructor(
     private readonly tokensPerOperation = TOKENS_PER_OPERATION,
     private readonly maxTokens = MAX_TOKENS,
+    private readonly tokensPerSecond = TOKENS_PER_SECOND,
   ) {
     this.tokens = maxTokens;
   }
 
-  /** An operation was sent. */
-  earn(): void {
-    if (this.tokens < this.maxTokens) this.tokens = Math.min(this.maxTokens, this.tokens + this.tokensPerOperation);
+  /** An operation was sent (at `now`, performance.now() ms). */
+  earn(now = performance.now()): void {
+    const elapsedMs = now - this.refilledAt;
+    this.refilledAt = now;
+    if (this.tokens >= this.maxTokens) return;
+    const refill = this.tokensPerOperation + (elapsedMs > 0 ? (elapsedMs / 1000) * this.tokensPerSecond : 0);
+    this.tokens = Math.min(this.maxTokens, this.tokens + refill);
   }
 
   /** True while a retry may start. */
@@ -203,29 +191,14 @@ export class FailoverBudget {
     return this.tokens >= 1;
   }
 
-  /** Whether an operation may take a short attempt of `attemptMs`, its retry paid for; claims it if so. */
-  claimRetry(attemptMs: number): boolean {
-    const now = performance.now();
-    if (this.free(now) < 1) return false;
-    this.retries.add(now, attemptMs);
-    return true;
-  }
-
-  /** Whether a read may arm a hedge firing after `delayMs`; claims it if so. */
-  claimHedge(delayMs: number): boolean {
-    const now = performance.now();
-    if (this.free(now) < this.maxTokens / 2 + 1) return false;
-    this.hedges.add(now, delayMs);
-    return true;
+  /** True while a read may arm a hedge: more than half the budget is left. */
+  get hedgeAvailable(): boolean {
+    return this.tokens >= this.maxTokens / 2 + 1;
   }
 
   /** A retry or hedge started. */
   spend(): void {
     this.tokens = Math.max(0, this.tokens - 1);
-  }
-
-  private free(now: number): number {
-    return this.tokens - this.retries.open(now) - this.hedges.open(now);
   }
 }
 
@@ -293,7 +266,7 @@ export interface BudgetedQueryOptions extends cassandra.QueryOptions {
 
 /**
  * Driver options of one idempotent operation with `timeoutMs` to spend (see CassandraStore's own):
- * attempts capped at `attemptCapMs` when the failover budget pays for a retry and there is
+ * attempts capped at `attemptCapMs` while the failover budget holds a retry and there is
  * another host to fail over to, else one attempt that may take the whole time.
  */
 export function budgetedOptions(
@@ -308,7 +281,7 @@ export function budgetedOptions(
   return {
     prepare: true,
     consistency,
-    readTimeout: canFailOver && attemptMs < timeoutMs && budget.claimRetry(attemptMs) ? attemptMs : timeoutMs,
+    readTimeout: canFailOver && attemptMs < timeoutMs && budget.available ? attemptMs : timeoutMs,
     isIdempotent: true,
     budgetEndsAt: performance.now() + timeoutMs,
   };
@@ -430,7 +403,7 @@ class HedgePlan {
 
   /** Called as each execution starts: the delay before the next hedge, or -1 for none. */
   nextExecution(): number {
-    if (this.armed >= this.maxHedges || !this.budget.claimHedge(this.delayMs)) return -1;
+    if (this.armed >= this.maxHedges || !this.budget.hedgeAvailable) return -1;
     this.armed++;
     return this.delayMs;
   }

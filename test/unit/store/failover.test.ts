@@ -60,7 +60,7 @@ describe('mayRetry', () => {
 
 describe('FailoverBudget', () => {
   it('starts with a burst, earns a tenth per operation, and never goes below zero', () => {
-    const budget = new FailoverBudget(0.1, 3);
+    const budget = new FailoverBudget(0.1, 3, 0);
     for (let i = 0; i < 100; i++) budget.spend();
     expect(budget.available).toBe(false);
     for (let i = 0; i < 9; i++) budget.earn();
@@ -70,37 +70,65 @@ describe('FailoverBudget', () => {
     expect(budget.available).toBe(true);
   });
 
-  it('pays for retries and hedges in advance, hedges only from the upper half', () => {
-    const budget = new FailoverBudget(0.1, 10);
-    // 10 tokens: 4 short attempts claim 4, then hedges may claim down to half (1 more).
-    expect(Array.from({ length: 4 }, () => budget.claimRetry(60_000))).toEqual([true, true, true, true]);
-    expect(Array.from({ length: 3 }, () => budget.claimHedge(60_000))).toEqual([true, false, false]);
-    // Retries may claim all that is left.
-    expect(Array.from({ length: 6 }, () => budget.claimRetry(60_000)).filter(Boolean)).toHaveLength(5);
-    expect(budget.available).toBe(true);
+  it('arms hedges only from the upper half, and lets retries spend the rest', () => {
+    const budget = new FailoverBudget(0.1, 10, 0);
+    // 10 tokens: hedges while at least 6 are left (half of 10, plus the hedge itself).
+    const hedges: boolean[] = [];
+    for (let i = 0; i < 6; i++) {
+      hedges.push(budget.hedgeAvailable);
+      if (budget.hedgeAvailable) budget.spend();
+    }
+    expect(hedges).toEqual([true, true, true, true, true, false]);
+    // Retries may spend all that is left.
+    let retries = 0;
+    while (budget.available) {
+      budget.spend();
+      retries++;
+    }
+    expect(retries).toBe(5);
   });
 
-  it('by default covers a node freezing under batch-100 lookups: every read of two lookups short, a third of them hedged', () => {
+  it('does not depend on how many operations are in flight: a busy server still fails over', () => {
     const budget = new FailoverBudget();
-    // Two lookups of 130 reads each start within one attempt window; a third of the reads of both
-    // go to the frozen node and are hedged, then retried.
-    const reads = 2 * 130;
-    const short = Array.from({ length: reads }, () => budget.claimRetry(60_000)).filter(Boolean).length;
-    const hedged = Array.from({ length: reads / 3 }, () => budget.claimHedge(60_000)).filter(Boolean).length;
-    expect(short).toBe(reads);
-    expect(hedged).toBe(Math.floor(reads / 3));
-    for (let i = 0; i < (2 * reads) / 3; i++) budget.spend();
-    expect(budget.available).toBe(true);
+    // 5,000 reads started within one attempt window (a busy server): every one gets a short
+    // attempt and may arm its hedge, since nothing is reserved per read.
+    const short = Array.from({ length: 5_000 }, () => {
+      budget.earn();
+      return budget.available;
+    });
+    expect(short.every(Boolean)).toBe(true);
+    expect(budget.hedgeAvailable).toBe(true);
   });
 
-  it('lets claims lapse once what they paid for can no longer happen', () => {
-    const budget = new FailoverBudget(0.1, 2);
-    expect(budget.claimRetry(0)).toBe(true);
-    expect(budget.claimRetry(0)).toBe(true);
-    expect(budget.claimRetry(0)).toBe(true);
-    budget.spend();
-    budget.spend();
-    expect(budget.claimRetry(0)).toBe(false);
+  it('by default covers a node freezing under batch-100 lookups: a third of two lookups hedged, then retried', () => {
+    const budget = new FailoverBudget();
+    const onFrozenNode = Math.ceil((2 * 130) / 3);
+    let hedged = 0;
+    for (let i = 0; i < onFrozenNode; i++) {
+      if (budget.hedgeAvailable) {
+        budget.spend();
+        hedged++;
+      }
+    }
+    expect(hedged).toBe(onFrozenNode);
+    for (let i = 0; i < onFrozenNode; i++) budget.spend();
+    expect(budget.available).toBe(true);
+    expect(budget.hedgeAvailable).toBe(true);
+  });
+
+  it('refills at its per-second floor whatever the traffic', () => {
+    const budget = new FailoverBudget(0.1, 100, 10);
+    budget.earn(0);
+    for (let i = 0; i < 100; i++) budget.spend();
+    expect(budget.available).toBe(false);
+    // One operation 1 s later: 0.1 for the operation, 10 for the second.
+    budget.earn(1_000);
+    let retries = 0;
+    while (budget.available) {
+      budget.spend();
+      retries++;
+    }
+    expect(retries).toBe(10);
   });
 });
 
@@ -199,7 +227,7 @@ describe('ReadHedgingPolicy', () => {
   });
 
   it('arms no hedge while the failover budget is spent', () => {
-    const budget = new FailoverBudget(0.1, 4);
+    const budget = new FailoverBudget(0.1, 4, 0);
     const metrics = new CountingMetrics(budget, new StoreCounters(), silent);
     const policy = new ReadHedgingPolicy(50, 1, budget);
     expect(policy.newPlan('ks', 'SELECT v0 FROM ks.t WHERE k = ?').nextExecution()).toBe(50);
