@@ -276,14 +276,15 @@ export function budgetedOptions(
   attemptCapMs: number,
   canFailOver: boolean,
 ): BudgetedQueryOptions {
-  budget.earn();
+  const now = performance.now();
+  budget.earn(now);
   const attemptMs = attemptTimeout(timeoutMs, attemptCapMs);
   return {
     prepare: true,
     consistency,
     readTimeout: canFailOver && attemptMs < timeoutMs && budget.available ? attemptMs : timeoutMs,
     isIdempotent: true,
-    budgetEndsAt: performance.now() + timeoutMs,
+    budgetEndsAt: now + timeoutMs,
   };
 }
 

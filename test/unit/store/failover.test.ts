@@ -58,6 +58,16 @@ describe('mayRetry', () => {
   });
 });
 
+/** Spends `budget` retry by retry until none is available; returns how many it held. */
+function retriesLeft(budget: FailoverBudget): number {
+  let retries = 0;
+  while (budget.available) {
+    budget.spend();
+    retries++;
+  }
+  return retries;
+}
+
 describe('FailoverBudget', () => {
   it('starts with a burst, earns a tenth per operation, and never goes below zero', () => {
     const budget = new FailoverBudget(0.1, 3, 0);
@@ -80,12 +90,7 @@ describe('FailoverBudget', () => {
     }
     expect(hedges).toEqual([true, true, true, true, true, false]);
     // Retries may spend all that is left.
-    let retries = 0;
-    while (budget.available) {
-      budget.spend();
-      retries++;
-    }
-    expect(retries).toBe(5);
+    expect(retriesLeft(budget)).toBe(5);
   });
 
   it('does not depend on how many operations are in flight: a busy server still fails over', () => {
@@ -123,12 +128,7 @@ describe('FailoverBudget', () => {
     expect(budget.available).toBe(false);
     // One operation 1 s later: 0.1 for the operation, 10 for the second.
     budget.earn(1_000);
-    let retries = 0;
-    while (budget.available) {
-      budget.spend();
-      retries++;
-    }
-    expect(retries).toBe(10);
+    expect(retriesLeft(budget)).toBe(10);
   });
 });
 
