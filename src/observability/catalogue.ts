@@ -269,7 +269,7 @@ export function watchAvailability(metrics: MetricsRegistry, canServe: () => bool
 }
 
 /**
- * The store's view of Cassandra: retries and hedged reads (the session's failover counters, see
+ * The store's view of Cassandra: retries and hedged requests (the session's failover counters, see
  * src/store/failover.ts), and connections and requests in flight per host (read from the
  * driver's state at scrape time).
  */
@@ -303,7 +303,7 @@ export function watchCassandraClient(metrics: MetricsRegistry, client: cassandra
   );
   metrics.scraped(
     'cassette_cassandra_speculative_executions_total',
-    'Hedged reads: the same read sent to another host because the first was slow to answer.',
+    'Hedged requests: the same read or write sent to another host because the first was slow to answer.',
     'counter',
     [],
     (emit) => emit(counters.speculativeExecutions),

@@ -9,8 +9,8 @@ import type { Logger } from '../observability/logger.js';
  *   in all (what is left of the caller's deadline, see driverTimeout). Each attempt waits at most
  *   the attempt timeout; an attempt that timed out, lost its connection or met an overloaded
  *   coordinator is retried at once on the next host of the query plan, as long as a whole attempt
- *   still fits in the time budget and fewer than `maxAttempts` attempts were made. Slow reads are
- *   also hedged: a speculative execution on the next host after `speculativeDelayMs`.
+ *   still fits in the time budget and fewer than `maxAttempts` attempts were made. Slow reads and
+ *   writes are also hedged: a speculative execution on the next host after `speculativeDelayMs`.
  * - Retries after a timeout or an overloaded answer, and hedges, add work to a cluster that may
  *   be slow everywhere, so they draw on a FailoverBudget: about one for ten operations, plus a
  *   burst. When it runs dry, operations go back to one attempt that may take their whole time
@@ -43,7 +43,7 @@ export class StoreCounters {
   retriesAfterConnectionError = 0;
   /** Attempts retried because a coordinator answered Unavailable, ReadTimeout or WriteTimeout. */
   retriesAfterCoordinatorError = 0;
-  /** Hedges started: the same read sent to another host because the first was slow to answer. */
+  /** Hedges started: the same read or write sent to another host because the first was slow to answer. */
   speculativeExecutions = 0;
   /**
    * Retryable failures given back to the caller: attempts ran out, no whole attempt fitted in the
@@ -392,7 +392,7 @@ export class DeadlineRetryPolicy extends RetryPolicy {
 /** A plan that never hedges. */
 const NO_HEDGE = Object.freeze({ nextExecution: (): number => -1 });
 
-/** A read's hedges: up to the maximum, each only while the failover budget holds one. */
+/** An operation's hedges: up to the maximum, each only while the failover budget holds one. */
 class HedgePlan {
   private armed = 0;
 
@@ -410,27 +410,40 @@ class HedgePlan {
   }
 }
 
+/** Whether a statement may be hedged: a SELECT, or with `writes` an INSERT (every store INSERT carries its timestamp). */
+function isHedgeable(cql: string, writes: boolean): boolean {
+  return cql.startsWith('SELECT') || (writes && cql.startsWith('INSERT'));
+}
+
 /**
- * Hedges reads only: an idempotent SELECT still unanswered after the delay is sent to the next
- * host as well (up to `maxSpeculativeExecutions` times, while the failover budget allows), and
- * the first answer wins. Writes are not hedged: a write goes to every replica anyway, and a hedge
- * would double the coordinators' work exactly when a node is slow; a write whose coordinator is
- * gone is retried instead.
+ * Hedges store reads and writes: an idempotent SELECT or INSERT (or a batch of INSERTs) still
+ * unanswered after the delay is sent to the next host as well (up to `maxSpeculativeExecutions`
+ * times, while the failover budget allows), and the first answer wins.
+ *
+ * Writes are hedged too because a write whose coordinator froze otherwise waits out its whole
+ * attempt before its retry, and with a 1 s deadline on a busy machine that retry may no longer
+ * fit (measured: fault suite, node-loss freeze, 2 writes DEADLINE_EXCEEDED). Sending an INSERT
+ * twice stores the same cells: each carries its event time as its timestamp. Counter UPDATEs
+ * (the coherence generations) are never hedged: each run adds one. A bulk session hedges no
+ * writes (`writes` false): its writes queue in the driver by design, and waiting there is normal.
  */
-export class ReadHedgingPolicy extends cassandra.policies.speculativeExecution.ConstantSpeculativeExecutionPolicy {
+export class HedgingPolicy extends cassandra.policies.speculativeExecution.ConstantSpeculativeExecutionPolicy {
   constructor(
     private readonly delayMs: number,
     private readonly maxHedges: number,
     private readonly budget: FailoverBudget,
+    private readonly writes: boolean,
   ) {
     super(delayMs, maxHedges);
   }
 
   override newPlan(_keyspace: string, queryInfo: string | object[]): { nextExecution: () => number } {
-    if (typeof queryInfo === 'string' && queryInfo.startsWith('SELECT')) {
-      return new HedgePlan(this.delayMs, this.maxHedges, this.budget);
-    }
-    return NO_HEDGE;
+    const { writes } = this;
+    const hedgeable =
+      typeof queryInfo === 'string'
+        ? isHedgeable(queryInfo, writes)
+        : queryInfo.every((entry) => isHedgeable(String((entry as { query?: unknown }).query ?? ''), writes));
+    return hedgeable ? new HedgePlan(this.delayMs, this.maxHedges, this.budget) : NO_HEDGE;
   }
 }
 
@@ -470,6 +483,6 @@ export class CountingMetrics extends ClientMetrics {
   override onSpeculativeExecution(): void {
     this.budget.spend();
     this.counters.speculativeExecutions++;
-    this.logger.debug('hedging a slow read on the next Cassandra host');
+    this.logger.debug('hedging a slow Cassandra request on the next host');
   }
 }

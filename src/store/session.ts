@@ -7,7 +7,7 @@ import {
   CountingMetrics,
   DeadlineRetryPolicy,
   FailoverBudget,
-  ReadHedgingPolicy,
+  HedgingPolicy,
   SlowHostAwareLoadBalancing,
   SlowHosts,
   StoreCounters,
@@ -126,7 +126,8 @@ const BULK = {
  * Failover (see failover.ts): store operations are retried on the next host within their budget,
  * each attempt capped at attemptTimeoutMs (`serving` profile; a `bulk` session keeps many writes
  * queued in the driver, where waiting is normal, so its attempts take the whole budget and
- * RowSink's backoff handles failures), and slow reads are hedged after speculativeDelayMs.
+ * RowSink's backoff handles failures), and slow reads (and a serving session's writes) are hedged
+ * after speculativeDelayMs.
  */
 export async function connectSession(
   settings: Config['cassandra'] & { contactPoints: string[] },
@@ -181,10 +182,11 @@ export async function connectSession(
       ),
       ...(settings.speculativeDelayMs > 0
         ? {
-            speculativeExecution: new ReadHedgingPolicy(
+            speculativeExecution: new HedgingPolicy(
               settings.speculativeDelayMs,
               settings.maxSpeculativeExecutions,
               budget,
+              !bulk,
             ),
           }
         : {}),

@@ -3,7 +3,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 
 import { loadConfig } from '../../../src/config/index.js';
-import { CountingMetrics, DeadlineRetryPolicy, ReadHedgingPolicy, SlowHosts } from '../../../src/store/failover.js';
+import { CountingMetrics, DeadlineRetryPolicy, HedgingPolicy, SlowHosts } from '../../../src/store/failover.js';
 import {
   attemptTimeout,
   FailoverBudget,
@@ -217,19 +217,31 @@ describe('DeadlineRetryPolicy', () => {
   });
 });
 
-describe('ReadHedgingPolicy', () => {
-  it('hedges SELECTs up to the maximum, and never writes or batches', () => {
-    const policy = new ReadHedgingPolicy(50, 2, new FailoverBudget());
+describe('HedgingPolicy', () => {
+  const insert = 'INSERT INTO ks.t (k, v0) VALUES (?, ?) USING TIMESTAMP ? AND TTL ?';
+  const bump = 'UPDATE ks.g SET generation = generation + 1 WHERE scope = ? AND feature_view = ?';
+
+  it('hedges SELECTs and INSERTs up to the maximum, and never a counter update', () => {
+    const policy = new HedgingPolicy(50, 2, new FailoverBudget(), true);
     const read = policy.newPlan('ks', 'SELECT v0 FROM ks.t WHERE k = ?');
     expect([read.nextExecution(), read.nextExecution(), read.nextExecution()]).toEqual([50, 50, -1]);
-    expect(policy.newPlan('ks', 'INSERT INTO ks.t (k) VALUES (?)').nextExecution()).toBe(-1);
-    expect(policy.newPlan('ks', [{ query: 'INSERT INTO ks.t (k) VALUES (?)' }]).nextExecution()).toBe(-1);
+    expect(policy.newPlan('ks', insert).nextExecution()).toBe(50);
+    expect(policy.newPlan('ks', [{ query: insert }, { query: insert }]).nextExecution()).toBe(50);
+    expect(policy.newPlan('ks', bump).nextExecution()).toBe(-1);
+    expect(policy.newPlan('ks', [{ query: insert }, { query: bump }]).nextExecution()).toBe(-1);
+  });
+
+  it('hedges no writes for a bulk session', () => {
+    const policy = new HedgingPolicy(50, 1, new FailoverBudget(), false);
+    expect(policy.newPlan('ks', 'SELECT v0 FROM ks.t WHERE k = ?').nextExecution()).toBe(50);
+    expect(policy.newPlan('ks', insert).nextExecution()).toBe(-1);
+    expect(policy.newPlan('ks', [{ query: insert }]).nextExecution()).toBe(-1);
   });
 
   it('arms no hedge while the failover budget is spent', () => {
     const budget = new FailoverBudget(0.1, 4, 0);
     const metrics = new CountingMetrics(budget, new StoreCounters(), silent);
-    const policy = new ReadHedgingPolicy(50, 1, budget);
+    const policy = new HedgingPolicy(50, 1, budget, true);
     expect(policy.newPlan('ks', 'SELECT v0 FROM ks.t WHERE k = ?').nextExecution()).toBe(50);
     metrics.onSpeculativeExecution();
     metrics.onSpeculativeExecution();
