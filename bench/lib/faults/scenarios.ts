@@ -415,7 +415,8 @@ export async function overloadScenario(env: FaultEnv): Promise<ScenarioReport> {
   };
   let maxRps = Number.NaN;
   const figures: Record<string, number | string | null> = {};
-  let windows: { unloaded: { from: number; to: number }; overload: { from: number; to: number } } | undefined;
+  type Window = { from: number; to: number };
+  let windows: { probe: Window; unloaded: Window; overload: Window } | undefined;
   const error = await guarded(run, async () => {
     await run.warmUp(40);
     await run.server.stats();
@@ -462,14 +463,14 @@ export async function overloadScenario(env: FaultEnv): Promise<ScenarioReport> {
     }
     run.event('back to the unloaded rate');
     await openLoop('after', maxRps * s.unloadedFraction, Math.min(s.afterS, 5));
-    windows = { unloaded, overload };
+    windows = { probe: { from: probeFrom, to: probeTo }, unloaded, overload };
   });
   figures.max_rps = round(maxRps);
   figures.max_in_flight_reads = maxInFlightReads;
   figures.calibration_sweep = JSON.stringify(env.calibration.sweep);
   const checks: Check[] = [];
   if (windows) {
-    const { unloaded, overload } = windows;
+    const { probe, unloaded, overload } = windows;
     const ok = [grpc.status.OK];
     const shedCodes = [grpc.status.RESOURCE_EXHAUSTED];
     const unloadedOk = requestStats(outcomes, 'lookup', unloaded.from, unloaded.to, { from: 'sent', codes: ok });
@@ -481,6 +482,20 @@ export async function overloadScenario(env: FaultEnv): Promise<ScenarioReport> {
     const rssBefore = run.process.peakRss(0, overload.from);
     const rssPeak = run.process.peakRss(overload.from, Number.POSITIVE_INFINITY);
     const sendLag = sendLagP99(outcomes, overload.from, overload.to);
+    // Server CPU per request, which the machine's load does not distort as it does latencies: per
+    // lookup served in the probe, and per refusal in the overload once the served ones are taken out.
+    const cpuMs = (w: Window) => {
+      const percent = run.process.mean((sample) => sample.cpuPercent, w.from, w.to);
+      return percent === null ? null : (percent / 100) * (w.to - w.from);
+    };
+    const probeCpuMs = cpuMs(probe);
+    const probeServed = lookupStats(outcomes, probe.from, probe.to).ok;
+    const cpuPerServedMs = probeCpuMs !== null && probeServed > 0 ? probeCpuMs / probeServed : null;
+    const overloadCpuMs = cpuMs(overload);
+    const cpuPerShedMs =
+      overloadCpuMs !== null && cpuPerServedMs !== null && shed.requests > 0
+        ? Math.max(0, overloadCpuMs - admitted.requests * cpuPerServedMs) / shed.requests
+        : null;
     Object.assign(figures, {
       offered_rps: round(all.requests / ((overload.to - overload.from) / 1000)),
       goodput_rps: round(goodput),
@@ -500,6 +515,8 @@ export async function overloadScenario(env: FaultEnv): Promise<ScenarioReport> {
       shed_p50_ms: shed.p50_ms,
       shed_p99_ms: shed.p99_ms,
       send_lag_p99_ms: sendLag,
+      server_cpu_ms_per_served_lookup: cpuPerServedMs === null ? null : round(cpuPerServedMs, 3),
+      server_cpu_ms_per_shed_request: cpuPerShedMs === null ? null : round(cpuPerShedMs, 3),
       rss_before_mib: rssBefore === null ? null : round(rssBefore / 2 ** 20),
       rss_peak_mib: rssPeak === null ? null : round(rssPeak / 2 ** 20),
     });
