@@ -491,11 +491,11 @@ export async function overloadScenario(env: FaultEnv): Promise<ScenarioReport> {
     const probeCpuMs = cpuMs(probe);
     const probeServed = lookupStats(outcomes, probe.from, probe.to).ok;
     const cpuPerServedMs = probeCpuMs !== null && probeServed > 0 ? probeCpuMs / probeServed : null;
+    // Null when the refusals' share is lost in the noise (the served ones' estimate exceeds the total).
     const overloadCpuMs = cpuMs(overload);
-    const cpuPerShedMs =
-      overloadCpuMs !== null && cpuPerServedMs !== null && shed.requests > 0
-        ? Math.max(0, overloadCpuMs - admitted.requests * cpuPerServedMs) / shed.requests
-        : null;
+    const shedCpuMs =
+      overloadCpuMs !== null && cpuPerServedMs !== null ? overloadCpuMs - admitted.requests * cpuPerServedMs : null;
+    const cpuPerShedMs = shedCpuMs !== null && shedCpuMs > 0 && shed.requests > 0 ? shedCpuMs / shed.requests : null;
     Object.assign(figures, {
       offered_rps: round(all.requests / ((overload.to - overload.from) / 1000)),
       goodput_rps: round(goodput),
@@ -516,6 +516,7 @@ export async function overloadScenario(env: FaultEnv): Promise<ScenarioReport> {
       shed_p99_ms: shed.p99_ms,
       send_lag_p99_ms: sendLag,
       server_cpu_ms_per_served_lookup: cpuPerServedMs === null ? null : round(cpuPerServedMs, 3),
+      server_cpu_ms_overload: overloadCpuMs === null ? null : round(overloadCpuMs),
       server_cpu_ms_per_shed_request: cpuPerShedMs === null ? null : round(cpuPerShedMs, 3),
       rss_before_mib: rssBefore === null ? null : round(rssBefore / 2 ** 20),
       rss_peak_mib: rssPeak === null ? null : round(rssPeak / 2 ** 20),
