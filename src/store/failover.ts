@@ -410,9 +410,9 @@ class HedgePlan {
   }
 }
 
-/** Whether a statement may be hedged: a SELECT, or with `writes` an INSERT (every store INSERT carries its timestamp). */
-function isHedgeable(cql: string, writes: boolean): boolean {
-  return cql.startsWith('SELECT') || (writes && cql.startsWith('INSERT'));
+/** Whether a statement may be hedged: a SELECT, or with `hedgeWrites` an INSERT (every store INSERT carries its timestamp). */
+function isHedgeable(cql: string, hedgeWrites: boolean): boolean {
+  return cql.startsWith('SELECT') || (hedgeWrites && cql.startsWith('INSERT'));
 }
 
 /**
@@ -425,24 +425,24 @@ function isHedgeable(cql: string, writes: boolean): boolean {
  * fit (measured: fault suite, node-loss freeze, 2 writes DEADLINE_EXCEEDED). Sending an INSERT
  * twice stores the same cells: each carries its event time as its timestamp. Counter UPDATEs
  * (the coherence generations) are never hedged: each run adds one. A bulk session hedges no
- * writes (`writes` false): its writes queue in the driver by design, and waiting there is normal.
+ * writes (`hedgeWrites` false): its writes queue in the driver by design, and waiting there is normal.
  */
 export class HedgingPolicy extends cassandra.policies.speculativeExecution.ConstantSpeculativeExecutionPolicy {
   constructor(
     private readonly delayMs: number,
     private readonly maxHedges: number,
     private readonly budget: FailoverBudget,
-    private readonly writes: boolean,
+    private readonly options: { hedgeWrites: boolean },
   ) {
     super(delayMs, maxHedges);
   }
 
   override newPlan(_keyspace: string, queryInfo: string | object[]): { nextExecution: () => number } {
-    const { writes } = this;
+    const { hedgeWrites } = this.options;
     const hedgeable =
       typeof queryInfo === 'string'
-        ? isHedgeable(queryInfo, writes)
-        : queryInfo.every((entry) => isHedgeable(String((entry as { query?: unknown }).query ?? ''), writes));
+        ? isHedgeable(queryInfo, hedgeWrites)
+        : queryInfo.every((entry) => isHedgeable(String((entry as { query?: unknown }).query ?? ''), hedgeWrites));
     return hedgeable ? new HedgePlan(this.delayMs, this.maxHedges, this.budget) : NO_HEDGE;
   }
 }

@@ -186,7 +186,7 @@ export async function connectSession(
               settings.speculativeDelayMs,
               settings.maxSpeculativeExecutions,
               budget,
-              !bulk,
+              { hedgeWrites: !bulk },
             ),
           }
         : {}),

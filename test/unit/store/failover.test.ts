@@ -222,7 +222,7 @@ describe('HedgingPolicy', () => {
   const bump = 'UPDATE ks.g SET generation = generation + 1 WHERE scope = ? AND feature_view = ?';
 
   it('hedges SELECTs and INSERTs up to the maximum, and never a counter update', () => {
-    const policy = new HedgingPolicy(50, 2, new FailoverBudget(), true);
+    const policy = new HedgingPolicy(50, 2, new FailoverBudget(), { hedgeWrites: true });
     const read = policy.newPlan('ks', 'SELECT v0 FROM ks.t WHERE k = ?');
     expect([read.nextExecution(), read.nextExecution(), read.nextExecution()]).toEqual([50, 50, -1]);
     expect(policy.newPlan('ks', insert).nextExecution()).toBe(50);
@@ -232,7 +232,7 @@ describe('HedgingPolicy', () => {
   });
 
   it('hedges no writes for a bulk session', () => {
-    const policy = new HedgingPolicy(50, 1, new FailoverBudget(), false);
+    const policy = new HedgingPolicy(50, 1, new FailoverBudget(), { hedgeWrites: false });
     expect(policy.newPlan('ks', 'SELECT v0 FROM ks.t WHERE k = ?').nextExecution()).toBe(50);
     expect(policy.newPlan('ks', insert).nextExecution()).toBe(-1);
     expect(policy.newPlan('ks', [{ query: insert }]).nextExecution()).toBe(-1);
@@ -241,7 +241,7 @@ describe('HedgingPolicy', () => {
   it('arms no hedge while the failover budget is spent', () => {
     const budget = new FailoverBudget(0.1, 4, 0);
     const metrics = new CountingMetrics(budget, new StoreCounters(), silent);
-    const policy = new HedgingPolicy(50, 1, budget, true);
+    const policy = new HedgingPolicy(50, 1, budget, { hedgeWrites: true });
     expect(policy.newPlan('ks', 'SELECT v0 FROM ks.t WHERE k = ?').nextExecution()).toBe(50);
     metrics.onSpeculativeExecution();
     metrics.onSpeculativeExecution();
