@@ -154,9 +154,9 @@ const MAX_TOKENS = 1000;
  * burst covers the moments after a node dies or freezes, when the requests already sent to it
  * need another host.
  *
- * Retries may spend the whole budget; a hedge (a guess that a read is stuck) is armed only while
- * more than half is left, so hedging never takes the tokens that retries (reads that did fail)
- * need. An operation is given a short attempt only while a retry is available; once the budget is
+ * Retries may spend the whole budget; a hedge (a guess that a request is stuck) is armed only
+ * while more than half is left, so hedging never takes the tokens that retries (requests that did
+ * fail) need. An operation is given a short attempt only while a retry is available; once the budget is
  * spent, operations go back to one attempt that may take their whole time, as without failover.
  *
  * Nothing is reserved per operation in advance: a reservation per read in flight would make the
@@ -191,7 +191,7 @@ export class FailoverBudget {
     return this.tokens >= 1;
   }
 
-  /** True while a read may arm a hedge: more than half the budget is left. */
+  /** True while a request may arm a hedge: more than half the budget is left. */
   get hedgeAvailable(): boolean {
     return this.tokens >= this.maxTokens / 2 + 1;
   }

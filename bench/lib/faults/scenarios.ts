@@ -488,8 +488,9 @@ export async function overloadScenario(env: FaultEnv): Promise<ScenarioReport> {
       const percent = run.process.mean((sample) => sample.cpuPercent, w.from, w.to);
       return percent === null ? null : (percent / 100) * (w.to - w.from);
     };
+    // The probe served maxRps lookups a second over its window.
     const probeCpuMs = cpuMs(probe);
-    const probeServed = lookupStats(outcomes, probe.from, probe.to).ok;
+    const probeServed = (maxRps * (probe.to - probe.from)) / 1000;
     const cpuPerServedMs = probeCpuMs !== null && probeServed > 0 ? probeCpuMs / probeServed : null;
     // Null when the refusals' share is lost in the noise (the served ones' estimate exceeds the total).
     const overloadCpuMs = cpuMs(overload);
