@@ -392,7 +392,10 @@ export class DeadlineRetryPolicy extends RetryPolicy {
 /** A plan that never hedges. */
 const NO_HEDGE = Object.freeze({ nextExecution: (): number => -1 });
 
-/** An operation's hedges: up to the maximum, each only while the failover budget holds one. */
+/**
+ * An operation's hedges: up to the maximum, each only while the failover budget holds one and
+ * another host is up to take it.
+ */
 class HedgePlan {
   private armed = 0;
 
@@ -400,14 +403,21 @@ class HedgePlan {
     private readonly delayMs: number,
     private readonly maxHedges: number,
     private readonly budget: FailoverBudget,
+    private readonly hostsUp: number,
   ) {}
 
   /** Called as each execution starts: the delay before the next hedge, or -1 for none. */
   nextExecution(): number {
-    if (this.armed >= this.maxHedges || !this.budget.hedgeAvailable) return -1;
+    // Executions so far: the first one and each hedge armed; a hedge needs a host none of them has.
+    if (this.armed >= this.maxHedges || this.armed + 1 >= this.hostsUp || !this.budget.hedgeAvailable) return -1;
     this.armed++;
     return this.delayMs;
   }
+}
+
+/** What HedgingPolicy reads of the driver's hosts (the client's HostMap; its values() array is cached). */
+export interface HedgeTargets {
+  values(): readonly cassandra.Host[];
 }
 
 /** Whether a statement may be hedged: a SELECT, or with `hedgeWrites` an INSERT (every store INSERT carries its timestamp). */
@@ -428,6 +438,8 @@ function isHedgeable(cql: string, hedgeWrites: boolean): boolean {
  * writes (`hedgeWrites` false): its writes queue in the driver by design, and waiting there is normal.
  */
 export class HedgingPolicy extends cassandra.policies.speculativeExecution.ConstantSpeculativeExecutionPolicy {
+  private targets: { hosts: HedgeTargets; localDc: string } | undefined;
+
   constructor(
     private readonly delayMs: number,
     private readonly maxHedges: number,
@@ -437,13 +449,33 @@ export class HedgingPolicy extends cassandra.policies.speculativeExecution.Const
     super(delayMs, maxHedges);
   }
 
+  /**
+   * Hedge only while another host of `localDc` (the only data center query plans use) is up.
+   * Without this a single-node session counted a hedge, and spent a budget token, for every slow
+   * request: the driver reports a hedge before it looks for a host to send it to.
+   */
+  watchHosts(hosts: HedgeTargets, localDc: string): void {
+    this.targets = { hosts, localDc };
+  }
+
   override newPlan(_keyspace: string, queryInfo: string | object[]): { nextExecution: () => number } {
     const { hedgeWrites } = this.options;
     const hedgeable =
       typeof queryInfo === 'string'
         ? isHedgeable(queryInfo, hedgeWrites)
         : queryInfo.every((entry) => isHedgeable(String((entry as { query?: unknown }).query ?? ''), hedgeWrites));
-    return hedgeable ? new HedgePlan(this.delayMs, this.maxHedges, this.budget) : NO_HEDGE;
+    if (!hedgeable) return NO_HEDGE;
+    const hostsUp = this.localHostsUp();
+    return hostsUp > 1 ? new HedgePlan(this.delayMs, this.maxHedges, this.budget, hostsUp) : NO_HEDGE;
+  }
+
+  /** Local hosts up, or no limit before watchHosts. */
+  private localHostsUp(): number {
+    if (this.targets === undefined) return Number.POSITIVE_INFINITY;
+    const { hosts, localDc } = this.targets;
+    let up = 0;
+    for (const host of hosts.values()) if (host.datacenter === localDc && host.isUp()) up++;
+    return up;
   }
 }
 

@@ -146,6 +146,12 @@ export async function connectSession(
   const slowHosts = new SlowHosts(counters);
   const failoverLogger = logger.child({ component: 'cassandra-failover' });
   const port = commonPort(settings.contactPoints);
+  const hedging =
+    settings.speculativeDelayMs > 0
+      ? new HedgingPolicy(settings.speculativeDelayMs, settings.maxSpeculativeExecutions, budget, {
+          hedgeWrites: !bulk,
+        })
+      : undefined;
   const client = new cassandra.Client({
     ...cassandraSecurityOptions(settings),
     contactPoints: settings.contactPoints,
@@ -180,19 +186,11 @@ export async function connectSession(
         RECONNECT_MAX_MS,
         false,
       ),
-      ...(settings.speculativeDelayMs > 0
-        ? {
-            speculativeExecution: new HedgingPolicy(
-              settings.speculativeDelayMs,
-              settings.maxSpeculativeExecutions,
-              budget,
-              { hedgeWrites: !bulk },
-            ),
-          }
-        : {}),
+      ...(hedging !== undefined ? { speculativeExecution: hedging } : {}),
     },
     metrics: new CountingMetrics(budget, counters, failoverLogger),
   });
+  hedging?.watchHosts(client.hosts, settings.localDataCenter);
   tunings.set(client, { attemptTimeoutMs: bulk ? 0 : settings.attemptTimeoutMs, budget, counters });
   client.on('hostDown', (host: cassandra.Host) => logger.warn({ host: host.address }, 'Cassandra host down'));
   client.on('hostUp', (host: cassandra.Host) => logger.info({ host: host.address }, 'Cassandra host up'));

@@ -4,9 +4,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 import type { GetOnlineFeaturesRequest__Output } from '../../src/generated/cassette/v1/GetOnlineFeaturesRequest.js';
 import { parseRegistry } from '../../src/registry/index.js';
-import { CassandraStore } from '../../src/store/index.js';
+import { CassandraStore, connectSession, sessionCounters } from '../../src/store/index.js';
 import { prepareStatement } from '../../src/store/prepare.js';
-import { applyYaml } from '../helpers/cluster.js';
+import { applyYaml, silentLogger, testConfig, uniqueKeyspace } from '../helpers/cluster.js';
 import { grpcError, startTestServer, ts, type TestServer } from '../helpers/server.js';
 
 const REGISTRY = `
@@ -326,5 +326,24 @@ describe('store behaviour against a real Cassandra', () => {
     }
     const response = await t.get({ features: { val: ['profile:b'] }, entities: users(...ids) });
     expect(response.results[0]!.values.map((v) => v.string_val)).toEqual(ids.map((id) => `s${id}`));
+  });
+});
+
+describe('a session on a single-node cluster', () => {
+  it('hedges nothing, however slow its requests: there is no other host to hedge on', async () => {
+    // A 1 ms hedge delay: most requests are slower than that, and each used to count a hedge
+    // (and spend the failover budget) although the driver then found no host to send it to.
+    const config = testConfig(uniqueKeyspace('hedge'), { cassandra: { speculativeDelayMs: 1 } });
+    const session = await connectSession(config.cassandra, silentLogger);
+    try {
+      const reads = Array.from({ length: 40 }, () =>
+        session.execute('SELECT release_version FROM system.local', [], { prepare: true, isIdempotent: true }),
+      );
+      expect((await Promise.all(reads)).every((result) => result.rows.length === 1)).toBe(true);
+      expect(session.hosts.length).toBe(1);
+      expect(sessionCounters(session).speculativeExecutions).toBe(0);
+    } finally {
+      await session.shutdown();
+    }
   });
 });

@@ -238,6 +238,23 @@ describe('HedgingPolicy', () => {
     expect(policy.newPlan('ks', [{ query: insert }]).nextExecution()).toBe(-1);
   });
 
+  it('hedges only while another local host is up to take the hedge', () => {
+    const host = (datacenter: string, up: boolean) => ({ datacenter, isUp: () => up }) as unknown as cassandra.Host;
+    const hosts: cassandra.Host[] = [host('dc1', true)];
+    const policy = new HedgingPolicy(50, 2, new FailoverBudget(), { hedgeWrites: true });
+    policy.watchHosts({ values: () => hosts }, 'dc1');
+    const select = 'SELECT v0 FROM ks.t WHERE k = ?';
+    expect(policy.newPlan('ks', select).nextExecution()).toBe(-1);
+    hosts.push(host('dc2', true), host('dc1', false));
+    expect(policy.newPlan('ks', select).nextExecution()).toBe(-1);
+    hosts.push(host('dc1', true));
+    const two = policy.newPlan('ks', select);
+    expect([two.nextExecution(), two.nextExecution()]).toEqual([50, -1]);
+    hosts.push(host('dc1', true));
+    const three = policy.newPlan('ks', select);
+    expect([three.nextExecution(), three.nextExecution(), three.nextExecution()]).toEqual([50, 50, -1]);
+  });
+
   it('arms no hedge while the failover budget is spent', () => {
     const budget = new FailoverBudget(0.1, 4, 0);
     const metrics = new CountingMetrics(budget, new StoreCounters(), silent);
