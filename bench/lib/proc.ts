@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 /** Process CPU accounting from /proc (Linux): user + system time of a process, in seconds. */
@@ -213,5 +213,49 @@ export class CpuTimeline {
       if (from === null || to === null || toMs <= fromMs) return null;
       return Math.round(((to - from) / ((toMs - fromMs) / 1000)) * 1000) / 10;
     });
+  }
+}
+
+/** Event-loop delay percentiles (monitorEventLoopDelay, 10 ms resolution, as the server's stats line). */
+export interface LoopDelay {
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+}
+
+/** Measures its own event loop for a given time, idle, and prints LoopDelay as JSON. */
+const IDLE_LOOP_SCRIPT = `
+const { monitorEventLoopDelay } = require('node:perf_hooks');
+const h = monitorEventLoopDelay({ resolution: 10 });
+h.enable();
+setTimeout(() => {
+  h.disable();
+  const ms = (ns) => Math.round(ns / 1e4) / 100;
+  process.stdout.write(JSON.stringify({ p50Ms: ms(h.percentile(50)), p99Ms: ms(h.percentile(99)), maxMs: ms(h.max) }));
+}, Number(process.argv[1]));
+`;
+
+/**
+ * The event-loop delay of a Node process that does nothing, over `durationMs`: the machine's
+ * scheduling floor under whatever else runs on it. No process here (the server, a generator)
+ * can answer faster than this at the same percentile, whatever its code does. Null when the
+ * bystander could not run or report.
+ */
+export async function idleProcessLoopDelay(durationMs: number): Promise<LoopDelay | null> {
+  const child = spawn(process.execPath, ['-e', IDLE_LOOP_SCRIPT, String(durationMs)], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const chunks: Buffer[] = [];
+  child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const timer = setTimeout(() => child.kill('SIGKILL'), durationMs + 30_000);
+  const code = await new Promise<number | null>((resolve) => {
+    child.once('error', () => resolve(null));
+    child.once('close', resolve);
+  }).finally(() => clearTimeout(timer));
+  if (code !== 0) return null;
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as LoopDelay;
+  } catch {
+    return null;
   }
 }
