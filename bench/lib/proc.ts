@@ -1,5 +1,6 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcessByStdio } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import type { Readable, Writable } from 'node:stream';
 
 /** Process CPU accounting from /proc (Linux): user + system time of a process, in seconds. */
 
@@ -223,39 +224,62 @@ export interface LoopDelay {
   readonly maxMs: number;
 }
 
-/** Measures its own event loop for a given time, idle, and prints LoopDelay as JSON. */
+/**
+ * Measures its own event loop, doing nothing else, until its stdin ends (the parent stopping it,
+ * or dying), then prints LoopDelay as JSON. Ends on its own after two hours whatever happens.
+ */
 const IDLE_LOOP_SCRIPT = `
 const { monitorEventLoopDelay } = require('node:perf_hooks');
 const h = monitorEventLoopDelay({ resolution: 10 });
 h.enable();
-setTimeout(() => {
+const report = () => {
   h.disable();
   const ms = (ns) => Math.round(ns / 1e4) / 100;
   process.stdout.write(JSON.stringify({ p50Ms: ms(h.percentile(50)), p99Ms: ms(h.percentile(99)), maxMs: ms(h.max) }));
-}, Number(process.argv[1]));
+  process.exit(0);
+};
+process.stdin.on('data', () => {}).on('end', report);
+setTimeout(report, 7_200_000).unref();
 `;
 
 /**
- * The event-loop delay of a Node process that does nothing, over `durationMs`: the machine's
- * scheduling floor under whatever else runs on it. No process here (the server, a generator)
- * can answer faster than this at the same percentile, whatever its code does. Null when the
- * bystander could not run or report.
+ * A Node process that does nothing but measure its event-loop delay, from start() to stop():
+ * the machine's scheduling floor under whatever else runs on it. No process here (the server, a
+ * generator) can answer faster than this at the same percentile, whatever its code does.
  */
-export async function idleProcessLoopDelay(durationMs: number): Promise<LoopDelay | null> {
-  const child = spawn(process.execPath, ['-e', IDLE_LOOP_SCRIPT, String(durationMs)], {
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  const chunks: Buffer[] = [];
-  child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
-  const timer = setTimeout(() => child.kill('SIGKILL'), durationMs + 30_000);
-  const code = await new Promise<number | null>((resolve) => {
-    child.once('error', () => resolve(null));
-    child.once('close', resolve);
-  }).finally(() => clearTimeout(timer));
-  if (code !== 0) return null;
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as LoopDelay;
-  } catch {
-    return null;
+export class IdleProcessProbe {
+  private constructor(
+    private readonly child: ChildProcessByStdio<Writable, Readable, null>,
+    private readonly result: Promise<LoopDelay | null>,
+  ) {}
+
+  static start(): IdleProcessProbe {
+    const child = spawn(process.execPath, ['-e', IDLE_LOOP_SCRIPT], { stdio: ['pipe', 'pipe', 'ignore'] });
+    child.stdin.on('error', () => {}); // EPIPE if it is already gone
+    const chunks: Buffer[] = [];
+    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    const result = new Promise<number | null>((resolve) => {
+      child.once('error', () => resolve(null));
+      child.once('close', resolve);
+    }).then((code) => {
+      if (code !== 0) return null;
+      try {
+        return JSON.parse(Buffer.concat(chunks).toString('utf8')) as LoopDelay;
+      } catch {
+        return null;
+      }
+    });
+    return new IdleProcessProbe(child, result);
+  }
+
+  /** Ends the measurement: the delays since start(), or null when the probe could not run or report. */
+  async stop(): Promise<LoopDelay | null> {
+    this.child.stdin.end();
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+    try {
+      return await this.result;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }

@@ -166,6 +166,7 @@ function figuresList(report: ScenarioReport): string {
   const load = report.load;
   items.push(
     `<li>CPU over the scenario (100 % = one core): machine ${fmtNum(load.machine_cpu_percent)} %, server ${fmtNum(load.server_cpu_percent)} %, Cassandra (3 JVMs) ${fmtNum(load.cassandra_cpu_percent)} %; load average ${load.load_average_start.join(' / ')} → ${load.load_average_end.join(' / ')}</li>`,
+    `<li>An idle process's event-loop delay over the scenario (the machine's floor under every latency here): p99 ${fmtNum(load.idle_process_event_loop_delay_p99_ms)} ms, max ${fmtNum(load.idle_process_event_loop_delay_max_ms)} ms</li>`,
   );
   if (report.writes) {
     items.push(

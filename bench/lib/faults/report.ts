@@ -74,6 +74,12 @@ export interface MachineLoad {
   cassandra_cpu_percent: number | null;
   load_average_start: number[];
   load_average_end: number[];
+  /**
+   * Event-loop delay of an idle Node process over the scenario (IdleProcessProbe): the machine's
+   * scheduling floor under every latency in the report.
+   */
+  idle_process_event_loop_delay_p99_ms: number | null;
+  idle_process_event_loop_delay_max_ms: number | null;
 }
 
 export interface ScenarioReport {

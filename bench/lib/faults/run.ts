@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { ManagedCluster } from '../../../src/cassandra/index.js';
 import type { ConfigInput } from '../../../src/config/index.js';
 import { openChannels } from '../../loadgen/targets.js';
+import { IdleProcessProbe } from '../proc.js';
 import { ServerChild, type ServerExit } from '../servers.js';
 import { CpuSampler, HealthWatcher, ProcessSampler, type ProcessSample } from './monitor.js';
 import {
@@ -88,6 +89,7 @@ export class ScenarioRun {
   private readonly startedAt = new Date();
   private readonly loadAtStart = loadavg();
   private readonly cassandraCpu: CpuSampler;
+  private readonly idleProbe: IdleProcessProbe;
   /** Servers this run asked to stop: their exit is no death. */
   private readonly stopping = new Set<ServerChild>();
   private deaths = 0;
@@ -106,6 +108,7 @@ export class ScenarioRun {
     readonly process: ProcessSampler,
   ) {
     this.cassandraCpu = new CpuSampler(() => jvmPids(env.cluster));
+    this.idleProbe = IdleProcessProbe.start();
   }
 
   /** Starts the scenario's server and everything that watches it. */
@@ -227,6 +230,7 @@ export class ScenarioRun {
   }): Promise<ScenarioReport> {
     const endMs = this.clock();
     const cassandraCpu = this.cassandraCpu.stop();
+    const idleLoop = await this.idleProbe.stop();
     this.health.stop();
     this.process.stop();
     const meanOf = (pick: (s: ProcessSample) => number | null) => {
@@ -266,6 +270,8 @@ export class ScenarioRun {
         cassandra_cpu_percent: cassandraCpu,
         load_average_start: this.loadAtStart.map((n) => round(n, 2)),
         load_average_end: loadavg().map((n) => round(n, 2)),
+        idle_process_event_loop_delay_p99_ms: idleLoop?.p99Ms ?? null,
+        idle_process_event_loop_delay_max_ms: idleLoop?.maxMs ?? null,
       },
       error: result.error ?? null,
     };

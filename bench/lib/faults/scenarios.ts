@@ -3,7 +3,7 @@ import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 
 import * as grpc from '@grpc/grpc-js';
 
-import { idleProcessLoopDelay } from '../proc.js';
+import { IdleProcessProbe } from '../proc.js';
 import { check, latencyOf, requestStats, round, type Check, type ScenarioReport } from './report.js';
 import { ScenarioRun, type FaultEnv } from './run.js';
 import { Caller, closedLoop, OpenLoop, type Outcome } from './traffic.js';
@@ -447,9 +447,9 @@ export async function overloadScenario(env: FaultEnv): Promise<ScenarioReport> {
     clientLoop.enable();
     const clientBusy = performance.eventLoopUtilization();
     // An idle process's loop over the same seconds: the machine's floor under every latency here.
-    const idleLoop = idleProcessLoopDelay(s.overloadS * 1000);
+    const idleProbe = IdleProcessProbe.start();
     const overload = await openLoop('overload', maxRps * s.overloadFactor, s.overloadS);
-    const idle = await idleLoop;
+    const idle = await idleProbe.stop();
     figures.idle_process_event_loop_delay_p99_ms = idle?.p99Ms ?? null;
     figures.idle_process_event_loop_delay_max_ms = idle?.maxMs ?? null;
     clientLoop.disable();

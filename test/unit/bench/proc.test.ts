@@ -1,10 +1,14 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
 import { describe, expect, it } from 'vitest';
 
-import { idleProcessLoopDelay } from '../../../bench/lib/proc.js';
+import { IdleProcessProbe } from '../../../bench/lib/proc.js';
 
-describe('idleProcessLoopDelay', () => {
-  it("reports an idle child process's event-loop delay percentiles, in order", async () => {
-    const delay = await idleProcessLoopDelay(300);
+describe('IdleProcessProbe', () => {
+  it("reports an idle child process's event-loop delay percentiles from start to stop, in order", async () => {
+    const probe = IdleProcessProbe.start();
+    await sleep(300);
+    const delay = await probe.stop();
     expect(delay).not.toBeNull();
     const { p50Ms, p99Ms, maxMs } = delay!;
     // The histogram counts whole timer intervals of the 10 ms resolution.
